@@ -1,0 +1,136 @@
+"""Every environment variable the package reads, and the settings built from them.
+
+An explicit argument beats the environment, which beats the default. The environment is read
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ConfigError
+from .types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
+
+# The contract's names (design.md); more may be added, these stay.
+METRIKA_TOKEN = "METRIKA_TOKEN"
+METRIKA_API_URL = "METRIKA_API_URL"
+INPUT_PREFIX = "INPUT_PREFIX"
+DEFAULT_COUNTER_ID = "DEFAULT_COUNTER_ID"
+DEFAULT_TYPE = "DEFAULT_TYPE"
+MAX_PART_BYTES = "MAX_PART_BYTES"
+# Ours.
+WORK_PREFIX = "WORK_PREFIX"
+TIMEZONE = "TIMEZONE"
+MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
+STRICT = "STRICT"
+LEASE_S = "LEASE_S"
+MAX_EVENT_AGE_S = "MAX_EVENT_AGE_S"
+INVOCATION_TIMEOUT_S = "INVOCATION_TIMEOUT_S"
+POLL_GIVE_UP_S = "POLL_GIVE_UP_S"
+LOG_LEVEL = "LOG_LEVEL"
+
+DEFAULT_API_URL = "https://api-metrika.yandex.net"
+
+
+def parse_bool(value: str, *, name: str) -> bool:
+    """Strict: only true/false, 1/0, yes/no (any case)."""
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes"}:
+        return True
+    if lowered in {"0", "false", "no", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _parse_number(raw: str, name: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+class Secret(str):
+    """A string that never shows itself in `repr` or formatted logs of containers."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What one process runs with. Build with `Settings.from_env()`."""
+
+    metrika_token: Secret = dataclasses.field(default=Secret(""), repr=False)
+    metrika_api_url: str = DEFAULT_API_URL
+    input_prefix: str = "incoming/"
+    work_prefix: str = "metrika-offline/"
+    default_counter_id: int | None = None
+    default_type: ConversionType = ConversionType.BASIC
+    max_part_bytes: int = DEFAULT_MAX_PART_BYTES
+    timezone: str = "UTC"
+    max_invalid_ratio: float = 0.5
+    strict: bool = False
+    lease_s: float = 600.0
+    max_event_age_s: float = 24 * 3600.0
+    invocation_timeout_s: float = 540.0
+    poll_give_up_s: float = 48 * 3600.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{MAX_PART_BYTES} must be between 1 and {METRIKA_MAX_FILE_BYTES} bytes"
+            )
+        if not 0.0 <= self.max_invalid_ratio <= 1.0:
+            raise ConfigError(f"{MAX_INVALID_RATIO} must be between 0 and 1")
+        if self.work_prefix.startswith(self.input_prefix) and self.input_prefix:
+            raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment; keyword arguments win over it."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if METRIKA_TOKEN in env:
+            values["metrika_token"] = Secret(env[METRIKA_TOKEN].strip())
+        for var, field, kind in (
+            (METRIKA_API_URL, "metrika_api_url", str),
+            (INPUT_PREFIX, "input_prefix", str),
+            (WORK_PREFIX, "work_prefix", str),
+            (TIMEZONE, "timezone", str),
+            (LOG_LEVEL, "log_level", str),
+            (MAX_PART_BYTES, "max_part_bytes", int),
+            (MAX_INVALID_RATIO, "max_invalid_ratio", float),
+            (LEASE_S, "lease_s", float),
+            (MAX_EVENT_AGE_S, "max_event_age_s", float),
+            (INVOCATION_TIMEOUT_S, "invocation_timeout_s", float),
+            (POLL_GIVE_UP_S, "poll_give_up_s", float),
+        ):
+            raw = env.get(var, "").strip()
+            if raw:
+                values[field] = raw if kind is str else _parse_number(raw, var, kind)
+        counter = env.get(DEFAULT_COUNTER_ID, "").strip()
+        if counter:
+            if not counter.isdigit():
+                raise ConfigError(f"{DEFAULT_COUNTER_ID} must be digits, not {counter!r}")
+            values["default_counter_id"] = int(counter)
+        kind_raw = env.get(DEFAULT_TYPE, "").strip()
+        if kind_raw:
+            try:
+                values["default_type"] = ConversionType.parse(kind_raw)
+            except ValueError as exc:
+                raise ConfigError(f"{DEFAULT_TYPE}: {exc}") from None
+        if STRICT in env:
+            values["strict"] = parse_bool(env[STRICT], name=STRICT)
+        for prefix_field in ("input_prefix", "work_prefix"):
+            if prefix_field in values and values[prefix_field] and not values[
+                prefix_field
+            ].endswith("/"):
+                values[prefix_field] += "/"
+        values.update(overrides)
+        return cls(**values)

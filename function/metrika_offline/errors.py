@@ -1,0 +1,110 @@
+"""The exception tree. Data problems in a CSV are not exceptions: they become report entries.
+
+    MetrikaOfflineError             base; messages never carry the OAuth token
+    ├── ConfigError                 bad settings or usage: fix and run again (CLI exit 2)
+    ├── StoreError                  the object store (Cloud Storage or a local folder)
+    │   ├── ObjectNotFound          the object (or that generation of it) is gone
+    │   └── PreconditionFailed      a generation precondition lost a race: re-read, retry
+    ├── MetrikaError                the Metrica API; carries status, error_type, message
+    │   ├── MetrikaAuthError        401, 403 invalid_token/access_denied: stop
+    │   ├── MetrikaRejectedError    400, 404, 409…: Metrica refused the request: stop
+    │   └── MetrikaRetryableError   worth another try, later
+    │       ├── MetrikaQuotaError       429, 420, 403 quota_*: wait (retry_after)
+    │       └── MetrikaTransientError   5xx, timeouts, connection errors: retry
+    │           └── MetrikaAmbiguousError  the body went out, the answer did not come
+    │                                      back: look the upload up before sending again
+    ├── ClaimHeld                   another live worker holds the job: retry later
+    └── DeadlineReached             the invocation is about to be killed: hand over
+
+Transient faults raise so that the platform retries; everything a user must fix is written
+into the result JSON and the invocation returns.
+"""
+
+from __future__ import annotations
+
+
+class MetrikaOfflineError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(MetrikaOfflineError):
+    """Settings or arguments are wrong; nothing was attempted."""
+
+
+class StoreError(MetrikaOfflineError):
+    """The object store failed or refused an operation."""
+
+
+class ObjectNotFound(StoreError):
+    """The object, or the generation asked for, does not exist."""
+
+
+class PreconditionFailed(StoreError):
+    """A generation precondition did not hold: someone else wrote first."""
+
+
+class MetrikaError(MetrikaOfflineError):
+    """An answer (or no answer) from the Metrica API.
+
+    `status` is the HTTP status (0 when there was no answer), `error_type` and `metrika_message`
+    are Metrica's own words, surfaced verbatim.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        error_type: str = "",
+        metrika_message: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.metrika_message = metrika_message
+
+
+class MetrikaAuthError(MetrikaError):
+    """The token is missing, wrong, expired or lacks access to the counter."""
+
+
+class MetrikaRejectedError(MetrikaError):
+    """Metrica refused the request (bad file, bad parameter, unknown counter)."""
+
+
+class MetrikaRetryableError(MetrikaError):
+    """Worth another try later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        error_type: str = "",
+        metrika_message: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, error_type=error_type, metrika_message=metrika_message
+        )
+        self.retry_after_s = retry_after_s
+
+
+class MetrikaQuotaError(MetrikaRetryableError):
+    """A Metrica quota was hit; `retry_after_s` says how long to wait when Metrica said."""
+
+
+class MetrikaTransientError(MetrikaRetryableError):
+    """A 5xx answer, a timeout or a broken connection."""
+
+
+class MetrikaAmbiguousError(MetrikaTransientError):
+    """The request body was sent but no answer came back: the upload may exist."""
+
+
+class ClaimHeld(MetrikaOfflineError):
+    """Another worker holds a live lease on this job; the event should be retried later."""
+
+
+class DeadlineReached(MetrikaOfflineError):
+    """The invocation is close to its time limit and hands the work over."""

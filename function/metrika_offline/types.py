@@ -1,0 +1,34 @@
+"""Small shared vocabulary: conversion types and the limits Metrica sets."""
+
+from __future__ import annotations
+
+import enum
+
+#: Metrica refuses files over 1 GB. We read "GB" as the smaller of 10**9 and 2**30.
+METRIKA_MAX_FILE_BYTES = 1_000_000_000
+
+#: Room left for the multipart envelope (boundaries, part headers) around a part.
+MULTIPART_ENVELOPE_BYTES = 1_048_576
+
+#: Default part size: just under the limit, leaving room for the envelope.
+DEFAULT_MAX_PART_BYTES = METRIKA_MAX_FILE_BYTES - MULTIPART_ENVELOPE_BYTES
+
+#: Metrica answers at most this many concurrent requests per user.
+METRIKA_PARALLEL_REQUESTS = 3
+
+
+class ConversionType(enum.StrEnum):
+    """The `type` query parameter of the upload call."""
+
+    BASIC = "BASIC"
+    CALLS = "CALLS"
+    CHATS = "CHATS"
+
+    @classmethod
+    def parse(cls, value: str) -> ConversionType:
+        """Accept any case (`calls`, `Calls`); raise ValueError naming the choices."""
+        try:
+            return cls(value.strip().upper())
+        except ValueError:
+            choices = ", ".join(t.value for t in cls)
+            raise ValueError(f"unknown conversion type {value!r}: expected one of {choices}") from None

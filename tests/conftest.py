@@ -1,0 +1,5 @@
+"""Shared fixtures. Fixtures for the fakes live next to the fakes (tests/fakes/)."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fakes.fixtures"]

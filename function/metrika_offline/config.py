@@ -15,7 +15,7 @@ from .errors import ConfigError
 from .types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
 
 # The contract's names (design.md); more may be added, these stay.
-METRIKA_TOKEN = "METRIKA_TOKEN"
+METRIKA_TOKEN = "METRIKA_TOKEN"  # noqa: S105 (the variable's name, not a value)
 METRIKA_API_URL = "METRIKA_API_URL"
 INPUT_PREFIX = "INPUT_PREFIX"
 DEFAULT_COUNTER_ID = "DEFAULT_COUNTER_ID"
@@ -45,7 +45,7 @@ def parse_bool(value: str, *, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
-def _parse_number(raw: str, name: str, kind: type[int] | type[float]) -> Any:
+def _parse_number(raw: str, name: str, kind: type[Any]) -> Any:
     try:
         return kind(raw)
     except ValueError:
@@ -128,9 +128,11 @@ class Settings:
         if STRICT in env:
             values["strict"] = parse_bool(env[STRICT], name=STRICT)
         for prefix_field in ("input_prefix", "work_prefix"):
-            if prefix_field in values and values[prefix_field] and not values[
-                prefix_field
-            ].endswith("/"):
+            if (
+                prefix_field in values
+                and values[prefix_field]
+                and not values[prefix_field].endswith("/")
+            ):
                 values[prefix_field] += "/"
         values.update(overrides)
         return cls(**values)

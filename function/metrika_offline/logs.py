@@ -13,12 +13,13 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import IO, Any
 
 LOGGER_NAME = "metrika_offline"
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "metrika_offline_log_context", default={}
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "metrika_offline_log_context", default=MappingProxyType({})
 )
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()

@@ -31,4 +31,6 @@ class ConversionType(enum.StrEnum):
             return cls(value.strip().upper())
         except ValueError:
             choices = ", ".join(t.value for t in cls)
-            raise ValueError(f"unknown conversion type {value!r}: expected one of {choices}") from None
+            raise ValueError(
+                f"unknown conversion type {value!r}: expected one of {choices}"
+            ) from None

@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = [
+    "tests.fakes.metrika_fixtures",
+    "tests.fakes.gcs_fixtures",
+]

@@ -1,0 +1,89 @@
+"""Storage events: decode what the trigger sends, and decide what (if anything) to do with it.
+
+The trigger filters on the bucket only, and our own writes (results, rejected rows, parts,
+state) land in the same bucket and trigger us too: everything that is not a user's CSV under
+the input prefix, or a part dispatch we wrote on purpose, is skipped here with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from .config import Settings
+from .jobs import REJECTS_SUFFIX, RESULT_SUFFIX
+from .storage import OUTPUT_MARKER_KEY
+
+DISPATCH_ROLE = "dispatch"
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectEvent:
+    """One `google.cloud.storage.object.v1.finalized` event, decoded."""
+
+    bucket: str
+    name: str
+    generation: int
+    size: int
+    metadata: Mapping[str, str]
+    event_id: str = ""
+    event_time: float | None = None  # Unix seconds, from the CloudEvent `time`
+
+    @classmethod
+    def from_cloud_event(
+        cls, attributes: Mapping[str, Any], data: Mapping[str, Any]
+    ) -> ObjectEvent:
+        """From CloudEvent attributes and the GCS object resource (size/generation as strings)."""
+        return cls(
+            bucket=str(data["bucket"]),
+            name=str(data["name"]),
+            generation=int(data["generation"]),
+            size=int(data.get("size") or 0),
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+            event_id=str(attributes.get("id", "")),
+            event_time=parse_time(attributes.get("time")),
+        )
+
+
+def parse_time(value: object) -> float | None:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, str) and value:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+class Kind(enum.Enum):
+    SOURCE = "source"  # a user's CSV: check, split, dispatch the parts
+    DISPATCH = "dispatch"  # one part to upload, in an invocation of its own
+    SKIP = "skip"
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    kind: Kind
+    reason: str = ""
+
+
+def classify(event: ObjectEvent, settings: Settings) -> Decision:
+    """What to do with an event; the reason is logged for every skip."""
+    name = event.name
+    role = event.metadata.get(OUTPUT_MARKER_KEY)
+    if name.startswith(settings.work_prefix):
+        if role == DISPATCH_ROLE and name.startswith(f"{settings.work_prefix}dispatch/"):
+            return Decision(Kind.DISPATCH)
+        return Decision(Kind.SKIP, f"own working object ({role or 'unmarked'})")
+    if role:
+        return Decision(Kind.SKIP, f"own output ({role})")
+    if name.endswith((RESULT_SUFFIX, REJECTS_SUFFIX)):
+        return Decision(Kind.SKIP, "own output, by name")
+    if not name.startswith(settings.input_prefix):
+        return Decision(Kind.SKIP, f"outside the input prefix {settings.input_prefix!r}")
+    if not name.lower().endswith(".csv"):
+        return Decision(Kind.SKIP, "not a .csv file")
+    if name.endswith("/"):
+        return Decision(Kind.SKIP, "a folder placeholder")
+    return Decision(Kind.SOURCE)

@@ -1,0 +1,80 @@
+"""The index of uploads whose final status Metrica has not told us yet.
+
+One tiny object per upload under `WORK/pending/<counter>/<uploading id>.json`, written when a
+part is uploaded and deleted when its status is final, so the follow-up lists a short prefix
+instead of the whole bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .errors import PreconditionFailed
+from .storage import OUTPUT_MARKER_KEY, ObjectStore
+
+if TYPE_CHECKING:
+    from .jobs import Job
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingUpload:
+    counter_id: int
+    uploading_id: int
+    source: str
+    generation: int
+    part: int
+    since: float  # Unix seconds when the part was uploaded
+    object_name: str = ""  # the index entry itself
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "counter_id": self.counter_id,
+            "uploading_id": self.uploading_id,
+            "source": self.source,
+            "generation": str(self.generation),
+            "part": self.part,
+            "since": self.since,
+        }
+
+
+def pending_prefix(work_prefix: str) -> str:
+    return f"{work_prefix}pending/"
+
+
+def add_pending(
+    store: ObjectStore, work_prefix: str, job: Job, part: int, uploading_id: int
+) -> None:
+    counter = int(job.routing["counter_id"])
+    entry = PendingUpload(
+        counter, uploading_id, job.source.name, job.source.generation, part, job.updated_at
+    )
+    try:
+        store.write_bytes(
+            f"{pending_prefix(work_prefix)}{counter}/{uploading_id}.json",
+            json.dumps(entry.to_json()).encode(),
+            content_type="application/json",
+            metadata={OUTPUT_MARKER_KEY: "pending"},
+            if_generation_match=0,
+        )
+    except PreconditionFailed:
+        pass  # indexed already by an earlier attempt
+
+
+def list_pending(store: ObjectStore, work_prefix: str) -> Iterator[PendingUpload]:
+    for info in store.list(pending_prefix(work_prefix)):
+        found = store.read_bytes(info.name)
+        if found is None:
+            continue
+        data = json.loads(found[0])
+        yield PendingUpload(
+            counter_id=int(data["counter_id"]),
+            uploading_id=int(data["uploading_id"]),
+            source=str(data["source"]),
+            generation=int(data["generation"]),
+            part=int(data["part"]),
+            since=float(data["since"]),
+            object_name=info.name,
+        )

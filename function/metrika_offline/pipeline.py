@@ -1,0 +1,504 @@
+"""The pipeline: claim a dropped file, check and split it, fan the parts out, upload each once.
+
+    source event ─► claim (create-only job state; a live lease elsewhere = ClaimHeld, retry)
+                 ─► check + split (stream once; parts under WORK/parts/…; rejects beside it)
+                 ─► record parts, with their markers, in the job state
+                 ─► dispatch: one small object per part under WORK/dispatch/…, whose own
+                    finalize event uploads that part in an invocation of its own
+    part event   ─► claim the part (state `sending`, recorded *before* the POST)
+                 ─► if a previous attempt was `sending`: look its marker up in Metrica first
+                 ─► upload, record Metrica's id (`uploaded`), settle the file when all are final
+
+Return or raise: data problems and Metrica's refusals are written into the result and the
+invocation returns; transient faults, a held claim and a near deadline raise, so the platform
+delivers the event again and the job state says where to resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import posixpath
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import BinaryIO, Literal, cast
+
+from .checker import CheckOptions, PartWriter, check_file
+from .config import Settings
+from .errors import (
+    ClaimHeld,
+    DeadlineReached,
+    MetrikaAuthError,
+    MetrikaError,
+    MetrikaRejectedError,
+    MetrikaRetryableError,
+    ObjectNotFound,
+    PreconditionFailed,
+)
+from .events import DISPATCH_ROLE, Decision, Kind, ObjectEvent, classify
+from .jobs import (
+    FINAL_FILE_STATUSES,
+    FINAL_PART_STATES,
+    REJECTS_SUFFIX,
+    Job,
+    JobStore,
+    Lease,
+    Part,
+    PartState,
+    Problem,
+    Source,
+    Status,
+    settle_status,
+)
+from .logs import get_logger, log_context
+from .metrika import MetrikaClient, make_comment, make_marker
+from .pending import add_pending
+from .routing import Mode, Route, route
+from .storage import OUTPUT_MARKER_KEY, ObjectStore, Writer
+from .types import ConversionType
+
+log = get_logger("pipeline")
+
+#: Leave this much of the invocation's time for recording state and handing over.
+DEADLINE_MARGIN_S = 30.0
+#: A file whose check and split died or ran out of time this often is given up on.
+MAX_SPLIT_ATTEMPTS = 3
+
+
+class StorePartSink:
+    """The checker's part sink: parts as objects under one prefix, marked as ours."""
+
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.written: list[str] = []
+
+    def open_part(self, index: int, name: str) -> PartWriter:
+        object_name = self.prefix + name
+        self.written.append(object_name)
+        return self.store.open_write(
+            object_name, content_type="text/csv", metadata={OUTPUT_MARKER_KEY: "part"}
+        )
+
+    def discard(self) -> None:
+        for object_name in self.written:
+            self.store.delete(object_name)
+        self.written.clear()
+
+
+class _LazyRejects:
+    """Opens the rejected-rows object only when the first rejected row comes."""
+
+    def __init__(self, store: ObjectStore, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.opened = False
+
+    def __call__(self) -> Writer:
+        self.opened = True
+        return self.store.open_write(
+            self.name, content_type="text/csv", metadata={OUTPUT_MARKER_KEY: "rejects"}
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Deadline:
+    """When this invocation must have handed over (a `time.monotonic` value; None = never)."""
+
+    at: float | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def reached(self) -> bool:
+        return self.at is not None and self.clock() >= self.at
+
+    @classmethod
+    def for_invocation(cls, settings: Settings, started: float | None = None) -> Deadline:
+        start = time.monotonic() if started is None else started
+        budget = max(settings.invocation_timeout_s - DEADLINE_MARGIN_S, 1.0)
+        return cls(start + budget)
+
+
+class Pipeline:
+    """Everything between a storage event and Metrica. Built once per process."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        settings: Settings,
+        metrika: MetrikaClient | None,
+        dispatch: Literal["events", "inline"] = "events",
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrika = metrika
+        self.dispatch_mode = dispatch
+        self.clock = clock
+        self.owner = owner or uuid.uuid4().hex
+        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+
+    # ----------------------------------------------------------------------------- events
+
+    def handle(self, event: ObjectEvent, deadline: Deadline | None = None) -> Decision:
+        """Handle one finalize event. Returns what was decided; raises to be retried."""
+        deadline = deadline or Deadline()
+        decision = classify(event, self.settings)
+        with log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
+            if decision.kind is Kind.SKIP:
+                log.debug("skipped: %s", decision.reason, extra={"reason": decision.reason})
+            elif decision.kind is Kind.SOURCE:
+                self.process_source(event, deadline)
+            else:
+                found = self.store.read_bytes(event.name)
+                if found is None:
+                    log.info("dispatch object is gone; nothing to do")
+                    return decision
+                order = json.loads(found[0])
+                self.upload_part(
+                    order["source"],
+                    int(order["generation"]),
+                    int(order["part"]),
+                    deadline,
+                    event_time=event.event_time,
+                )
+        return decision
+
+    def _too_old(self, event_time: float | None) -> bool:
+        return event_time is not None and self.clock() - event_time > self.settings.max_event_age_s
+
+    # ----------------------------------------------------------------------------- source
+
+    def process_source(self, event: ObjectEvent, deadline: Deadline) -> Job:
+        """Claim, check and split one generation of a CSV, then dispatch its parts."""
+        routed = route(event.name, event.metadata, self.settings)
+        job = self._claim_source(event, routed)
+        if not job.is_split and job.status not in FINAL_FILE_STATUSES:
+            job = self._check_and_split(job, routed, event, deadline)
+        if job.status is Status.PROCESSING:
+            self._dispatch(job)
+        return job
+
+    def _claim_source(self, event: ObjectEvent, routed: Route) -> Job:
+        now = self.clock()
+        fresh = Job(
+            source=Source(event.bucket, event.name, event.generation, event.size),
+            routing=routed.to_json(),
+            lease=Lease(self.owner, now + self.settings.lease_s),
+            split_attempts=1,
+        )
+        try:
+            return self.jobs.create(fresh)
+        except PreconditionFailed:
+            pass
+
+        def take_over(current: Job) -> Job | None:
+            if current.is_split or current.status in FINAL_FILE_STATUSES:
+                return None
+            if current.lease is not None and current.lease.held_by_other(self.owner, now):
+                raise ClaimHeld(f"{event.name}@{event.generation} is being checked elsewhere")
+            log.info("taking over an abandoned check (attempt %d)", current.split_attempts + 1)
+            return dataclasses.replace(
+                current,
+                lease=Lease(self.owner, now + self.settings.lease_s),
+                split_attempts=current.split_attempts + 1,
+            )
+
+        return self.jobs.update(event.name, event.generation, take_over)
+
+    def _check_and_split(
+        self, job: Job, routed: Route, event: ObjectEvent, deadline: Deadline
+    ) -> Job:
+        if self._too_old(event.event_time):
+            return self._finish(job, Status.FAILED, Problem("event-too-old", _too_old_message(
+                self.settings.max_event_age_s)))  # fmt: skip
+        if routed.problem is not None:
+            return self._finish(
+                job, Status.REJECTED, Problem(routed.problem.code, routed.problem.message)
+            )
+        if job.split_attempts > MAX_SPLIT_ATTEMPTS:
+            return self._finish(job, Status.FAILED, Problem("split-gave-up", (
+                f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} invocations; "
+                "split the file into smaller files and drop them again")))  # fmt: skip
+        name, generation = event.name, event.generation
+        options = CheckOptions(
+            type=routed.type,
+            timezone=self.settings.timezone,
+            strict=self.settings.strict,
+            max_invalid_ratio=self.settings.max_invalid_ratio,
+            max_part_bytes=self.settings.max_part_bytes,
+            now=self.clock(),
+        )
+        sink = None if routed.mode is Mode.DRY_RUN else StorePartSink(
+            self.store, self._parts_prefix(name, generation))  # fmt: skip
+        rejects = _LazyRejects(self.store, name + REJECTS_SUFFIX)
+        try:
+            reader = self.store.open_read(name, generation)
+        except ObjectNotFound:
+            return self._finish(job, Status.FAILED, Problem(
+                "source-missing", "the file (this generation of it) was deleted before it "
+                "could be read; drop it again"))  # fmt: skip
+        try:
+            report = check_file(
+                cast(BinaryIO, reader),
+                options,
+                sink=sink,
+                rejects=rejects,
+                should_stop=deadline.reached,
+            )
+        except DeadlineReached:
+            self.jobs.update(name, generation, lambda j: dataclasses.replace(j, lease=None))
+            raise
+        finally:
+            reader.close()
+
+        check = {k: v for k, v in report.to_json().items() if k != "parts"}
+        parts = tuple(self._new_part(event, routed, p.index, p.name, p.rows, p.bytes)
+                      for p in report.parts)  # fmt: skip
+        if not report.valid:
+            reason = report.rejected_reason
+            problem = (
+                Problem(reason.code, reason.message)
+                if reason is not None
+                else Problem("nothing-to-upload", "the file holds no valid rows")
+            )
+            status, parts = Status.REJECTED, ()
+        elif routed.mode is Mode.DRY_RUN:
+            status, problem = Status.VALIDATED, None
+        else:
+            status, problem = Status.PROCESSING, None
+
+        def record(current: Job) -> Job:
+            if current.lease is None or current.lease.owner != self.owner:
+                raise ClaimHeld("another worker took this check over; it will finish it")
+            return dataclasses.replace(
+                current,
+                check=check,
+                parts=parts,
+                rejects=rejects.name if rejects.opened else None,
+                lease=None,
+                status=status,
+                error=problem,
+                finished_at=self.clock() if status in FINAL_FILE_STATUSES else None,
+            )
+
+        job = self.jobs.update(name, generation, record)
+        log.info(
+            "checked: %d rows, %d valid, %d parts",
+            report.rows.total,
+            report.rows.valid,
+            len(parts),
+            extra={"rows": report.rows.total, "parts": len(parts)},
+        )
+        if status in FINAL_FILE_STATUSES:
+            _log_file_result(job)
+        return job
+
+    def _new_part(
+        self, event: ObjectEvent, routed: Route, index: int, name: str, rows: int, size: int
+    ) -> Part:
+        marker = make_marker(event.bucket, event.name, event.generation, index)
+        return Part(
+            index=index,
+            name=self._parts_prefix(event.name, event.generation) + name,
+            rows=rows,
+            bytes=size,
+            marker=marker,
+            comment=make_comment(routed.comment, marker),
+        )
+
+    def _finish(self, job: Job, status: Status, problem: Problem) -> Job:
+        def change(current: Job) -> Job:
+            return dataclasses.replace(
+                current, status=status, error=problem, lease=None, finished_at=self.clock()
+            )
+
+        job = self.jobs.update(job.source.name, job.source.generation, change)
+        _log_file_result(job)
+        return job
+
+    def _parts_prefix(self, name: str, generation: int) -> str:
+        return f"{self.settings.work_prefix}parts/{name}/{generation}/"
+
+    def _dispatch_name(self, name: str, generation: int, index: int) -> str:
+        return f"{self.settings.work_prefix}dispatch/{name}/{generation}/part-{index:05d}.json"
+
+    def _dispatch(self, job: Job) -> None:
+        pending = [p.index for p in job.parts if p.state not in FINAL_PART_STATES]
+        name, generation = job.source.name, job.source.generation
+        if self.dispatch_mode == "inline":
+            for index in pending:
+                self.upload_part(name, generation, index, Deadline())
+            return
+        for index in pending:
+            order = {"source": name, "generation": str(generation), "part": index}
+            try:
+                self.store.write_bytes(
+                    self._dispatch_name(name, generation, index),
+                    json.dumps(order).encode(),
+                    content_type="application/json",
+                    metadata={OUTPUT_MARKER_KEY: DISPATCH_ROLE},
+                    if_generation_match=0,
+                )
+            except PreconditionFailed:
+                continue  # dispatched before: its event is on its way or done
+
+    # ----------------------------------------------------------------------------- parts
+
+    def upload_part(
+        self,
+        name: str,
+        generation: int,
+        index: int,
+        deadline: Deadline,
+        *,
+        event_time: float | None = None,
+    ) -> Job | None:
+        """Upload one part exactly once, resuming whatever an earlier attempt left."""
+        with log_context(object=name, generation=str(generation), part=index):
+            loaded = self.jobs.load(name, generation)
+            if loaded is None:
+                log.warning("no job state for this part; it was cleaned up")
+                return None
+            now = self.clock()
+            before: dict[str, PartState] = {}
+
+            def claim(current: Job) -> Job | None:
+                part = current.part(index)
+                before["state"] = part.state
+                if part.state in FINAL_PART_STATES or current.status in FINAL_FILE_STATUSES:
+                    return None
+                if part.lease is not None and part.lease.held_by_other(self.owner, now):
+                    raise ClaimHeld(f"part {index} is being uploaded elsewhere")
+                return current.with_part(dataclasses.replace(
+                    part, state=PartState.SENDING, attempts=part.attempts + 1,
+                    lease=Lease(self.owner, now + self.settings.lease_s)))  # fmt: skip
+
+            job = self.jobs.update(name, generation, claim)
+            part = job.part(index)
+            if part.state is not PartState.SENDING or part.lease is None:
+                return job  # final already
+            if self._too_old(event_time):
+                return self._finish_part(job, index, None, Problem(
+                    "event-too-old", _too_old_message(self.settings.max_event_age_s)))  # fmt: skip
+            return self._send(job, part, resume=before.get("state") is PartState.SENDING,
+                              deadline=deadline)  # fmt: skip
+
+    def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline) -> Job:
+        counter = job.routing.get("counter_id")
+        if self.metrika is None or counter is None:
+            return self._finish_part(job, part.index, None, Problem(
+                "metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"))  # fmt: skip
+        kind = ConversionType(job.routing["type"])
+        try:
+            found = self.metrika.find_by_marker(int(counter), part.marker) if resume else None
+            if found is not None:
+                log.info("adopting upload %d found by its marker", found.id)
+                uploading = found
+            else:
+                uploading = self.metrika.upload(
+                    int(counter),
+                    kind,
+                    part.comment,
+                    lambda: cast(BinaryIO, self.store.open_read(part.name)),
+                    part.bytes,
+                    marker=part.marker,
+                    filename=posixpath.basename(job.source.name),
+                    deadline=deadline.at,
+                )
+        except (MetrikaRejectedError, MetrikaAuthError) as exc:
+            code = "metrika-auth" if isinstance(exc, MetrikaAuthError) else "metrika-rejected"
+            return self._finish_part(job, part.index, None, _metrika_problem(code, exc))
+        except (MetrikaRetryableError, DeadlineReached):
+            self._release_part(job, part.index)
+            raise
+        job = self._finish_part(job, part.index, uploading.to_json(), None)
+        self._after_upload(job, part, uploading.id)
+        return job
+
+    def _release_part(self, job: Job, index: int) -> None:
+        """Let the next delivery take the part over at once; it stays `sending`."""
+
+        def release(current: Job) -> Job | None:
+            part = current.part(index)
+            if part.lease is None or part.lease.owner != self.owner:
+                return None
+            return current.with_part(dataclasses.replace(part, lease=None))
+
+        self.jobs.update(job.source.name, job.source.generation, release)
+
+    def _finish_part(
+        self,
+        job: Job,
+        index: int,
+        uploading: Mapping[str, object] | None,
+        problem: Problem | None,
+    ) -> Job:
+        def record(current: Job) -> Job:
+            part = dataclasses.replace(
+                current.part(index),
+                state=PartState.UPLOADED if problem is None else PartState.FAILED,
+                lease=None,
+                uploading=uploading,
+                error=problem,
+            )
+            updated = current.with_part(part)
+            status = settle_status(updated)
+            if status is not Status.PROCESSING:
+                updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
+            return updated
+
+        job = self.jobs.update(job.source.name, job.source.generation, record)
+        if problem is not None:
+            log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
+        if job.status is not Status.PROCESSING:
+            _log_file_result(job)
+        return job
+
+    def _after_upload(self, job: Job, part: Part, uploading_id: int) -> None:
+        """Index the upload for the status follow-up; drop the part's bytes."""
+        add_pending(self.store, self.settings.work_prefix, job, part.index, uploading_id)
+        self.store.delete(part.name)
+
+
+def _too_old_message(max_age_s: float) -> str:
+    return (
+        f"the event is older than {max_age_s / 3600:g} h (MAX_EVENT_AGE_S), so retries "
+        "stopped; drop the file again to process it"
+    )
+
+
+def _metrika_problem(code: str, exc: MetrikaError) -> Problem:
+    details: dict[str, object] = {"http_status": exc.status}
+    if exc.error_type:
+        details["error_type"] = exc.error_type
+    if exc.metrika_message:
+        details["metrika_message"] = exc.metrika_message
+    return Problem(code, str(exc), details)
+
+
+_SEVERITY = {
+    Status.REJECTED: 40,  # logging.ERROR
+    Status.FAILED: 40,
+    Status.PARTIALLY_UPLOADED: 30,  # logging.WARNING
+}
+
+
+def _log_file_result(job: Job) -> None:
+    """One line per file outcome: the alerting in infra/ counts these."""
+    log.log(
+        _SEVERITY.get(job.status, 20),
+        "file %s: %s",
+        job.status.value,
+        job.source.name,
+        extra={
+            "event": "file_result",
+            "status": job.status.value,
+            "bucket": job.source.bucket,
+            "name": job.source.name,
+            "generation": str(job.source.generation),
+            "code": job.error.code if job.error else None,
+        },
+    )

@@ -1,0 +1,76 @@
+"""Cloud Functions entry points. Thin on purpose: decode, hand over to the pipeline.
+
+`on_object_finalized` (CloudEvent): a Cloud Storage object was finalized.
+`poll_uploads` (HTTP): Cloud Scheduler asks for pending uploads' final status.
+
+Clients are built once per instance, on the first event, and shared by its threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import Any
+
+import functions_framework
+from google.cloud import storage
+
+from metrika_offline import logs
+from metrika_offline.config import Settings
+from metrika_offline.errors import ClaimHeld, DeadlineReached, MetrikaRetryableError
+from metrika_offline.events import ObjectEvent
+from metrika_offline.metrika import MetrikaClient
+from metrika_offline.pipeline import Deadline, Pipeline
+from metrika_offline.storage_gcs import GcsStore
+
+log = logs.get_logger("main")
+
+
+class _Runtime:
+    """What one instance builds once: settings, the Metrica client, one store per bucket."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        logs.configure(self.settings.log_level)
+        token = self.settings.metrika_token
+        logs.register_secret(token)
+        self.metrika = MetrikaClient.from_settings(self.settings) if token else None
+        self._pipelines: dict[str, Pipeline] = {}
+        self._client: storage.Client | None = None
+        self._lock = threading.Lock()
+
+    def pipeline(self, bucket: str) -> Pipeline:
+        with self._lock:
+            if bucket not in self._pipelines:
+                if self._client is None:
+                    store = GcsStore.from_env(bucket)
+                    self._client = store.client
+                else:
+                    store = GcsStore(self._client, bucket)
+                self._pipelines[bucket] = Pipeline(
+                    store=store, settings=self.settings, metrika=self.metrika
+                )
+            return self._pipelines[bucket]
+
+
+@functools.cache
+def runtime() -> _Runtime:
+    return _Runtime()
+
+
+@functions_framework.cloud_event
+def on_object_finalized(cloud_event: Any) -> None:
+    """Returning = done; raising = deliver this event again later."""
+    started = time.monotonic()
+    rt = runtime()
+    event = ObjectEvent.from_cloud_event(cloud_event.get_attributes(), cloud_event.data)
+    deadline = Deadline.for_invocation(rt.settings, started)
+    with logs.log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
+        try:
+            rt.pipeline(event.bucket).handle(event, deadline)
+        except (ClaimHeld, DeadlineReached, MetrikaRetryableError) as exc:
+            log.info(
+                "handing over for a retry: %s", exc, extra={"retry_reason": type(exc).__name__}
+            )
+            raise

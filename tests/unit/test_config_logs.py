@@ -1,0 +1,66 @@
+"""Settings from the environment, and JSON logs that never show the token."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from metrika_offline import logs
+from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
+from metrika_offline.types import ConversionType
+
+
+def test_environment_then_overrides() -> None:
+    env = {
+        "METRIKA_TOKEN": " y0_secret ",
+        "INPUT_PREFIX": "drop",
+        "DEFAULT_COUNTER_ID": "123",
+        "DEFAULT_TYPE": "calls",
+        "MAX_PART_BYTES": "1000",
+        "STRICT": "yes",
+    }
+    settings = Settings.from_env(env, max_invalid_ratio=0.1)
+    assert settings.metrika_token == "y0_secret"
+    assert settings.input_prefix == "drop/"
+    assert settings.default_counter_id == 123
+    assert settings.default_type is ConversionType.CALLS
+    assert settings.max_part_bytes == 1000
+    assert settings.strict is True
+    assert settings.max_invalid_ratio == 0.1
+    assert "y0_secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEFAULT_COUNTER_ID": "12x"},
+        {"DEFAULT_TYPE": "sales"},
+        {"MAX_PART_BYTES": "2000000000"},
+        {"MAX_PART_BYTES": "big"},
+        {"STRICT": "maybe"},
+        {"INPUT_PREFIX": "in/", "WORK_PREFIX": "in/work/"},
+    ],
+)
+def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_json_lines_with_context_and_masked_secret() -> None:
+    stream = io.StringIO()
+    logger = logs.configure("DEBUG", stream)
+    logs.register_secret("y0_top_secret_token")
+    with logs.log_context(bucket="b", object="incoming/a.csv", generation="7"):
+        logger.getChild("t").warning("sent with y0_top_secret_token", extra={"part": 2})
+    line = json.loads(stream.getvalue().strip())
+    assert line["severity"] == "WARNING"
+    assert line["message"] == "sent with ***"
+    assert (line["bucket"], line["object"], line["generation"], line["part"]) == (
+        "b",
+        "incoming/a.csv",
+        "7",
+        2,
+    )

@@ -1,0 +1,82 @@
+"""Routing: metadata > path > defaults, each value saying where it came from."""
+
+from __future__ import annotations
+
+import pytest
+
+from metrika_offline.config import Settings
+from metrika_offline.routing import Mode, route
+from metrika_offline.types import ConversionType
+
+SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)
+
+
+def test_path_gives_counter_and_type_in_any_case() -> None:
+    routed = route("incoming/51234567/Calls/2026-11/a.csv", {}, SETTINGS)
+    assert routed.problem is None
+    assert routed.counter_id == 51234567
+    assert routed.type is ConversionType.CALLS
+    assert routed.sources == {
+        "counter_id": "path",
+        "type": "path",
+        "comment": "default",
+        "mode": "default",
+    }
+    assert routed.comment == "a"
+
+
+def test_metadata_wins_over_path() -> None:
+    meta = {"counter-id": "42", "type": "chats", "comment": "October batch", "mode": "dry-run"}
+    routed = route("incoming/51234567/calls/a.csv", meta, SETTINGS)
+    assert (routed.counter_id, routed.type, routed.comment, routed.mode) == (
+        42,
+        ConversionType.CHATS,
+        "October batch",
+        Mode.DRY_RUN,
+    )
+    assert set(routed.sources.values()) == {"metadata"}
+
+
+def test_defaults_when_path_says_nothing() -> None:
+    routed = route("incoming/exports/leads.csv", {}, SETTINGS)
+    assert routed.counter_id == 111
+    assert routed.type is ConversionType.BASIC
+    assert routed.sources["counter_id"] == "default"
+
+
+def test_other_folders_are_just_folders() -> None:
+    routed = route("incoming/2026-11/basic-ish/x.csv", {}, Settings())
+    assert routed.counter_id is None
+    assert routed.problem is not None
+    assert routed.problem.code == "no-counter"
+
+
+def test_digits_above_the_input_prefix_are_not_a_counter() -> None:
+    routed = route("incoming/x.csv", {}, Settings(input_prefix="12345/incoming/"))
+    assert routed.counter_id is None
+
+
+def test_dry_run_needs_no_counter() -> None:
+    routed = route("incoming/x.csv", {"mode": "dry-run"}, Settings())
+    assert routed.problem is None
+    assert routed.mode is Mode.DRY_RUN
+
+
+@pytest.mark.parametrize(
+    ("meta", "code"),
+    [
+        ({"counter-id": "12ab"}, "bad-counter-id"),
+        ({"type": "leads"}, "bad-type"),
+        ({"mode": "later"}, "bad-mode"),
+    ],
+)
+def test_bad_metadata_is_a_clear_problem(meta: dict[str, str], code: str) -> None:
+    routed = route("incoming/1/x.csv", meta, SETTINGS)
+    assert routed.problem is not None
+    assert routed.problem.code == code
+    assert next(iter(meta)) in routed.problem.message
+
+
+def test_metadata_keys_any_case_and_padded() -> None:
+    routed = route("incoming/x.csv", {" Counter-ID ": " 77 "}, Settings())
+    assert routed.counter_id == 77

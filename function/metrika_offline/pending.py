@@ -7,6 +7,7 @@ instead of the whole bucket.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ def add_pending(
     entry = PendingUpload(
         counter, uploading_id, job.source.name, job.source.generation, part, job.updated_at
     )
-    try:
+    with contextlib.suppress(PreconditionFailed):  # indexed already by an earlier attempt
         store.write_bytes(
             f"{pending_prefix(work_prefix)}{counter}/{uploading_id}.json",
             json.dumps(entry.to_json()).encode(),
@@ -59,8 +60,6 @@ def add_pending(
             metadata={OUTPUT_MARKER_KEY: "pending"},
             if_generation_match=0,
         )
-    except PreconditionFailed:
-        pass  # indexed already by an earlier attempt
 
 
 def list_pending(store: ObjectStore, work_prefix: str) -> Iterator[PendingUpload]:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import BinaryIO, Literal, cast
 
-from .checker import CheckOptions, PartWriter, check_file
+from .checker import CheckOptions, PartInfo, PartWriter, check_file
 from .config import Settings
 from .errors import (
     ClaimHeld,
@@ -74,7 +74,7 @@ class StorePartSink:
         self.prefix = prefix
         self.written: list[str] = []
 
-    def open_part(self, index: int, name: str) -> PartWriter:
+    def open_part(self, index: int, name: str) -> PartWriter:  # noqa: ARG002 (the name says it)
         object_name = self.prefix + name
         self.written.append(object_name)
         return self.store.open_write(
@@ -255,8 +255,7 @@ class Pipeline:
             reader.close()
 
         check = {k: v for k, v in report.to_json().items() if k != "parts"}
-        parts = tuple(self._new_part(event, routed, p.index, p.name, p.rows, p.bytes)
-                      for p in report.parts)  # fmt: skip
+        parts = tuple(self._new_part(event, routed, p) for p in report.parts)
         if not report.valid:
             reason = report.rejected_reason
             problem = (
@@ -296,15 +295,13 @@ class Pipeline:
             _log_file_result(job)
         return job
 
-    def _new_part(
-        self, event: ObjectEvent, routed: Route, index: int, name: str, rows: int, size: int
-    ) -> Part:
-        marker = make_marker(event.bucket, event.name, event.generation, index)
+    def _new_part(self, event: ObjectEvent, routed: Route, info: PartInfo) -> Part:
+        marker = make_marker(event.bucket, event.name, event.generation, info.index)
         return Part(
-            index=index,
-            name=self._parts_prefix(event.name, event.generation) + name,
-            rows=rows,
-            bytes=size,
+            index=info.index,
+            name=self._parts_prefix(event.name, event.generation) + info.name,
+            rows=info.rows,
+            bytes=info.bytes,
             marker=marker,
             comment=make_comment(routed.comment, marker),
         )

@@ -1,0 +1,306 @@
+"""The follow-up: ask Metrica how each upload ended, and write the truth into the result.
+
+Metrica takes up to two hours to process an upload and only then says how many rows it linked.
+`poll` finds the uploads that are not final through the pending index (a short prefix, not
+the whole bucket), asks Metrica with as few requests as it can (one `uploadings` page per
+counter covers many uploads; a single pending upload gets one `uploading/{id}`), and updates
+each job with compare-and-swap writes, so two overlapping polls agree on one result. An
+upload that is still not final after `POLL_GIVE_UP_S` ends as `status_unknown`, explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .config import Settings
+from .errors import MetrikaError, MetrikaRejectedError
+from .jobs import Job, JobStore, PartState, utc_iso
+from .logs import get_logger, log_context
+from .metrika import FINAL_STATUSES, MetrikaClient, Uploading
+from .pending import PendingUpload, list_pending
+from .storage import ObjectStore
+
+log = get_logger("poll")
+
+#: One `uploadings` page; Metrica lists the newest first.
+PAGE_SIZE = 100
+#: Pages read per counter before falling back to one request per upload.
+MAX_PAGES = 5
+#: Below this share of sent rows linked, a warning says what usually causes it.
+FEW_LINKED_RATIO = 0.5
+
+OUTCOME_PENDING = "pending"
+OUTCOME_PROCESSED = "processed"
+OUTCOME_PARTIAL = "partially_processed"
+OUTCOME_LINKAGE_FAILURE = "linkage_failure"
+OUTCOME_UNKNOWN = "status_unknown"
+FINAL_OUTCOMES = frozenset(
+    {OUTCOME_PROCESSED, OUTCOME_PARTIAL, OUTCOME_LINKAGE_FAILURE, OUTCOME_UNKNOWN}
+)
+GAVE_UP = "STATUS_UNKNOWN"  # our own marker in a part's uploading status: we stopped asking
+
+
+@dataclasses.dataclass(frozen=True)
+class PollSummary:
+    pending: int
+    updated: int
+    final: int
+    requests: int
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+class _CountingClient:
+    """Counts the requests spent, for the summary (Metrica allows 5000 a day)."""
+
+    def __init__(self, client: MetrikaClient) -> None:
+        self.client = client
+        self.requests = 0
+
+    def get(self, counter_id: int, uploading_id: int) -> Uploading:
+        self.requests += 1
+        return self.client.get_uploading(counter_id, uploading_id)
+
+    def page(self, counter_id: int, offset: int) -> list[Uploading]:
+        self.requests += 1
+        return self.client.list_uploadings(counter_id, limit=PAGE_SIZE, offset=offset)
+
+
+def fetch_statuses(
+    client: _CountingClient, counter_id: int, wanted: set[int]
+) -> dict[int, Uploading]:
+    """Metrica's current view of `wanted` uploads of one counter, in few requests."""
+    found: dict[int, Uploading] = {}
+    if len(wanted) > 1:
+        oldest = min(wanted)
+        for page in range(MAX_PAGES):
+            batch = client.page(counter_id, page * PAGE_SIZE)
+            found.update({u.id: u for u in batch if u.id in wanted})
+            if len(batch) < PAGE_SIZE or wanted <= found.keys():
+                break
+            if all(u.id < oldest for u in batch):
+                break  # listed past the oldest one we wait for
+    for uploading_id in sorted(wanted - found.keys()):
+        try:
+            found[uploading_id] = client.get(counter_id, uploading_id)
+        except MetrikaRejectedError as exc:
+            log.warning("Metrica does not know upload %d: %s", uploading_id, exc)
+    return found
+
+
+def outcome_of(job: Job, now: float) -> dict[str, Any]:
+    """The file-level outcome from its uploaded parts' Metrica statuses."""
+    sent = [p for p in job.parts if p.state is PartState.UPLOADED and p.uploading]
+    statuses = [str((p.uploading or {}).get("status")) for p in sent]
+    totals = {
+        key: sum(int((p.uploading or {}).get(key) or 0) for p in sent)
+        for key in (
+            "source_quantity",
+            "line_quantity",
+            "linked_quantity",
+            "user_not_found_quantity",
+            "goal_not_found_quantity",
+        )
+    }
+    if not sent:
+        outcome = OUTCOME_UNKNOWN
+    elif any(s not in FINAL_STATUSES and s != GAVE_UP for s in statuses):
+        outcome = OUTCOME_PENDING
+    elif GAVE_UP in statuses:
+        outcome = OUTCOME_UNKNOWN
+    elif all(s == "PROCESSED" for s in statuses):
+        outcome = OUTCOME_PROCESSED
+    elif all(s == "LINKAGE_FAILURE" for s in statuses):
+        outcome = OUTCOME_LINKAGE_FAILURE
+    else:
+        outcome = OUTCOME_PARTIAL
+    rows_sent = sum(p.rows for p in sent)
+    return {
+        "outcome": outcome,
+        "checked_at": utc_iso(now),
+        "rows_sent": rows_sent,
+        **totals,
+        "warnings": _warnings(outcome, rows_sent, totals),
+    }
+
+
+def _warnings(outcome: str, rows_sent: int, totals: Mapping[str, int]) -> list[dict[str, Any]]:
+    if outcome == OUTCOME_PENDING:
+        return []
+    found: list[dict[str, Any]] = []
+
+    def warn(code: str, count: int, message: str) -> None:
+        found.append({"code": code, "count": count, "line": None, "column": None,
+                      "message": message})  # fmt: skip
+
+    accepted = totals["line_quantity"]
+    if outcome == OUTCOME_UNKNOWN:
+        warn("status-unknown", 1, "Metrica did not report a final status in time; check the "
+             "upload in Metrica's interface before sending the file again")  # fmt: skip
+    if 0 < accepted < rows_sent or (outcome != OUTCOME_UNKNOWN and accepted == 0 and rows_sent):
+        warn(
+            "rows-dropped-by-metrika",
+            rows_sent - accepted,
+            (
+                f"Metrica accepted {accepted} of {rows_sent} rows sent; the rest failed its own "
+                "validation (usually an ID of the wrong kind or a date it does not accept)"
+            ),
+        )
+    linked = totals["linked_quantity"]
+    if accepted and linked / accepted < FEW_LINKED_RATIO and outcome != OUTCOME_UNKNOWN:
+        warn(
+            "few-linked",
+            accepted - linked,
+            (
+                f"only {linked} of {accepted} conversions linked to a visit: usually the "
+                "conversions are older than the linking window (21 days with the extended window, "
+                "otherwise less), or the IDs belong to another counter or are of the wrong type"
+            ),
+        )
+    if totals["goal_not_found_quantity"]:
+        warn(
+            "goal-not-found",
+            totals["goal_not_found_quantity"],
+            (
+                "Metrica found no goal for some Target values: Target must be the goal's "
+                "identifier from the goal settings, not its display name"
+            ),
+        )
+    if totals["user_not_found_quantity"]:
+        warn(
+            "user-not-found",
+            totals["user_not_found_quantity"],
+            (
+                "Metrica found no user for some IDs: check that ClientId/UserId/Yclid come from "
+                "this counter"
+            ),
+        )
+    return found
+
+
+class Poller:
+    """Brings pending uploads to their final status in the result JSON."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        metrika: MetrikaClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.metrika = metrika
+        self.settings = settings
+        self.clock = clock
+        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+
+    def poll(self) -> PollSummary:
+        """One round over the pending index."""
+        entries = list(list_pending(self.store, self.settings.work_prefix))
+        client = _CountingClient(self.metrika)
+        by_counter: dict[int, list[PendingUpload]] = defaultdict(list)
+        for entry in entries:
+            by_counter[entry.counter_id].append(entry)
+        updated = final = 0
+        for counter_id, group in sorted(by_counter.items()):
+            try:
+                statuses = fetch_statuses(client, counter_id, {e.uploading_id for e in group})
+            except MetrikaError as exc:
+                log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
+                continue
+            for entry in group:
+                changed, is_final = self._apply(entry, statuses.get(entry.uploading_id))
+                updated += changed
+                final += is_final
+        summary = PollSummary(len(entries), updated, final, client.requests)
+        log.info("poll round done", extra={"poll": summary.to_json()})
+        return summary
+
+    def refresh(self, name: str, generation: int) -> Job | None:
+        """The same for one file (the CLI's `status gs://… --refresh`)."""
+        loaded = self.jobs.load(name, generation)
+        if loaded is None:
+            return None
+        job = loaded[0]
+        counter = job.routing.get("counter_id")
+        client = _CountingClient(self.metrika)
+        for part in job.parts:
+            uploading = part.uploading or {}
+            if part.state is not PartState.UPLOADED or uploading.get("status") in FINAL_STATUSES:
+                continue
+            entry = PendingUpload(int(str(counter)), int(uploading["id"]), name, generation,
+                                  part.index, job.updated_at)  # fmt: skip
+            self._apply(entry, client.get(entry.counter_id, entry.uploading_id))
+        loaded = self.jobs.load(name, generation)
+        return loaded[0] if loaded else None
+
+    def _apply(self, entry: PendingUpload, uploading: Uploading | None) -> tuple[bool, bool]:
+        """Write one upload's status into its job; drop the index entry once final."""
+        now = self.clock()
+        gave_up = now - entry.since > self.settings.poll_give_up_s
+        new_status: dict[str, Any]
+        if uploading is None:
+            if not gave_up:
+                return False, False
+            new_status = {"id": entry.uploading_id, "status": GAVE_UP}
+        else:
+            new_status = uploading.to_json()
+            if gave_up and not uploading.is_final:
+                new_status["status"] = GAVE_UP
+        became_final: list[Job] = []
+
+        def change(current: Job) -> Job | None:
+            became_final.clear()
+            part = current.part(entry.part)
+            if dict(part.uploading or {}) == new_status:
+                return None
+            updated = current.with_part(dataclasses.replace(part, uploading=new_status))
+            outcome = outcome_of(updated, now)
+            was = (current.metrika or {}).get("outcome")
+            updated = dataclasses.replace(updated, metrika=outcome)
+            if outcome["outcome"] in FINAL_OUTCOMES and was not in FINAL_OUTCOMES:
+                became_final.append(updated)
+            return updated
+
+        with log_context(object=entry.source, generation=str(entry.generation), part=entry.part):
+            try:
+                before = self.jobs.load(entry.source, entry.generation)
+                if before is None:
+                    self.store.delete(entry.object_name)
+                    return False, True
+                job = self.jobs.update(entry.source, entry.generation, change)
+            except KeyError:
+                self.store.delete(entry.object_name)
+                return False, True
+            status = str(new_status.get("status"))
+            is_final = status in FINAL_STATUSES or status == GAVE_UP
+            if is_final and entry.object_name:
+                self.store.delete(entry.object_name)
+            for finished in became_final:
+                _log_outcome(finished)
+            return job.revision != before[0].revision, is_final
+
+
+def _log_outcome(job: Job) -> None:
+    outcome = (job.metrika or {}).get("outcome", OUTCOME_UNKNOWN)
+    severity = 20 if outcome == OUTCOME_PROCESSED else 30
+    log.log(
+        severity,
+        "Metrica outcome %s: %s",
+        outcome,
+        job.source.name,
+        extra={
+            "event": "metrika_outcome",
+            "outcome": outcome,
+            "bucket": job.source.bucket,
+            "name": job.source.name,
+            "generation": str(job.source.generation),
+            "linked_quantity": (job.metrika or {}).get("linked_quantity"),
+        },
+    )

@@ -9,6 +9,7 @@ Clients are built once per instance, on the first event, and shared by its threa
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from metrika_offline.errors import ClaimHeld, DeadlineReached, MetrikaRetryableE
 from metrika_offline.events import ObjectEvent
 from metrika_offline.metrika import MetrikaClient
 from metrika_offline.pipeline import Deadline, Pipeline
+from metrika_offline.poll import Poller
 from metrika_offline.storage_gcs import GcsStore
 
 log = logs.get_logger("main")
@@ -40,18 +42,22 @@ class _Runtime:
         self._client: storage.Client | None = None
         self._lock = threading.Lock()
 
-    def pipeline(self, bucket: str) -> Pipeline:
+    def store(self, bucket: str) -> GcsStore:
         with self._lock:
-            if bucket not in self._pipelines:
-                if self._client is None:
-                    store = GcsStore.from_env(bucket)
-                    self._client = store.client
-                else:
-                    store = GcsStore(self._client, bucket)
-                self._pipelines[bucket] = Pipeline(
-                    store=store, settings=self.settings, metrika=self.metrika
-                )
-            return self._pipelines[bucket]
+            if self._client is None:
+                store = GcsStore.from_env(bucket)
+                self._client = store.client
+                return store
+            return GcsStore(self._client, bucket)
+
+    def pipeline(self, bucket: str) -> Pipeline:
+        if bucket not in self._pipelines:
+            pipeline = Pipeline(
+                store=self.store(bucket), settings=self.settings, metrika=self.metrika
+            )
+            with self._lock:
+                self._pipelines.setdefault(bucket, pipeline)
+        return self._pipelines[bucket]
 
 
 @functools.cache
@@ -74,3 +80,18 @@ def on_object_finalized(cloud_event: Any) -> None:
                 "handing over for a retry: %s", exc, extra={"retry_reason": type(exc).__name__}
             )
             raise
+
+
+@functions_framework.http
+def poll_uploads(request: Any) -> tuple[str, int, dict[str, str]]:
+    """Called by Cloud Scheduler: one round over the pending uploads of `BUCKET`."""
+    del request  # the schedule carries no parameters
+    rt = runtime()
+    headers = {"Content-Type": "application/json"}
+    if not rt.settings.bucket or rt.metrika is None:
+        log.error("poll_uploads needs BUCKET and METRIKA_TOKEN")
+        return json.dumps({"error": "BUCKET and METRIKA_TOKEN must be set"}), 500, headers
+    poller = Poller(store=rt.store(rt.settings.bucket), metrika=rt.metrika, settings=rt.settings)
+    with logs.log_context(bucket=rt.settings.bucket):
+        summary = poller.poll()
+    return json.dumps(summary.to_json()), 200, headers

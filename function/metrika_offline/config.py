@@ -31,6 +31,7 @@ MAX_EVENT_AGE_S = "MAX_EVENT_AGE_S"
 INVOCATION_TIMEOUT_S = "INVOCATION_TIMEOUT_S"
 POLL_GIVE_UP_S = "POLL_GIVE_UP_S"
 LOG_LEVEL = "LOG_LEVEL"
+BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 
@@ -80,6 +81,7 @@ class Settings:
     invocation_timeout_s: float = 540.0
     poll_give_up_s: float = 48 * 3600.0
     log_level: str = "INFO"
+    bucket: str = ""
 
     def __post_init__(self) -> None:
         if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
@@ -104,6 +106,7 @@ class Settings:
             (WORK_PREFIX, "work_prefix", str),
             (TIMEZONE, "timezone", str),
             (LOG_LEVEL, "log_level", str),
+            (BUCKET, "bucket", str),
             (MAX_PART_BYTES, "max_part_bytes", int),
             (MAX_INVALID_RATIO, "max_invalid_ratio", float),
             (LEASE_S, "lease_s", float),

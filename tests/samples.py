@@ -1,0 +1,67 @@
+"""Sample conversion files, with dates relative to now so they stay inside Metrica's window.
+
+Used by `make demo` and by the end-to-end tests, so both show the same awkward inputs a CRM
+export really produces.
+"""
+
+from __future__ import annotations
+
+import time
+
+DAY_S = 86_400
+
+
+def _recent(now: float, index: int) -> int:
+    """A timestamp within the last few days, spread by row."""
+    return int(now) - DAY_S - (index * 37) % (5 * DAY_S)
+
+
+def basic_csv(rows: int = 5, *, now: float | None = None) -> bytes:
+    """BASIC, clean apart from an ISO date and a decimal comma the checker repairs."""
+    now = time.time() if now is None else now
+    lines = ["ClientId,Target,DateTime,Price,Currency"]
+    for i in range(rows):
+        stamp = _recent(now, i)
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp)) if i == 0 else str(stamp)
+        price = '"1500,50"' if i == 1 else f"{100 + i}.00"
+        lines.append(f"{133591247640966458 + i},lead_form_sent,{when},{price},RUB")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def calls_cp1251_csv(rows: int = 4, *, now: float | None = None) -> bytes:
+    """CALLS from a Russian Excel: Windows-1251, semicolons, phones with spaces, a Cyrillic tag."""
+    now = time.time() if now is None else now
+    lines = ["UserId;DateTime;PhoneNumber;TalkDuration;CallMissed;Tag"]
+    for i in range(rows):
+        lines.append(f"user{i};{_recent(now, i)};+7 (912) 345-67-{i:02d};{30 + i};0;Звонок с сайта")
+    return ("\r\n".join(lines) + "\r\n").encode("cp1251")
+
+
+def chats_csv(*, now: float | None = None) -> bytes:
+    """The seed's CHATS sample, with recent dates."""
+    now = time.time() if now is None else now
+    a, b = _recent(now, 1), _recent(now, 2)
+    return (
+        "ClientID,DateTime,ChatPlatform,ChatUsername,ChatUserID,PhoneNumber,ChatAnswered,Tag,"
+        "Price,Currency,URL,MessengerTrackerURL\n"
+        f'133591247640966458,{a},whatsapp,,,"+71234567890",1,"WhatsApp Lead",1500.00,RUB,'
+        "https://example.com/product/123,\n"
+        f'133591247640966458,{b},telegram,"john_doe",123456789,,0,"TG Chat",,,,\n'
+    ).encode()
+
+
+def broken_csv() -> bytes:
+    """BASIC without its required Target column: the whole file is rejected."""
+    return b"ClientId,DateTime,Price\n133591247640966458,1700000000,10.00\n"
+
+
+def big_calls_csv(rows: int, *, now: float | None = None) -> bytes:
+    """CALLS with enough rows to be split into several parts under a small part size."""
+    now = time.time() if now is None else now
+    lines = ["ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL"]
+    lines.extend(
+        f"{100000000000000000 + i},{_recent(now, i)},+7912{i:07d},{i % 600},"
+        f'"tag {i % 7}, repeat",https://example.com/p/{i}'
+        for i in range(rows)
+    )
+    return ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,103 @@
+# Identities and every role binding of the stack. Least privilege: one service account per job,
+# each role bound on the one resource it is needed for. Two bindings are project-level because
+# the role can be granted nowhere else; each says why. No basic roles (owner, editor, viewer), no
+# project-wide storage role, only additive *_iam_member bindings (never authoritative ones that
+# would remove other people's access).
+
+resource "google_service_account" "runtime" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-runtime"
+  display_name = "metrika-offline functions"
+  description  = "Runs the worker and follow-up functions: objects of the input bucket and the Metrica token, nothing else."
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_service_account" "trigger" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-trigger"
+  display_name = "metrika-offline storage trigger"
+  description  = "Identity of the Eventarc trigger that delivers the input bucket's finalize events to the worker."
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-scheduler"
+  display_name = "metrika-offline follow-up scheduler"
+  description  = "Identity of the Cloud Scheduler job that calls the follow-up function; the only caller allowed to invoke it."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Runtime: the functions' own access
+# ---------------------------------------------------------------------------------------------
+
+# The worker reads dropped files and their metadata, creates and overwrites (with generation
+# preconditions) results, parts and state, deletes parts, and lists its work prefix; the
+# follow-up updates results and the pending-uploads index. Object access on this bucket only:
+# objectUser has no bucket-level or IAM permissions.
+resource "google_storage_bucket_iam_member" "runtime_objects" {
+  bucket = google_storage_bucket.input.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# Read the Metrica token, this secret only.
+resource "google_secret_manager_secret_iam_member" "runtime_token" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.metrika_token.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Storage events: Cloud Storage -> Pub/Sub -> Eventarc -> worker
+# ---------------------------------------------------------------------------------------------
+
+# Project-level by necessity. Cloud Storage publishes object events through its per-project
+# service agent into a Pub/Sub topic that Eventarc creates and names itself, so no topic exists
+# to bind on beforehand. roles/pubsub.publisher is neither a basic role nor a storage role: it
+# only allows publishing messages. Without it the trigger is created but no event ever arrives.
+resource "google_project_iam_member" "gcs_agent_publishes_events" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs_agent.email_address}"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Project-level by necessity. Eventarc has no IAM policy on triggers or events: the event
+# receiver role can only be granted on the project. It holds nothing but the
+# eventarc.events.receive* permissions.
+resource "google_project_iam_member" "trigger_receives_events" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.trigger.email}"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The trigger may invoke the worker's Cloud Run service, and nothing else.
+resource "google_cloud_run_service_iam_member" "trigger_invokes_worker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.worker.location
+  service  = google_cloudfunctions2_function.worker.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Follow-up: Cloud Scheduler -> poller
+# ---------------------------------------------------------------------------------------------
+
+# The scheduler's account is the only identity allowed to invoke the follow-up function.
+resource "google_cloud_run_service_iam_member" "scheduler_invokes_poller" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.poller.location
+  service  = google_cloudfunctions2_function.poller.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}

@@ -1,0 +1,60 @@
+# The function source: the function/ directory zipped and uploaded as an object named by the
+# zip's hash. A code change gives a new name, the functions' storage_source changes with it, and
+# the next apply rebuilds and redeploys them; an unchanged tree gives the same name and nothing
+# is redeployed.
+
+data "archive_file" "function_source" {
+  type        = "zip"
+  source_dir  = local.function_source_dir
+  output_path = "${path.root}/.terraform/tmp/metrika-offline-function-source.zip"
+  # Same bytes on every machine whatever the local umask, so the same tree gives the same hash.
+  output_file_mode = "0644"
+
+  excludes = [
+    "**/__pycache__",
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/*.egg-info",
+    "**/*.egg-info/**",
+    "**/.mypy_cache/**",
+    "**/.pytest_cache/**",
+  ]
+}
+
+# Build input only: it can be recreated from the repository at any time, hence force_destroy.
+resource "google_storage_bucket" "function_source" {
+  # checkov:skip=CKV_GCP_62: Holds only the zipped source, rebuilt from the repository on every apply and read only by the build; an access log of it would record nothing worth keeping.
+  project  = var.project_id
+  name     = local.source_bucket_name
+  location = upper(var.region)
+  labels   = var.labels
+
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  versioning {
+    enabled = true
+  }
+
+  # A replaced zip is only needed until the build that used it has finished.
+  lifecycle_rule {
+    condition {
+      with_state                 = "ARCHIVED"
+      days_since_noncurrent_time = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket_object" "function_source" {
+  name         = "function-source/${data.archive_file.function_source.output_sha256}.zip"
+  bucket       = google_storage_bucket.function_source.name
+  source       = data.archive_file.function_source.output_path
+  content_type = "application/zip"
+}

@@ -1,0 +1,18 @@
+terraform {
+  # 1.5 brings `check` blocks and the validation and precondition features used here.
+  required_version = ">= 1.5, < 2.0"
+
+  required_providers {
+    # 5.40: service_config.environment_variables no longer shows a permanent diff for the
+    # LOG_EXECUTION_ID variable the platform adds. 7.x is not yet tested with this module.
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.40, < 7.0"
+    }
+    # 2.5: glob patterns in archive_file `excludes` (used to keep __pycache__ out of the zip).
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.5, < 3.0"
+    }
+  }
+}

@@ -1,0 +1,468 @@
+"""The object store on Cloud Storage, through the official `google-cloud-storage` client.
+
+Error mapping: HTTP 412 becomes `PreconditionFailed`, 404 becomes `ObjectNotFound` (or None
+where the protocol says so); anything else the client gives up on (5xx after its retries,
+timeouts, broken connections) becomes `StoreError` with the client's error as its cause.
+
+Retries follow the client's rule for conditional writes: a write is retried only when it
+carries `if_generation_match`, because only then can a retry not clobber someone else's
+write. One consequence callers must know: a create-only write whose answer was lost and
+was retried may come back as `PreconditionFailed` although it is our own bytes that won.
+Whoever relies on winning (a claim) should store a token in the object and re-read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import google_crc32c
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.api_core.retry import Retry
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from google.cloud.storage import exceptions as media_exceptions
+from google.cloud.storage.retry import (
+    DEFAULT_RETRY,
+    DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+    ConditionalRetryPolicy,
+)
+
+from .errors import ObjectNotFound, PreconditionFailed, StoreError
+from .storage import ObjectInfo
+
+#: Resumable uploads need a multiple of 256 KiB; 8 MiB keeps memory flat and requests few.
+DEFAULT_CHUNK_BYTES: Final = 8 * 1024 * 1024
+#: (connect, read) seconds for every request; a chunk of 8 MiB fits easily in 120 s.
+DEFAULT_TIMEOUT_S: Final = (10.0, 120.0)
+_LIST_PAGE_SIZE: Final = 1000
+_EMULATOR_HOST_VAR: Final = "STORAGE_EMULATOR_HOST"
+_EMULATOR_PROJECT: Final = "local-emulator"
+_CHUNK_ATTEMPTS: Final = 6
+_BACKOFF_S: Final = 0.5
+_BACKOFF_MAX_S: Final = 8.0
+_RETRYABLE: Final = frozenset({408, 429, 500, 502, 503, 504})
+
+Timeout = float | tuple[float, float]
+
+
+def _status_of(exc: BaseException) -> int | None:
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        code = exc.code
+        return int(code) if code is not None else None
+    if isinstance(exc, media_exceptions.InvalidResponse | media_exceptions.DataCorruption):
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        return int(status) if status is not None else None
+    return None
+
+
+def _translate(exc: Exception, what: str) -> Exception:
+    """The package's exception for a client error; the original stays as the cause."""
+    status = _status_of(exc)
+    if status == 412:
+        return PreconditionFailed(f"{what}: a generation precondition did not hold")
+    if status == 404:
+        return ObjectNotFound(f"{what}: not found")
+    return StoreError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+_CLIENT_ERRORS: Final = (
+    api_exceptions.GoogleAPIError,
+    media_exceptions.InvalidResponse,
+    media_exceptions.DataCorruption,
+    OSError,
+)
+
+
+def _info(blob: storage.Blob, bucket: str) -> ObjectInfo:
+    generation = blob.generation
+    if generation is None:
+        raise StoreError(f"gs://{bucket}/{blob.name}: the answer carried no generation")
+    return ObjectInfo(
+        bucket=bucket,
+        name=blob.name,
+        generation=int(generation),
+        size=int(blob.size or 0),
+        metadata=dict(blob.metadata or {}),
+        content_type=blob.content_type or "",
+    )
+
+
+class GcsReader(io.BufferedIOBase):
+    """A streamed read of one generation: ranged requests of `chunk_bytes` each.
+
+    The first answer names the generation it came from (`x-goog-generation`) and the client
+    pins every later range to it, so an overwrite during the read cannot mix two versions:
+    the read fails with ObjectNotFound instead. The first range is fetched on opening, so
+    that a missing object fails there and not at the first read.
+    """
+
+    def __init__(self, blob: storage.Blob, *, chunk_bytes: int, timeout: Timeout) -> None:
+        super().__init__()
+        self._blob = blob
+        self._label = f"gs://{blob.bucket.name}/{blob.name}"
+        self._inner = blob.open("rb", chunk_size=chunk_bytes, timeout=timeout, retry=DEFAULT_RETRY)
+        self._pending = self._fetch(chunk_bytes)
+
+    @property
+    def generation(self) -> int | None:
+        """The generation being read (known from the first answer on)."""
+        generation = self._blob.generation
+        return int(generation) if generation is not None else None
+
+    def _fetch(self, size: int) -> bytes:
+        try:
+            data: bytes = self._inner.read(size)
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"read {self._label}") from exc
+        return data
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is None or size < 0:
+            data, self._pending = self._pending + self._fetch(-1), b""
+            return data
+        if size <= len(self._pending):
+            data, self._pending = self._pending[:size], self._pending[size:]
+            return data
+        data, self._pending = self._pending, b""
+        return data + self._fetch(size - len(data))
+
+    def read1(self, size: int = -1, /) -> bytes:
+        return self.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+            self._pending = b""
+        super().close()
+
+
+class GcsWriter:
+    """A streamed write: one resumable upload session, `chunk_bytes` per request.
+
+    Memory stays at about one chunk whatever the object's size. `close()` sends the last
+    chunk, which commits the object (the generation precondition is checked then), and
+    compares Cloud Storage's CRC32C with the one computed here. A chunk that failed in
+    transit (connection error, timeout, 429, 5xx) is retried after asking the session how
+    much it kept, so nothing is sent twice and a lost answer to the last chunk cannot turn
+    into a second commit. `abort()` (or leaving a `with` block on an exception) cancels the
+    session: no object appears.
+    """
+
+    def __init__(
+        self,
+        blob: storage.Blob,
+        *,
+        chunk_bytes: int,
+        content_type: str,
+        timeout: Timeout,
+        if_generation_match: int | None,
+        attempts: int = _CHUNK_ATTEMPTS,
+    ) -> None:
+        self._blob = blob
+        self._label = f"gs://{blob.bucket.name}/{blob.name}"
+        self._http = blob.bucket.client._http  # the client's authorized session
+        self._chunk_bytes = chunk_bytes
+        self._content_type = content_type
+        self._timeout = timeout
+        self._if_generation_match = if_generation_match
+        self._attempts = attempts
+        self._url: str | None = None
+        self._buffer = bytearray()
+        self._offset = 0  # bytes the session has kept
+        self._crc = google_crc32c.Checksum()  # type: ignore[no-untyped-call]
+        self._resource: dict[str, Any] | None = None
+        self._closed = False
+
+    @property
+    def generation(self) -> int | None:
+        """The committed generation, once `close()` returned."""
+        if self._resource is None:
+            return None
+        return int(self._resource["generation"])
+
+    def write(self, data: bytes, /) -> int:
+        if self._closed:
+            raise ValueError(f"write to a closed writer ({self._label})")
+        self._buffer += data
+        self._crc.update(data)  # type: ignore[no-untyped-call]
+        while len(self._buffer) >= self._chunk_bytes:
+            self._send(final=False)
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        while self._resource is None:
+            self._send(final=True)
+        expected = base64.b64encode(self._crc.digest()).decode()  # type: ignore[no-untyped-call]
+        stored = self._resource.get("crc32c")
+        if stored and stored != expected:
+            raise StoreError(f"write {self._label}: CRC32C {stored} stored, {expected} sent")
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        """Give the upload up; nothing is committed. Safe to call more than once."""
+        if self._closed and self._resource is not None:
+            return
+        self._closed = True
+        self._buffer = bytearray()
+        if self._url is not None:
+            # The session expires on its own; a failed cancel must not hide the real error.
+            with contextlib.suppress(*_CLIENT_ERRORS):
+                self._http.delete(self._url, timeout=self._timeout)
+
+    def __enter__(self) -> GcsWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _session_url(self) -> str:
+        if self._url is None:
+            try:
+                # Opening a session commits nothing, so repeating it is always safe.
+                self._url = self._blob.create_resumable_upload_session(
+                    content_type=self._content_type,
+                    timeout=self._timeout,
+                    checksum=None,
+                    if_generation_match=self._if_generation_match,
+                    retry=DEFAULT_RETRY,
+                )
+            except _CLIENT_ERRORS as exc:
+                raise _translate(exc, f"write {self._label}") from exc
+        return str(self._url)
+
+    def _send(self, *, final: bool) -> None:
+        """Send the next chunk (all that is left when `final`); retry what got lost."""
+        url = self._session_url()
+        for attempt in range(1, self._attempts + 1):
+            size = len(self._buffer) if final else self._chunk_bytes
+            chunk = bytes(self._buffer[:size])
+            end = self._offset + len(chunk)
+            if not final:
+                content_range = f"bytes {self._offset}-{end - 1}/*"
+            elif chunk:
+                content_range = f"bytes {self._offset}-{end - 1}/{end}"
+            else:
+                content_range = f"bytes */{end}"
+            try:
+                response = self._http.put(
+                    url, data=chunk, headers={"Content-Range": content_range}, timeout=self._timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self._attempts:
+                    raise StoreError(f"write {self._label}: {exc}") from exc
+                self._pause(attempt)
+                response = self._status(url)
+            if response.status_code in _RETRYABLE and attempt < self._attempts:
+                self._pause(attempt)
+                response = self._status(url)
+            if self._absorb(response):
+                return
+        raise StoreError(f"write {self._label}: gave up after {self._attempts} attempts")
+
+    def _status(self, url: str) -> requests.Response:
+        """Ask the session how many bytes it kept (or for the object, if it finished)."""
+        try:
+            response: requests.Response = self._http.put(
+                url, data=b"", headers={"Content-Range": "bytes */*"}, timeout=self._timeout
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise StoreError(f"write {self._label}: {exc}") from exc
+        return response
+
+    def _absorb(self, response: requests.Response) -> bool:
+        """Take the session's answer in; True when this chunk's work is done."""
+        status = response.status_code
+        if status in (200, 201):
+            self._resource = response.json()
+            self._offset += len(self._buffer)
+            self._buffer = bytearray()
+            return True
+        if status == 308:
+            match = re.fullmatch(r"bytes=0-(\d+)", response.headers.get("Range", ""))
+            kept = int(match.group(1)) + 1 if match else 0
+            done = kept - self._offset
+            if done < 0 or done > len(self._buffer):
+                raise StoreError(f"write {self._label}: the session kept {kept} bytes")
+            del self._buffer[:done]
+            self._offset = kept
+            return done > 0 or not self._buffer
+        if status in _RETRYABLE:
+            return False
+        if status == 412:
+            raise PreconditionFailed(f"write {self._label}: a generation precondition did not hold")
+        if status in (404, 410):
+            raise StoreError(f"write {self._label}: the upload session is gone ({status})")
+        raise StoreError(f"write {self._label}: {status} {response.text[:300]}")
+
+    @staticmethod
+    def _pause(attempt: int) -> None:
+        time.sleep(min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (attempt - 1)))
+
+
+class GcsStore:
+    """One Cloud Storage bucket behind the `ObjectStore` protocol."""
+
+    def __init__(
+        self,
+        client: storage.Client,
+        bucket: str,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT_S,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        if chunk_bytes <= 0 or chunk_bytes % (256 * 1024):
+            raise ValueError("chunk_bytes must be a positive multiple of 256 KiB")
+        self._client = client
+        self._bucket_name = bucket
+        self._bucket = client.bucket(bucket)
+        self._timeout = timeout
+        self._chunk_bytes = chunk_bytes
+
+    @classmethod
+    def from_env(
+        cls,
+        bucket: str,
+        *,
+        project: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT_S,
+    ) -> GcsStore:
+        """Build the client once: real credentials, or the emulator when
+        `STORAGE_EMULATOR_HOST` is set (anonymous, with a placeholder project)."""
+        env = os.environ if environ is None else environ
+        emulator = env.get(_EMULATOR_HOST_VAR, "").strip()
+        if emulator:
+            client = storage.Client(
+                project=project or _EMULATOR_PROJECT,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options={"api_endpoint": emulator},
+            )
+        else:
+            client = storage.Client(project=project)
+        return cls(client, bucket, timeout=timeout)
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket_name
+
+    @property
+    def client(self) -> storage.Client:
+        return self._client
+
+    def _label(self, name: str) -> str:
+        return f"gs://{self._bucket_name}/{name}"
+
+    def stat(self, name: str) -> ObjectInfo | None:
+        try:
+            blob = self._bucket.get_blob(name, timeout=self._timeout, retry=DEFAULT_RETRY)
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"stat {self._label(name)}") from exc
+        return None if blob is None else _info(blob, self._bucket_name)
+
+    def read_bytes(self, name: str) -> tuple[bytes, int] | None:
+        blob = self._bucket.blob(name)
+        try:
+            data: bytes = blob.download_as_bytes(timeout=self._timeout, retry=DEFAULT_RETRY)
+        except api_exceptions.NotFound:
+            return None
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"read {self._label(name)}") from exc
+        # The client took the generation from the download's own headers: the bytes and the
+        # number belong together, which a separate stat could not promise.
+        if blob.generation is None:
+            raise StoreError(f"read {self._label(name)}: the answer carried no generation")
+        return data, int(blob.generation)
+
+    def open_read(self, name: str, generation: int | None = None) -> GcsReader:
+        blob = self._bucket.blob(name, generation=generation)
+        return GcsReader(blob, chunk_bytes=self._chunk_bytes, timeout=self._timeout)
+
+    def write_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        if_generation_match: int | None = None,
+    ) -> int:
+        blob = self._bucket.blob(name)
+        if metadata:
+            blob.metadata = dict(metadata)
+        try:
+            blob.upload_from_string(
+                data,
+                content_type=content_type,
+                if_generation_match=if_generation_match,
+                timeout=self._timeout,
+                retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+            )
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"write {self._label(name)}") from exc
+        if blob.generation is None:
+            raise StoreError(f"write {self._label(name)}: the answer carried no generation")
+        return int(blob.generation)
+
+    def open_write(
+        self,
+        name: str,
+        *,
+        content_type: str = "text/csv",
+        metadata: Mapping[str, str] | None = None,
+        if_generation_match: int | None = None,
+    ) -> GcsWriter:
+        blob = self._bucket.blob(name)
+        if metadata:
+            blob.metadata = dict(metadata)
+        return GcsWriter(
+            blob,
+            chunk_bytes=self._chunk_bytes,
+            content_type=content_type,
+            timeout=self._timeout,
+            if_generation_match=if_generation_match,
+        )
+
+    def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
+        blob = self._bucket.blob(name)
+        retry: Retry | ConditionalRetryPolicy = DEFAULT_RETRY_IF_GENERATION_SPECIFIED
+        try:
+            blob.delete(if_generation_match=if_generation_match, timeout=self._timeout, retry=retry)
+        except api_exceptions.NotFound:
+            return
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"delete {self._label(name)}") from exc
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        try:
+            blobs = self._client.list_blobs(
+                self._bucket_name,
+                prefix=prefix,
+                page_size=_LIST_PAGE_SIZE,
+                timeout=self._timeout,
+                retry=DEFAULT_RETRY,
+            )
+            for blob in blobs:
+                yield _info(blob, self._bucket_name)
+        except _CLIENT_ERRORS as exc:
+            raise _translate(exc, f"list {self._label(prefix)}*") from exc

@@ -30,6 +30,7 @@ import dataclasses
 import email.utils
 import hashlib
 import random
+import string
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -78,6 +79,7 @@ COMMENT_MAX_CHARS: Final = 255
 _MARKER_PREFIX = "mo"
 _MARKER_DIGITS = 12  # 36**12 ≈ 4.7e18: collisions between parts are not a practical concern
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ASCII_ALLOWED = frozenset(string.digits + string.ascii_letters + " ")
 _API_PATH = "/management/v1/counter/{counter_id}/offline_conversions"
 _LOOKUP_PAGE_SIZE = 100
 _LOOKUP_MAX_PAGES = 50  # 5000 uploads back: far more than can arrive between two attempts
@@ -188,12 +190,7 @@ def make_marker(bucket: str, name: str, generation: int, part: int) -> str:
 def _comment_char_allowed(char: str) -> bool:
     # Metrica accepts digits, Latin and Cyrillic letters and spaces; str.isdigit/isalpha
     # alone would let through other scripts' digits and letters.
-    return (
-        char == " "
-        or "0" <= char <= "9"
-        or "a" <= char.lower() <= "z"
-        or ("\u0400" <= char <= "\u04ff" and char.isalpha())
-    )
+    return char in _ASCII_ALLOWED or ("\u0400" <= char <= "\u04ff" and char.isalpha())
 
 
 def clean_comment(text: str) -> str:
@@ -741,8 +738,13 @@ def _part_opener(
 
         @contextlib.contextmanager
         def fresh() -> Iterator[BinaryIO]:
-            with factory() as stream:
+            # Only `read` and `close` are asked of the stream (an object store reader need not
+            # be a context manager).
+            stream = factory()
+            try:
                 yield stream
+            finally:
+                stream.close()
 
         return fresh
     stream = part

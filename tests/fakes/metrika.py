@@ -471,18 +471,16 @@ def check_columns(kind: str, columns: Sequence[str]) -> str | None:
     return None
 
 
+_COMMENT_CHARS = re.compile(r"[0-9A-Za-z \u0400-\u04ff]*")
+
+
 def comment_problem(comment: str) -> str | None:
     if len(comment) > COMMENT_MAX_CHARS:
         return f"comment is longer than {COMMENT_MAX_CHARS} characters"
-    for char in comment:
-        allowed = (
-            char == " "
-            or "0" <= char <= "9"
-            or "a" <= char.lower() <= "z"
-            or ("\u0400" <= char <= "\u04ff" and char.isalpha())
-        )
-        if not allowed:
-            return "comment contains invalid characters"
+    if not _COMMENT_CHARS.fullmatch(comment) or not all(
+        char.isalpha() for char in comment if char >= "\u0400"
+    ):
+        return "comment contains invalid characters"
     return None
 
 
@@ -580,6 +578,7 @@ class _Request:
     fault: str = ""
     in_flight: int = 0
     at: float = 0.0
+    recorded: bool = False
 
 
 class FakeMetrika:
@@ -917,6 +916,11 @@ class _Handler(BaseHTTPRequestHandler):
         '"code": %(code)d, "message": "%(message)s"}'
     )
 
+    def setup(self) -> None:
+        super().setup()
+        # Small answers go out at once rather than waiting on the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.fake.verbose:
             sys.stderr.write(f"fake-metrika: {format % args}\n")
@@ -957,11 +961,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Journaled (and counted out of flight) before a byte of answer goes back, so that a
         # client that got its answer always finds its request in the journal.
-        if answer is None:
-            fake._record(request, 0, "", "connection dropped after the body was received")
-        else:
-            fake._record(request, answer.status, answer.error_type, answer.message)
+        if not request.recorded:
+            self._journal(request, answer)
         self._finish(answer)
+
+    def _journal(self, request: _Request, answer: _Answer | None) -> None:
+        request.recorded = True
+        if answer is None:
+            self.server.fake._record(
+                request, 0, "", "connection dropped after the body was received"
+            )
+        else:
+            self.server.fake._record(request, answer.status, answer.error_type, answer.message)
 
     def _api(
         self,
@@ -1031,13 +1042,17 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self._endpoint(
             fake=fake, request=request, query=query, body=body, length=length, match=match
         )
+        if fault is not None and fault.kind == "drop":
+            self._journal(request, None)
+            return None
+        # A held or slow request is journaled as soon as it was handled: a test sees what
+        # arrived while the answer is still on its way.
+        self._journal(request, answer)
         gate = fake._gate_for(request.endpoint)
         if gate is not None:
             gate.park()
         if fault is not None and fault.kind == "slow":
             fake._stopping.wait(fault.delay_s)
-        if fault is not None and fault.kind == "drop":
-            return None
         return answer
 
     def _endpoint(

@@ -21,33 +21,32 @@ locals {
   function_source_dir = coalesce(var.function_source_dir, "${path.module}/../function")
   bucket_location     = upper(coalesce(var.bucket_location, var.region))
 
-  worker_name              = "${var.name_prefix}-upload"
-  poller_name              = "${var.name_prefix}-poll"
-  source_bucket_name       = "${var.bucket_name}-function-source"
-  metrika_token_secret_id  = "${var.name_prefix}-metrika-token"
-  file_failures_metric     = "${var.name_prefix}-file-failures"
-  metrika_outcomes_metric  = "${var.name_prefix}-metrika-outcomes"
-  storage_finalized_event  = "google.cloud.storage.object.v1.finalized"
-  cloud_run_services_query = "resource.labels.service_name=(\"${local.worker_name}\" OR \"${local.poller_name}\")"
+  worker_name             = "${var.name_prefix}-upload"
+  poller_name             = "${var.name_prefix}-poll"
+  source_bucket_name      = "${var.bucket_name}-function-source"
+  metrika_token_secret_id = "${var.name_prefix}-metrika-token"
+  file_failures_metric    = "${var.name_prefix}-file-failures"
+  metrika_outcomes_metric = "${var.name_prefix}-metrika-outcomes"
+  storage_finalized_event = "google.cloud.storage.object.v1.finalized"
 
-  # Both functions run the same code and read the same settings (see the package's config
-  # module for what each variable means). METRIKA_TOKEN is not here: it is a secret
-  # environment variable, read from Secret Manager by the platform (functions.tf).
-  common_environment = merge(
-    {
-      METRIKA_API_URL = var.metrika_api_url
-      BUCKET          = google_storage_bucket.input.name
-      INPUT_PREFIX    = var.input_prefix
-      WORK_PREFIX     = var.work_prefix
-      DEFAULT_TYPE    = var.default_type
-      MAX_PART_BYTES  = tostring(var.max_part_bytes)
-      TIMEZONE        = var.timezone
-      MAX_EVENT_AGE_S = tostring(var.max_event_age_s)
-      POLL_GIVE_UP_S  = tostring(var.poll_give_up_s)
-      LOG_LEVEL       = var.log_level
-    },
-    var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id },
-  )
+  # Both functions run the same code and read the same settings (the package's config module
+  # says what each one means). METRIKA_TOKEN is not here: it is a secret environment variable
+  # that the platform reads from Secret Manager (functions.tf). The follow-up is called without
+  # an event, so BUCKET tells it which bucket's pending uploads to follow.
+  function_environment = {
+    METRIKA_API_URL = var.metrika_api_url
+    BUCKET          = google_storage_bucket.input.name
+    INPUT_PREFIX    = var.input_prefix
+    WORK_PREFIX     = var.work_prefix
+    DEFAULT_TYPE    = var.default_type
+    MAX_PART_BYTES  = tostring(var.max_part_bytes)
+    TIMEZONE        = var.timezone
+    MAX_EVENT_AGE_S = tostring(var.max_event_age_s)
+    POLL_GIVE_UP_S  = tostring(var.poll_give_up_s)
+    LOG_LEVEL       = var.log_level
+  }
+  # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".
+  default_counter_environment = var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id }
 }
 
 # The Cloud Storage service agent publishes the bucket's object events (iam.tf). Reading it

@@ -9,23 +9,21 @@
 # own failures. Alerts go to var.alert_notification_channels.
 
 locals {
-  # 2nd gen functions log as Cloud Run services named after the functions.
-  function_logs_filter = join(" AND ", [
-    "resource.type=\"cloud_run_revision\"",
-    local.cloud_run_services_query,
-  ])
-  notification_channels = var.alert_notification_channels
+  # 2nd gen functions log as Cloud Run services named after the functions. Logging and
+  # Monitoring filters are written on one line each: the two languages differ, and neither
+  # needs the other's line breaks.
+  function_logs_filter    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"${local.worker_name}\" OR \"${local.poller_name}\")"
+  file_failures_filter    = "${local.function_logs_filter} AND jsonPayload.event=\"file_result\" AND jsonPayload.status=(\"rejected\" OR \"failed\")"
+  metrika_outcomes_filter = "${local.function_logs_filter} AND jsonPayload.event=\"metrika_outcome\" AND jsonPayload.outcome=(\"linkage_failure\" OR \"status_unknown\")"
+  function_errors_filter  = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND metric.labels.response_code_class=\"5xx\" AND resource.labels.service_name=one_of(\"${local.worker_name}\", \"${local.poller_name}\")"
+  notification_channels   = var.alert_notification_channels
 }
 
 resource "google_logging_metric" "file_failures" {
   project     = var.project_id
   name        = local.file_failures_metric
   description = "metrika-offline: files whose final result is rejected (bad data, no counter) or failed (Metrica refused, gave up retrying), by status."
-  filter = join(" AND ", [
-    local.function_logs_filter,
-    "jsonPayload.event=\"file_result\"",
-    "jsonPayload.status=(\"rejected\" OR \"failed\")",
-  ])
+  filter      = local.file_failures_filter
 
   metric_descriptor {
     metric_kind  = "DELTA"
@@ -50,11 +48,7 @@ resource "google_logging_metric" "metrika_outcomes" {
   project     = var.project_id
   name        = local.metrika_outcomes_metric
   description = "metrika-offline: uploads whose final Metrica status is LINKAGE_FAILURE, or still unknown when the follow-up gave up, by outcome."
-  filter = join(" AND ", [
-    local.function_logs_filter,
-    "jsonPayload.event=\"metrika_outcome\"",
-    "jsonPayload.outcome=(\"linkage_failure\" OR \"status_unknown\")",
-  ])
+  filter      = local.metrika_outcomes_filter
 
   metric_descriptor {
     metric_kind  = "DELTA"
@@ -170,12 +164,7 @@ resource "google_monitoring_alert_policy" "function_errors" {
   conditions {
     display_name = "Invocations answered with 5xx (exceptions, crashes, timeouts)"
     condition_threshold {
-      filter = join(" AND ", [
-        "metric.type=\"run.googleapis.com/request_count\"",
-        "resource.type=\"cloud_run_revision\"",
-        "metric.labels.response_code_class=\"5xx\"",
-        "resource.labels.service_name=one_of(\"${local.worker_name}\", \"${local.poller_name}\")",
-      ])
+      filter          = local.function_errors_filter
       comparison      = "COMPARISON_GT"
       threshold_value = var.function_error_alert_threshold_count
       duration        = "0s"

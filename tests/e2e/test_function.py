@@ -1,0 +1,174 @@
+"""End to end: files dropped into the emulated bucket, the real function under
+functions-framework, the fake Metrica. Every result is checked against the JSON Schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import samples
+from tests.e2e.conftest import COUNTER, LocalStack
+from tests.fakes.gcs_events import finalized_event, post_event
+from tests.fakes.metrika import Fault
+
+pytestmark = pytest.mark.slow
+
+
+def test_each_type_is_routed_checked_and_uploaded_once(local_stack: LocalStack) -> None:
+    local_stack.drop("incoming/51234567/basic/leads.csv", samples.basic_csv(5))
+    local_stack.drop(
+        "incoming/exports/calls.csv",
+        samples.calls_cp1251_csv(4),
+        **{"counter-id": "777", "type": "calls"},
+    )
+    local_stack.drop("incoming/chats/chats.csv", samples.chats_csv())
+    local_stack.settle()
+
+    basic = local_stack.result("incoming/51234567/basic/leads.csv")
+    calls = local_stack.result("incoming/exports/calls.csv")
+    chats = local_stack.result("incoming/chats/chats.csv")
+    assert [r["status"] for r in (basic, calls, chats)] == ["uploaded"] * 3
+    assert (basic["routing"]["counter_id"], basic["routing"]["type"]) == (51234567, "BASIC")
+    assert basic["routing"]["sources"]["counter_id"] == "path"
+    assert (calls["routing"]["counter_id"], calls["routing"]["type"]) == (777, "CALLS")
+    assert calls["routing"]["sources"]["type"] == "metadata"
+    assert (chats["routing"]["counter_id"], chats["routing"]["type"]) == (COUNTER, "CHATS")
+    assert any("1251" in w["code"] or "encoding" in w["code"] for w in calls["warnings"])
+
+    uploads = local_stack.uploads()
+    assert sorted((u.counter_id, u.type, u.rows) for u in uploads) == [
+        (777, "CALLS", 4),
+        (COUNTER, "BASIC", 5),
+        (COUNTER, "CHATS", 2),
+    ]
+    for result in (basic, calls, chats):
+        (part,) = result["parts"]
+        assert part["state"] == "uploaded"
+        assert part["uploading"]["id"] in {u.uploading_id for u in uploads}
+        assert part["marker"] in part["comment"]
+
+
+@pytest.mark.parametrize("stack_env", [{"MAX_PART_BYTES": "4096"}], indirect=True)
+def test_a_big_file_is_split_and_every_part_uploaded_once(
+    local_stack: LocalStack,
+) -> None:
+    local_stack.drop("incoming/51234567/calls/big.csv", samples.big_calls_csv(400))
+    local_stack.settle()
+    result = local_stack.result("incoming/51234567/calls/big.csv")
+    assert result["status"] == "uploaded"
+    assert len(result["parts"]) >= 3
+    assert all(p["bytes"] <= 4096 for p in result["parts"])
+    uploads = local_stack.uploads()
+    assert len(uploads) == len(result["parts"])
+    assert sum(u.rows for u in uploads) == 400 == result["rows"]["valid"]
+    assert len({u.comment for u in uploads}) == len(uploads)
+
+
+def test_dry_run_validates_and_sends_nothing(local_stack: LocalStack) -> None:
+    local_stack.drop("incoming/leads.csv", samples.basic_csv(3), mode="dry-run")
+    local_stack.settle()
+    result = local_stack.result("incoming/leads.csv")
+    assert result["status"] == "validated"
+    assert result["rows"]["valid"] == 3
+    assert result["parts"] == []
+    assert local_stack.metrika.journal == []
+
+
+@pytest.mark.parametrize("stack_env", [{"DEFAULT_COUNTER_ID": ""}], indirect=True)
+def test_no_counter_anywhere_is_rejected_clearly(local_stack: LocalStack) -> None:
+    local_stack.drop("incoming/leads.csv", samples.basic_csv(2))
+    local_stack.settle()
+    result = local_stack.result("incoming/leads.csv")
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "no-counter"
+    assert "counter" in result["errors"][0]["message"]
+    assert local_stack.metrika.journal == []
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (samples.broken_csv(), "missing-column"),
+        (b"", "empty-file"),
+        (b"ClientId,Target,DateTime\n", "header-only"),
+        (bytes(range(256)) * 40, None),
+    ],
+)
+def test_malformed_files_get_a_result_and_the_source_stays(
+    local_stack: LocalStack, data: bytes, code: str | None
+) -> None:
+    generation = local_stack.drop("incoming/1/bad.csv", data)
+    local_stack.settle()
+    result = local_stack.result("incoming/1/bad.csv")
+    assert result["status"] == "rejected"
+    assert result["errors"], "a rejected file must say why"
+    if code is not None:
+        assert result["error"]["code"] == code or code in {e["code"] for e in result["errors"]}
+    assert local_stack.metrika.journal == []
+    info = local_stack.gcs.store.stat("incoming/1/bad.csv")
+    assert info is not None
+    assert info.generation == generation  # never deleted or rewritten
+
+
+def test_own_outputs_trigger_nothing(local_stack: LocalStack) -> None:
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(2))
+    local_stack.settle()
+    deliveries = local_stack.gcs.events.deliveries
+    names = {d.name for d in deliveries}
+    assert "incoming/1/leads.csv.result.json" in names  # our write did trigger us...
+    assert all(d.ok for d in deliveries)
+    assert len(local_stack.uploads()) == 1  # ...and was ignored
+    before = local_stack.result("incoming/1/leads.csv")
+    # A result file posted as if it were new input changes nothing either.
+    resource = local_stack.gcs.client.bucket(local_stack.bucket).get_blob(
+        "incoming/1/leads.csv.result.json"
+    )
+    assert resource is not None
+    event = finalized_event(resource._properties)
+    assert post_event(local_stack.function.url, event).ok
+    assert local_stack.result("incoming/1/leads.csv")["updated_at"] == before["updated_at"]
+    assert len(local_stack.uploads()) == 1
+
+
+@pytest.mark.parametrize("stack_env", [{"MAX_PART_BYTES": "4096"}], indirect=True)
+def test_the_same_event_three_times_at_once_uploads_each_part_once(
+    local_stack: LocalStack,
+) -> None:
+    local_stack.gcs.events.duplicates = 3
+    local_stack.drop("incoming/1/calls/big.csv", samples.big_calls_csv(200))
+    local_stack.settle()
+    result = local_stack.result("incoming/1/calls/big.csv")
+    assert result["status"] == "uploaded"
+    uploads = local_stack.uploads()
+    assert len(result["parts"]) >= 2
+    assert sorted(u.comment for u in uploads) == sorted(p["comment"] for p in result["parts"])
+
+
+def test_metrica_faults_end_in_success(local_stack: LocalStack) -> None:
+    local_stack.metrika.script(
+        Fault.http(503, endpoint="upload"),
+        Fault.http(500, endpoint="upload"),
+        Fault.quota(retry_after=1, endpoint="upload"),
+    )
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle(timeout=120)
+    result = local_stack.result("incoming/1/leads.csv")
+    assert result["status"] == "uploaded"
+    assert len(local_stack.uploads()) == 1
+
+
+def test_a_400_is_a_rejected_result_and_no_retry(local_stack: LocalStack) -> None:
+    local_stack.metrika.script(
+        Fault.http(400, "invalid_uploading", message="bad data format, error in line 2",
+                   endpoint="upload")
+    )  # fmt: skip
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle()
+    result = local_stack.result("incoming/1/leads.csv")
+    assert result["status"] == "rejected"
+    (part,) = result["parts"]
+    assert part["state"] == "failed"
+    assert part["error"]["error_type"] == "invalid_uploading"
+    assert "error in line 2" in part["error"]["message"]
+    attempts = [e for e in local_stack.metrika.journal if e.endpoint == "upload"]
+    assert len(attempts) == 1
+    assert all(d.attempts == 1 for d in local_stack.gcs.events.deliveries)

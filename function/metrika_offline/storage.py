@@ -82,8 +82,12 @@ class ObjectStore(Protocol):
         *,
         content_type: str = "text/csv",
         metadata: Mapping[str, str] | None = None,
+        if_generation_match: int | None = None,
     ) -> Writer:
-        """Stream a large object in; it exists once `close()` returns."""
+        """Stream a large object in; it exists once `close()` returns.
+
+        `if_generation_match` is checked when `close()` commits (PreconditionFailed then).
+        """
 
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
         """Delete the live generation; absent objects are not an error."""

@@ -169,6 +169,7 @@ class GcsWriter:
         timeout: Timeout,
         if_generation_match: int | None,
         attempts: int = _CHUNK_ATTEMPTS,
+        backoff_s: float = _BACKOFF_S,
     ) -> None:
         self._blob = blob
         self._label = f"gs://{blob.bucket.name}/{blob.name}"
@@ -178,6 +179,7 @@ class GcsWriter:
         self._timeout = timeout
         self._if_generation_match = if_generation_match
         self._attempts = attempts
+        self._backoff_s = backoff_s
         self._url: str | None = None
         self._buffer = bytearray()
         self._offset = 0  # bytes the session has kept
@@ -315,9 +317,8 @@ class GcsWriter:
             raise StoreError(f"write {self._label}: the upload session is gone ({status})")
         raise StoreError(f"write {self._label}: {status} {response.text[:300]}")
 
-    @staticmethod
-    def _pause(attempt: int) -> None:
-        time.sleep(min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (attempt - 1)))
+    def _pause(self, attempt: int) -> None:
+        time.sleep(min(_BACKOFF_MAX_S, self._backoff_s * 2 ** (attempt - 1)))
 
 
 class GcsStore:
@@ -330,7 +331,9 @@ class GcsStore:
         *,
         timeout: Timeout = DEFAULT_TIMEOUT_S,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        backoff_s: float = _BACKOFF_S,
     ) -> None:
+        """`backoff_s`: the first pause before a streamed chunk is retried (it doubles)."""
         if chunk_bytes <= 0 or chunk_bytes % (256 * 1024):
             raise ValueError("chunk_bytes must be a positive multiple of 256 KiB")
         self._client = client
@@ -338,6 +341,7 @@ class GcsStore:
         self._bucket = client.bucket(bucket)
         self._timeout = timeout
         self._chunk_bytes = chunk_bytes
+        self._backoff_s = backoff_s
 
     @classmethod
     def from_env(
@@ -441,6 +445,7 @@ class GcsStore:
             content_type=content_type,
             timeout=self._timeout,
             if_generation_match=if_generation_match,
+            backoff_s=self._backoff_s,
         )
 
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:

@@ -10,6 +10,8 @@ deleted and written again never gets an old number back. A file without a sideca
 there by a person), or changed behind the store's back (its size or mtime no longer match
 the sidecar), has its mtime in nanoseconds as generation and no metadata.
 
+Unlike a bucket, a folder cannot hold both `a` and `a/b`: the second write raises StoreError.
+
 Create-only and compare-and-swap hold within one process: every check-and-replace runs under
 one lock per folder, and content and sidecar are written to temporary files and moved into
 place with `os.replace`. Two processes writing the same folder are NOT coordinated.
@@ -325,8 +327,11 @@ class LocalStore:
                 generation = _next_generation(
                     max(info.generation if info else 0, previous.generation if previous else 0)
                 )
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, target)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(temp, target)
+                except OSError as exc:  # e.g. `a/b` while a file `a` exists
+                    raise StoreError(f"write {self._label(name)}: {exc}") from exc
                 st = target.stat()
                 sidecar = _Sidecar(
                     generation=generation,

@@ -33,7 +33,7 @@ from .gcs_events import (
     finalized_event,
     post_event,
 )
-from .gcs_proxy import PreconditionProxy, Preconditions, error_body
+from .gcs_proxy import Fault, PreconditionProxy, Preconditions, error_body
 
 __all__ = [
     "FINALIZED_TYPE",
@@ -41,6 +41,7 @@ __all__ = [
     "Delivery",
     "EmulatorProcess",
     "EventSource",
+    "Fault",
     "LocalGcs",
     "PreconditionProxy",
     "Preconditions",
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)

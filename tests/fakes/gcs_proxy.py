@@ -46,6 +46,7 @@ import contextlib
 import dataclasses
 import http.client
 import http.server
+import io
 import json
 import re
 import shutil
@@ -106,6 +107,36 @@ def error_body(code: int, reason: str, message: str) -> bytes:
     if reason == "conditionNotMet":
         detail.update(locationType="header", location="If-Match")
     return json.dumps({"error": {"code": code, "message": message, "errors": [detail]}}).encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """A failure to inject into the next `times` requests whose method and path match.
+
+    `when="before"`: answer `status` without touching the emulator (the request is lost).
+    `when="after"`: handle the request (commits included), then answer `status` instead of
+    the real answer; `status=0` drops the connection without an answer (the answer is lost).
+    `path` is a regular expression searched in the path and query string.
+    """
+
+    method: str
+    path: str
+    status: int = 503
+    when: str = "before"
+    times: int = 1
+
+    def matches(self, method: str, target: str) -> bool:
+        return method == self.method and re.search(self.path, target) is not None
+
+
+class _Discard(io.RawIOBase):
+    """Where the real answer goes when a fault replaces it."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
 
 
 class UpstreamError(Exception):
@@ -323,9 +354,11 @@ class PreconditionProxy:
         self._locks_guard = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self._metageneration_base: dict[tuple[str, str, str], int] = {}
+        self._faults: list[list[Any]] = []  # [fault, times left]
+        self._faults_lock = threading.Lock()
         self._server = _Server((host, port), self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gcs-proxy", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="gcs-proxy", daemon=True
         )
 
     @property
@@ -495,8 +528,50 @@ class PreconditionProxy:
 
     # --- dispatch --------------------------------------------------------------------------
 
+    def inject(self, fault: Fault) -> None:
+        """Fail matching requests (see `Fault`); faults are used in the order injected."""
+        with self._faults_lock:
+            self._faults.append([fault, fault.times])
+
+    def pending_faults(self) -> int:
+        """How many injected failures have not happened yet."""
+        with self._faults_lock:
+            return sum(left for _, left in self._faults)
+
+    def _take_fault(self, req: _Request) -> Fault | None:
+        with self._faults_lock:
+            for entry in self._faults:
+                fault, left = entry
+                if left > 0 and fault.matches(req.method, req.target):
+                    entry[1] = left - 1
+                    return fault  # type: ignore[no-any-return]
+        return None
+
     def handle(self, handler: _Handler) -> None:
         req = _Request(handler)
+        fault = self._take_fault(req)
+        if fault is not None and fault.when == "before":
+            req.body.drain()
+            self._send(handler, fault.status, error_body(fault.status, "backendError", "fault"))
+            return
+        real_wfile = handler.wfile
+        if fault is not None:
+            handler.wfile = _Discard()  # type: ignore[assignment]
+        try:
+            self._serve(req)
+        finally:
+            handler.wfile = real_wfile
+        if fault is None:
+            return
+        if fault.status == 0:
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(handler, fault.status, error_body(fault.status, "backendError", "fault"))
+
+    def _serve(self, req: _Request) -> None:
+        handler = req.handler
         try:
             self._route(req)
         except (UpstreamError, OSError, ValueError, KeyError) as exc:
@@ -727,7 +802,7 @@ class PreconditionProxy:
                     headers["Range"] = f"bytes=0-{session.received - 1}"
                 return self._send(req.handler, 308, b"", headers)
             status, answer, resource = self._commit_session(session)
-            self._sessions.pop(session.id, None)
+            # The session stays known: a client whose answer got lost asks it for the result.
             session.spool.unlink(missing_ok=True)
             if resource is not None:
                 self._finalized(resource)

@@ -575,9 +575,8 @@ class PreconditionProxy:
         try:
             self._route(req)
         except (UpstreamError, OSError, ValueError, KeyError) as exc:
-            if isinstance(exc, ConnectionError | BrokenPipeError):
-                handler.close_connection = True
-                return
+            # The emulator failed or the request made no sense: say so and hang up (the body
+            # may be half read). If the client is the one that went away, nobody listens.
             handler.close_connection = True
             with contextlib.suppress(OSError):
                 self._send(handler, 502, error_body(502, "backendError", str(exc)))
@@ -685,7 +684,7 @@ class PreconditionProxy:
         pre = Preconditions.from_query(req.query)
         body, length = self._sized_body(req)
         if head:
-            body, length = itertools_chain(head, body), length + len(head)
+            body, length = _chain(head, body), length + len(head)
         with self._object_lock(bucket, name):
             live = self._live(bucket, name)
             if self._write_blocked(pre, live):
@@ -1041,7 +1040,7 @@ class _Remainder(_Body):
         yield from self._rest
 
 
-def itertools_chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     yield head
     yield from rest
 

@@ -244,3 +244,18 @@ def test_a_create_only_stream_loses_to_a_write_that_committed_first(store: Objec
     with pytest.raises(PreconditionFailed):
         writer.close()
     assert store.read_bytes("part-0001.csv") == (b"early bytes", won)
+
+
+def test_empty_objects(store: ObjectStore) -> None:
+    generation = store.write_bytes("empty.csv", b"")
+    assert store.read_bytes("empty.csv") == (b"", generation)
+    with store.open_write("streamed-empty.csv"):  # type: ignore[attr-defined]
+        pass
+    info = store.stat("streamed-empty.csv")
+    assert info is not None
+    assert info.size == 0
+    reader = store.open_read("streamed-empty.csv")
+    try:
+        assert reader.read() == b""
+    finally:
+        reader.close()

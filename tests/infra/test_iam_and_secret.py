@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,7 +30,10 @@ SCOPE_ATTRIBUTE = {
 
 # The only project-level grants, each because the role can be granted nowhere else (iam.tf).
 PROJECT_LEVEL_GRANTS = {
-    ("roles/pubsub.publisher", "data.google_storage_project_service_account.gcs_agent.email_address"),
+    (
+        "roles/pubsub.publisher",
+        "data.google_storage_project_service_account.gcs_agent.email_address",
+    ),
     ("roles/eventarc.eventReceiver", "google_service_account.trigger.email"),
 }
 
@@ -39,7 +41,9 @@ PRIMITIVE_ROLE = re.compile(r"roles/(owner|editor|viewer)\b")
 MEMBER = re.compile(r"^serviceAccount:\$\{([\w.\[\]-]+)\}$")
 TOKENISH_NAME = re.compile(r"token|secret|password|oauth|credential", re.IGNORECASE)
 # Yandex OAuth tokens: "y0_..." (current), "AQAAAA..." (older), or 32 hex digits (oldest).
-TOKENISH_VALUE = re.compile(r"\b(y[0-9]_[A-Za-z0-9_-]{20,}|AQAAAA[A-Za-z0-9_-]{20,}|[0-9a-f]{32})\b")
+TOKENISH_VALUE = re.compile(
+    r"\b(y[0-9]_[A-Za-z0-9_-]{20,}|AQAAAA[A-Za-z0-9_-]{20,}|[0-9a-f]{32})\b"
+)
 SECRET_VERSION_TYPES = {
     "google_secret_manager_secret_version",
     "google_secret_manager_regional_secret_version",
@@ -109,7 +113,7 @@ def _is_secret_env_key(key_path: tuple[str, ...]) -> bool:
     return len(key_path) >= 3 and key_path[-3] == "secret_environment_variables"
 
 
-def token_problems(config: Config) -> list[str]:
+def _token_leaks_in_values(config: Config) -> list[str]:
     problems: list[str] = []
     for block in config.blocks:
         if block.type in SECRET_VERSION_TYPES:
@@ -117,24 +121,31 @@ def token_problems(config: Config) -> list[str]:
         for key_path, value in walk(block.body):
             if key_path[-1:] == ("description",):
                 continue
-            mentioned = "METRIKA_TOKEN" in key_path or (
-                isinstance(value, str) and "METRIKA_TOKEN" in value
-            )
+            where = f"{block.address}.{'.'.join(key_path)}"
+            mentioned = "METRIKA_TOKEN" in key_path or "METRIKA_TOKEN" in str(value)
             if mentioned and not (_is_secret_env_key(key_path) and key_path[-1] == "key"):
-                problems.append(f"{block.address}.{'.'.join(key_path)}: token outside a secret")
-            if isinstance(value, str) and TOKENISH_VALUE.search(value):
-                problems.append(f"{block.address}.{'.'.join(key_path)}: looks like a token")
-    for name, value in config.locals.items():
-        if "METRIKA_TOKEN" in str(value) or "METRIKA_TOKEN" in name:
-            problems.append(f"local.{name}: token outside a secret")
+                problems.append(f"{where}: token outside a secret")
+            if TOKENISH_VALUE.search(str(value)):
+                problems.append(f"{where}: looks like a token")
+    problems.extend(
+        f"local.{name}: token outside a secret"
+        for name, value in config.locals.items()
+        if "METRIKA_TOKEN" in f"{name} {value}"
+    )
+    return problems
+
+
+def token_problems(config: Config) -> list[str]:
+    problems = _token_leaks_in_values(config)
     for name, variable in config.variables.items():
         if TOKENISH_NAME.search(name) and name != TOKEN_VERSION_VARIABLE:
-            problems.append(f"variable {name}: a token-like input; the token goes to Secret Manager")
+            problems.append(
+                f"variable {name}: a token-like input; the token goes to Secret Manager"
+            )
         if name == TOKEN_VERSION_VARIABLE and "default" in variable.body:
             problems.append(f"variable {name}: must be given, not defaulted")
     for name, output in config.outputs.items():
-        value = str(output.body.get("value", ""))
-        if re.search(r"secret_data|payload|var\.\w*token", value):
+        if re.search(r"secret_data|payload|var\.\w*token", str(output.body.get("value", ""))):
             problems.append(f"output {name}: exposes the token")
     return problems
 
@@ -173,9 +184,7 @@ def tfvars_problems(texts: dict[Path, str], declared: set[str]) -> list[str]:
 
 
 def _tfvars_files() -> dict[Path, str]:
-    paths = sorted(
-        p for p in tfconfig.INFRA_DIR.rglob("*.tfvars*") if ".terraform" not in p.parts
-    )
+    paths = sorted(p for p in tfconfig.INFRA_DIR.rglob("*.tfvars*") if ".terraform" not in p.parts)
     return {path: path.read_text(encoding="utf-8") for path in paths}
 
 
@@ -220,7 +229,9 @@ def test_project_level_grants_say_why(config: Config) -> None:
 def test_runtime_has_object_access_on_the_input_bucket_only(config: Config) -> None:
     runtime = "serviceAccount:${google_service_account.runtime.email}"
     grants = [
-        b for b in config.resources() if b.type.endswith("_iam_member") and b.body["member"] == runtime
+        b
+        for b in config.resources()
+        if b.type.endswith("_iam_member") and b.body["member"] == runtime
     ]
     scopes = {(b.type, b.body["role"], reference(b.body[SCOPE_ATTRIBUTE[b.type]])) for b in grants}
     assert scopes == {
@@ -237,9 +248,7 @@ def test_runtime_has_object_access_on_the_input_bucket_only(config: Config) -> N
     }
 
 
-@pytest.mark.parametrize(
-    ("function", "account"), [("worker", "trigger"), ("poller", "scheduler")]
-)
+@pytest.mark.parametrize(("function", "account"), [("worker", "trigger"), ("poller", "scheduler")])
 def test_each_function_has_exactly_one_invoker(config: Config, function: str, account: str) -> None:
     service = f"google_cloudfunctions2_function.{function}.service_config[0].service"
     invokers = [
@@ -282,7 +291,9 @@ def test_no_tfvars_file_holds_a_token() -> None:
 def test_example_passes_the_token_version_through(config: Config) -> None:
     module = tfconfig.load(tfconfig.EXAMPLE_DIR).of_kind("module")[0].body
     assert module[TOKEN_VERSION_VARIABLE] == f"${{var.{TOKEN_VERSION_VARIABLE}}}"
-    assert not [key for key in module if TOKENISH_NAME.search(key) and key != TOKEN_VERSION_VARIABLE]
+    assert not [
+        key for key in module if TOKENISH_NAME.search(key) and key != TOKEN_VERSION_VARIABLE
+    ]
 
 
 # --- the checks catch the mistakes they are for -------------------------------------------------
@@ -373,10 +384,14 @@ resource "google_cloudfunctions2_function" "f" {
     ("snippet", "expected"),
     [
         (_FUNCTION % ("{ METRIKA_TOKEN = var.x }", "var.metrika_token_secret_version"), "outside"),
-        (_FUNCTION % ("{}", "var.metrika_token_secret_version") + 'variable "metrika_token" {\n'
-         " type = string\n}\n", "token-like input"),
         (
-            _FUNCTION % ("{}", "var.metrika_token_secret_version")
+            _FUNCTION % ("{}", "var.metrika_token_secret_version") + 'variable "metrika_token" {\n'
+            " type = string\n}\n",
+            "token-like input",
+        ),
+        (
+            _FUNCTION
+            % ("{}", "var.metrika_token_secret_version")
             + 'resource "google_secret_manager_secret_version" "v" {\n'
             " secret = google_secret_manager_secret.metrika_token.id\n secret_data = var.x\n}\n",
             "payload in the state",
@@ -415,4 +430,3 @@ def test_tfvars_check_catches(tfvars: str, expected: str) -> None:
     declared = {"metrika_token_secret_version", "metrika_token"}
     problems = tfvars_problems({Path("bad.tfvars"): tfvars}, declared)
     assert any(expected in problem for problem in problems), problems
-

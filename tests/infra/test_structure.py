@@ -33,7 +33,8 @@ def poller(config: tfconfig.Config) -> Block:
 
 
 def _as_number(value: Any) -> float:
-    assert isinstance(value, int | float) and not isinstance(value, bool), value
+    assert not isinstance(value, bool), value
+    assert isinstance(value, int | float), value
     return float(value)
 
 
@@ -44,7 +45,9 @@ def test_worker_is_triggered_by_objects_finalized_in_the_input_bucket(
     config: tfconfig.Config, worker: Block
 ) -> None:
     trigger = first(worker.body, "event_trigger")
-    assert config.resolve(first(trigger, "event_type")) == "google.cloud.storage.object.v1.finalized"
+    assert (
+        config.resolve(first(trigger, "event_type")) == "google.cloud.storage.object.v1.finalized"
+    )
     filters = trigger["event_filters"]
     assert filters == [{"attribute": "bucket", "value": "${google_storage_bucket.input.name}"}]
 
@@ -112,13 +115,18 @@ def test_instances_stay_within_metricas_parallel_requests(
 ) -> None:
     for function in (worker, poller):  # one event, hence one Metrica request, per instance
         assert first(function.body, "service_config", "max_instance_request_concurrency") == 1
-    worker_max = _as_number(config.resolve(first(worker.body, "service_config", "max_instance_count")))
-    poller_max = _as_number(config.resolve(first(poller.body, "service_config", "max_instance_count")))
+    worker_max = _as_number(
+        config.resolve(first(worker.body, "service_config", "max_instance_count"))
+    )
+    poller_max = _as_number(
+        config.resolve(first(poller.body, "service_config", "max_instance_count"))
+    )
     assert config.locals["metrika_parallel_requests_per_user"] == METRIKA_PARALLEL_REQUESTS
     assert worker_max + poller_max <= METRIKA_PARALLEL_REQUESTS
     preconditions = first(worker.body, "lifecycle")["precondition"]
     assert any(
-        "var.worker_max_instances" in p["condition"] and "local.poller_max_instances" in p["condition"]
+        "var.worker_max_instances" in p["condition"]
+        and "local.poller_max_instances" in p["condition"]
         for p in preconditions
     ), "the worker must refuse an instance count that breaks the bound"
 
@@ -131,7 +139,9 @@ def test_source_changes_redeploy_both_functions(config: tfconfig.Config) -> None
     ), f"the source object must be named by the zip's hash, not {source_object['name']!r}"
     assert reference(source_object["source"]) == "data.archive_file.function_source.output_path"
     for name in ("worker", "poller"):
-        storage = first(config.resource(FUNCTION, name).body, "build_config", "source", "storage_source")
+        storage = first(
+            config.resource(FUNCTION, name).body, "build_config", "source", "storage_source"
+        )
         assert reference(storage["object"]) == "google_storage_bucket_object.function_source.name"
         assert reference(storage["bucket"]) == "google_storage_bucket.function_source.name"
 
@@ -312,7 +322,8 @@ def test_log_metrics_read_the_logs_of_both_functions(config: tfconfig.Config) ->
     for metric in ("file_failures", "metrika_outcomes"):
         log_filter = config.expand_locals(_metric(config, metric)["filter"])
         assert 'resource.type="cloud_run_revision"' in log_filter
-        assert f'"{worker_name}"' in log_filter and f'"{poller_name}"' in log_filter
+        assert f'"{worker_name}"' in log_filter
+        assert f'"{poller_name}"' in log_filter
 
 
 def _policies(config: tfconfig.Config) -> dict[str, dict[str, Any]]:
@@ -340,7 +351,8 @@ def test_an_alert_policy_watches_function_errors(config: tfconfig.Config) -> Non
     errors = [f for f in filters if "run.googleapis.com/request_count" in f and '"5xx"' in f]
     assert errors, filters
     worker_name, poller_name = config.locals["worker_name"], config.locals["poller_name"]
-    assert f'"{worker_name}"' in errors[0] and f'"{poller_name}"' in errors[0], errors[0]
+    assert f'"{worker_name}"' in errors[0]
+    assert f'"{poller_name}"' in errors[0]
 
 
 def test_alerts_go_to_the_configured_channels(config: tfconfig.Config) -> None:

@@ -73,7 +73,9 @@ def unit_problems(config: Config) -> list[str]:
 
 def _bounds(constraint: str) -> tuple[bool, bool]:
     parts = [part.strip() for part in constraint.split(",")]
-    lower = any(re.match(r"^(>=|>|~>|=)?\s*\d", part) and not part.startswith("<") for part in parts)
+    lower = any(
+        re.match(r"^(>=|>|~>|=)?\s*\d", part) and not part.startswith("<") for part in parts
+    )
     upper = any(part.startswith(("<", "~>")) or re.match(r"^=?\s*\d", part) for part in parts)
     return lower, upper
 
@@ -100,7 +102,8 @@ def config(request: pytest.FixtureRequest) -> Config:
 
 
 def test_every_variable_and_output_is_described(config: Config) -> None:
-    assert config.variables and config.outputs
+    assert config.variables
+    assert config.outputs
     assert description_problems(config) == []
 
 
@@ -187,7 +190,9 @@ def _terraform() -> str:
     return terraform
 
 
-def _plan(tmp_path: Path, variables_tf: Path, inputs: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def _plan(
+    tmp_path: Path, variables_tf: Path, inputs: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
     """`terraform plan` of variables.tf alone with `inputs`: only the validations can fail."""
     workdir = tmp_path / "plan"
     workdir.mkdir(parents=True)

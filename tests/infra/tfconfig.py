@@ -17,11 +17,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import hcl2
+import hcl2.api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
@@ -32,15 +33,18 @@ _LOCAL_IN_TEXT = re.compile(r"\$\{local\.(\w+)\}")
 _SINGLE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*)\}$")
 
 
+# The signature differs between releases (keyword options since 8), hence the loose type.
+_loads: Callable[..., dict[str, Any]] = hcl2.api.loads
+_SerializationOptions: Callable[..., Any] | None = getattr(hcl2, "SerializationOptions", None)
+
+
 def _raw_loads(text: str) -> dict[str, Any]:
-    try:
-        from hcl2 import SerializationOptions  # type: ignore[attr-defined]  # python-hcl2 >= 8
-    except ImportError:
-        return dict(hcl2.loads(text))
-    options = SerializationOptions(
+    if _SerializationOptions is None:
+        return dict(_loads(text))
+    options = _SerializationOptions(
         strip_string_quotes=True, explicit_blocks=False, with_comments=False
     )
-    return dict(hcl2.loads(text, serialization_options=options))
+    return dict(_loads(text, serialization_options=options))
 
 
 @functools.cache

@@ -1,0 +1,78 @@
+"""infra/README.md tells a user everything needed to deploy, use and remove the stack."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from . import tfconfig
+
+README = tfconfig.INFRA_DIR / "README.md"
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+def _code(text: str) -> str:
+    """The fenced code blocks and inline code of the README: where commands are."""
+    fenced = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.DOTALL)
+    inline = re.findall(r"`([^`\n]+)`", text)
+    return "\n".join(fenced + inline)
+
+
+@pytest.mark.parametrize(
+    ("what", "pattern"),
+    [
+        ("the example tfvars copied", r"cp terraform\.tfvars\.example terraform\.tfvars"),
+        ("terraform init", r"^terraform init"),
+        ("terraform apply", r"^terraform apply\s*$"),
+        ("the secret created first", r"terraform apply -target=\S+google_secret_manager_secret"),
+        ("the token read without echo", r"read -rs "),
+        ("the token added from stdin", r"gcloud secrets versions add .*\\?\n?.*--data-file=-"),
+        ("the version pinned", r'metrika_token_secret_version = "\d+"'),
+        ("a file dropped by path", r"gcloud storage cp \S+\.csv gs://\S+\.csv\s*$"),
+        (
+            "a file dropped with metadata",
+            r"gcloud storage cp .*\\?\n?.*"
+            r"--custom-metadata=counter-id=[^,\s]+,type=[^,\s]+,comment=",
+        ),
+        ("the result read", r"gcloud storage cat gs://\S+\.result\.json"),
+        ("the rejected rows fetched", r"gs://\S+\.rejected\.csv"),
+        ("the bucket emptied, old versions too", r"gcloud storage rm --all-versions"),
+        ("terraform destroy", r"^terraform destroy"),
+        ("terraform validate", r"terraform validate"),
+    ],
+)
+def test_readme_shows(readme: str, what: str, pattern: str) -> None:
+    assert re.search(pattern, _code(readme), flags=re.MULTILINE), f"README must show {what}"
+
+
+@pytest.mark.parametrize(
+    ("what", "pattern"),
+    [
+        ("the prerequisites", r"^## Prerequisites"),
+        ("where alerts go", r"^## Where alerts go"),
+        ("notification channels", r"alert_notification_channels"),
+        ("teardown", r"^## Teardown"),
+        ("why the bucket resists destroy", r"force_destroy"),
+        ("where terraform validate runs", r"validate.{0,200}provider"),
+    ],
+)
+def test_readme_explains(readme: str, what: str, pattern: str) -> None:
+    assert re.search(pattern, readme, flags=re.MULTILINE | re.DOTALL), f"README must explain {what}"
+
+
+def test_readme_lists_every_input_and_output(readme: str) -> None:
+    config = tfconfig.load()
+    names = set(re.findall(r"`(\w+)`", readme))
+    assert set(config.variables) - names == set()
+    assert set(config.outputs) - names == set()
+
+
+def test_readme_never_puts_a_token_in_terraform(readme: str) -> None:
+    assignments = re.findall(r"^\s*(\w*token\w*)\s*=", _code(readme), flags=re.MULTILINE)
+    assert set(assignments) <= {"metrika_token_secret_version"}
+    assert not re.search(r"(-var|TF_VAR_)\S*token", readme, flags=re.IGNORECASE)

@@ -494,7 +494,7 @@ def _log_file_result(job: Job) -> None:
             "event": "file_result",
             "status": job.status.value,
             "bucket": job.source.bucket,
-            "name": job.source.name,
+            "object": job.source.name,
             "generation": str(job.source.generation),
             "code": job.error.code if job.error else None,
         },

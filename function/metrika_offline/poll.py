@@ -201,23 +201,30 @@ class Poller:
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
 
     def poll(self) -> PollSummary:
-        """One round over the pending index."""
+        """One round over the pending index: one status look-up per counter, one
+        compare-and-swap per file."""
         entries = list(list_pending(self.store, self.settings.work_prefix))
         client = _CountingClient(self.metrika)
         by_counter: dict[int, list[PendingUpload]] = defaultdict(list)
         for entry in entries:
             by_counter[entry.counter_id].append(entry)
-        updated = final = 0
+        statuses: dict[tuple[int, int], Uploading] = {}
         for counter_id, group in sorted(by_counter.items()):
             try:
-                statuses = fetch_statuses(client, counter_id, {e.uploading_id for e in group})
+                found = fetch_statuses(client, counter_id, {e.uploading_id for e in group})
             except MetrikaError as exc:
                 log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
                 continue
-            for entry in group:
-                changed, is_final = self._apply(entry, statuses.get(entry.uploading_id))
-                updated += changed
-                final += is_final
+            statuses.update({(counter_id, uid): u for uid, u in found.items()})
+        by_job: dict[tuple[str, int], list[PendingUpload]] = defaultdict(list)
+        for entry in entries:
+            by_job[(entry.source, entry.generation)].append(entry)
+        updated = final = 0
+        for (source, generation), group in sorted(by_job.items()):
+            answers = {e.part: statuses.get((e.counter_id, e.uploading_id)) for e in group}
+            changed, finished = self._apply(source, generation, group, answers)
+            updated += changed
+            final += finished
         summary = PollSummary(len(entries), updated, final, client.requests)
         log.info("poll round done", extra={"poll": summary.to_json()})
         return summary
@@ -228,39 +235,60 @@ class Poller:
         if loaded is None:
             return None
         job = loaded[0]
-        counter = job.routing.get("counter_id")
+        counter = int(str(job.routing.get("counter_id")))
         client = _CountingClient(self.metrika)
-        for part in job.parts:
-            uploading = part.uploading or {}
-            if part.state is not PartState.UPLOADED or uploading.get("status") in FINAL_STATUSES:
-                continue
-            entry = PendingUpload(int(str(counter)), int(uploading["id"]), name, generation,
-                                  part.index, job.updated_at)  # fmt: skip
-            self._apply(entry, client.get(entry.counter_id, entry.uploading_id))
+        entries = [
+            PendingUpload(
+                counter, int((p.uploading or {})["id"]), name, generation, p.index, job.updated_at
+            )
+            for p in job.parts
+            if p.state is PartState.UPLOADED
+            and (p.uploading or {}).get("status") not in FINAL_STATUSES
+        ]
+        answers = {e.part: client.get(counter, e.uploading_id) for e in entries}
+        self._apply(name, generation, entries, answers)
         loaded = self.jobs.load(name, generation)
         return loaded[0] if loaded else None
 
-    def _apply(self, entry: PendingUpload, uploading: Uploading | None) -> tuple[bool, bool]:
-        """Write one upload's status into its job; drop the index entry once final."""
-        now = self.clock()
-        gave_up = now - entry.since > self.settings.poll_give_up_s
-        new_status: dict[str, Any]
+    def _new_status(
+        self, entry: PendingUpload, uploading: Uploading | None
+    ) -> dict[str, Any] | None:
+        """What to record for one upload: Metrica's word, or that we gave up; None = no news."""
+        gave_up = self.clock() - entry.since > self.settings.poll_give_up_s
         if uploading is None:
-            if not gave_up:
-                return False, False
-            new_status = {"id": entry.uploading_id, "status": GAVE_UP}
-        else:
-            new_status = uploading.to_json()
-            if gave_up and not uploading.is_final:
-                new_status["status"] = GAVE_UP
+            return {"id": entry.uploading_id, "status": GAVE_UP} if gave_up else None
+        status = uploading.to_json()
+        if gave_up and not uploading.is_final:
+            status["status"] = GAVE_UP
+        return status
+
+    def _apply(
+        self,
+        source: str,
+        generation: int,
+        entries: list[PendingUpload],
+        answers: Mapping[int, Uploading | None],
+    ) -> tuple[int, int]:
+        """Write a file's upload statuses in one CAS; drop index entries that are final."""
+        news = {
+            e.part: status
+            for e in entries
+            if (status := self._new_status(e, answers.get(e.part))) is not None
+        }
+        if not news:
+            return 0, 0
+        now = self.clock()
         became_final: list[Job] = []
 
         def change(current: Job) -> Job | None:
             became_final.clear()
-            part = current.part(entry.part)
-            if dict(part.uploading or {}) == new_status:
+            updated = current
+            for index, status in news.items():
+                part = updated.part(index)
+                if dict(part.uploading or {}) != status:
+                    updated = updated.with_part(dataclasses.replace(part, uploading=status))
+            if updated is current:
                 return None
-            updated = current.with_part(dataclasses.replace(part, uploading=new_status))
             outcome = outcome_of(updated, now)
             was = (current.metrika or {}).get("outcome")
             updated = dataclasses.replace(updated, metrika=outcome)
@@ -268,23 +296,22 @@ class Poller:
                 became_final.append(updated)
             return updated
 
-        with log_context(object=entry.source, generation=str(entry.generation), part=entry.part):
+        with log_context(object=source, generation=str(generation)):
             try:
-                before = self.jobs.load(entry.source, entry.generation)
-                if before is None:
-                    self.store.delete(entry.object_name)
-                    return False, True
-                job = self.jobs.update(entry.source, entry.generation, change)
+                self.jobs.update(source, generation, change)
             except KeyError:
-                self.store.delete(entry.object_name)
-                return False, True
-            status = str(new_status.get("status"))
-            is_final = status in FINAL_STATUSES or status == GAVE_UP
-            if is_final and entry.object_name:
-                self.store.delete(entry.object_name)
-            for finished in became_final:
-                _log_outcome(finished)
-            return job.revision != before[0].revision, is_final
+                log.warning("job state is gone; dropping its pending entries")
+                news = {e.part: {"status": GAVE_UP} for e in entries}
+            finished = 0
+            for entry in entries:
+                recorded = str(news.get(entry.part, {}).get("status"))
+                if recorded in FINAL_STATUSES or recorded == GAVE_UP:
+                    finished += 1
+                    if entry.object_name:
+                        self.store.delete(entry.object_name)
+            for job in became_final:
+                _log_outcome(job)
+            return len(news), finished
 
 
 def _log_outcome(job: Job) -> None:
@@ -299,7 +326,7 @@ def _log_outcome(job: Job) -> None:
             "event": "metrika_outcome",
             "outcome": outcome,
             "bucket": job.source.bucket,
-            "name": job.source.name,
+            "object": job.source.name,
             "generation": str(job.source.generation),
             "linked_quantity": (job.metrika or {}).get("linked_quantity"),
         },

@@ -1,0 +1,133 @@
+"""Job state: create-only claims, compare-and-swap updates that never lose a write, and the
+published result that never goes back to an older generation or revision."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from metrika_offline.errors import PreconditionFailed
+from metrika_offline.jobs import (
+    Job,
+    JobStore,
+    Lease,
+    Part,
+    PartState,
+    Problem,
+    Source,
+    Status,
+    settle_status,
+)
+from metrika_offline.storage_local import LocalStore
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
+)
+ROUTING = {"counter_id": 1, "type": "BASIC", "comment": "c", "mode": "upload", "sources": {}}
+ROWS = {"total": 4, "valid": 4, "invalid": 0, "duplicates": 0}
+
+
+def job(generation: int = 5, **changes: object) -> Job:
+    base = Job(source=Source("b", "incoming/a.csv", generation, 10), routing=ROUTING)
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def part(index: int, state: PartState = PartState.PENDING, **changes: object) -> Part:
+    base = Part(index, f"w/p{index}", 2, 20, f"mo{index}", f"c mo{index}", state)
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> JobStore:
+    return JobStore(LocalStore(tmp_path), "work/", clock=lambda: 1_800_000_000.0)
+
+
+def read_result(jobs: JobStore) -> dict[str, object]:
+    found = jobs.store.read_bytes("incoming/a.csv.result.json")
+    assert found is not None
+    result: dict[str, object] = json.loads(found[0])
+    jsonschema.Draft202012Validator(SCHEMA).validate(result)
+    return result
+
+
+def test_a_generation_is_claimed_once(jobs: JobStore) -> None:
+    jobs.create(job(lease=Lease("me", 1e12)))
+    with pytest.raises(PreconditionFailed):
+        jobs.create(job(lease=Lease("you", 1e12)))
+    loaded = jobs.load("incoming/a.csv", 5)
+    assert loaded is not None
+    assert loaded[0].lease == Lease("me", 1e12)
+
+
+def test_state_round_trips(jobs: JobStore) -> None:
+    original = job(
+        check={"rows": ROWS, "errors": [], "warnings": [], "encoding": "utf-8"},
+        parts=(
+            part(1, PartState.UPLOADED, uploading={"id": 9, "status": "PREPARED"}),
+            part(2, PartState.FAILED, error=Problem("metrika-rejected", "no", {"http_status": 4})),
+        ),
+    )
+    created = jobs.create(original)
+    loaded = jobs.load("incoming/a.csv", 5)
+    assert loaded is not None
+    assert loaded[0] == created
+
+
+def test_concurrent_updates_all_land(jobs: JobStore) -> None:
+    jobs.create(job(parts=tuple(part(i) for i in range(1, 9))))
+    start = threading.Barrier(8)
+
+    def finish(index: int) -> None:
+        start.wait()
+        jobs.update(
+            "incoming/a.csv",
+            5,
+            lambda j: j.with_part(dataclasses.replace(j.part(index), state=PartState.UPLOADED)),
+        )
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    loaded = jobs.load("incoming/a.csv", 5)
+    assert loaded is not None
+    assert [p.state for p in loaded[0].parts] == [PartState.UPLOADED] * 8
+    assert loaded[0].revision == 9
+
+
+def test_the_result_never_goes_back(jobs: JobStore) -> None:
+    newer = jobs.create(job(generation=9, status=Status.VALIDATED))
+    jobs.create(job(generation=5, status=Status.FAILED))  # a late event for an older version
+    assert read_result(jobs)["source"] == newer.to_result_json()["source"]
+    jobs.update("incoming/a.csv", 9, lambda j: dataclasses.replace(j, status=Status.REJECTED))
+    assert read_result(jobs)["status"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("states", "invalid", "expected"),
+    [
+        ((PartState.UPLOADED, PartState.UPLOADED), 0, Status.UPLOADED),
+        ((PartState.UPLOADED, PartState.UPLOADED), 3, Status.PARTIALLY_UPLOADED),
+        ((PartState.UPLOADED, PartState.FAILED), 0, Status.PARTIALLY_UPLOADED),
+        ((PartState.FAILED, PartState.FAILED), 0, Status.REJECTED),
+        ((PartState.UPLOADED, PartState.SENDING), 0, Status.PROCESSING),
+    ],
+)
+def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: Status) -> None:
+    error = Problem("metrika-rejected", "refused")
+    parts = tuple(
+        part(i, s, error=error if s is PartState.FAILED else None) for i, s in enumerate(states, 1)
+    )
+    settled = settle_status(job(parts=parts, check={"rows": {**ROWS, "invalid": invalid}}))
+    assert settled is expected
+
+
+def test_auth_failures_make_a_failed_file() -> None:
+    parts = (part(1, PartState.FAILED, error=Problem("metrika-auth", "bad token")),)
+    assert settle_status(job(parts=parts, check={"rows": ROWS})) is Status.FAILED

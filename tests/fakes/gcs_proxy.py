@@ -29,6 +29,11 @@ gets wrong, measured against the client, and what the proxy does about it:
   could finish with a generation older than the live one). The proxy runs resumable
   sessions itself, spooling chunks to a temporary file, and commits each finished upload
   under the object lock in one request.
+- A ranged download reads the whole object (from disk, in disk mode) to send a slice of
+  it, so reading a big object in 8 MiB ranges is quadratic. The proxy keeps one file per
+  generation of every object of `cache_min_bytes` or more (the spool of a resumable upload
+  it committed, or one full download) and serves ranges from it; a new generation, a delete
+  or a copy onto the name drops it. Open readers keep their file (POSIX unlink semantics).
 - The emulator serves one request at a time with a listen backlog of 5: the proxy sends it
   at most `max_upstream` requests at once rather than have connections refused.
 
@@ -259,6 +264,14 @@ class _Session:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Cached:
+    """A local copy of one generation of one object, never written again once made."""
+
+    generation: str
+    path: Path
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -342,6 +355,7 @@ class PreconditionProxy:
         spool_dir: Path | None = None,
         upstream_timeout_s: float = 300.0,
         max_upstream: int = 4,
+        cache_min_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         emulator = urllib.parse.urlsplit(emulator_url)
         self._emulator_host = emulator.hostname or "127.0.0.1"
@@ -357,6 +371,8 @@ class PreconditionProxy:
         self._locks_guard = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self._metageneration_base: dict[tuple[str, str, str], int] = {}
+        self._cache_min_bytes = cache_min_bytes
+        self._cache: dict[tuple[str, str], _Cached] = {}  # changed under the object's lock
         self._faults: list[list[Any]] = []  # [fault, times left]
         self._faults_lock = threading.Lock()
         self._server = _Server((host, port), self)
@@ -383,6 +399,8 @@ class PreconditionProxy:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=10)
+        for cached in list(self._cache.values()):
+            cached.path.unlink(missing_ok=True)
         if self._own_spool:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
 
@@ -397,6 +415,38 @@ class PreconditionProxy:
     def _object_lock(self, bucket: str, name: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault((bucket, name), threading.Lock())
+
+    def _cache_put(self, bucket: str, name: str, generation: str, path: Path) -> None:
+        """Under the object's lock: `path` now holds `generation` of the object."""
+        old = self._cache.get((bucket, name))
+        self._cache[(bucket, name)] = _Cached(generation, path)
+        if old is not None and old.path != path:
+            old.path.unlink(missing_ok=True)
+
+    def _cache_drop(self, bucket: str, name: str) -> None:
+        """Under the object's lock: the cached generation (if any) is no longer live."""
+        old = self._cache.pop((bucket, name), None)
+        if old is not None:
+            old.path.unlink(missing_ok=True)
+
+    def _cached_copy(self, bucket: str, name: str, live: Mapping[str, Any]) -> _Cached:
+        """Under the object's lock: the local copy of the live generation, made if need be."""
+        generation = str(live["generation"])
+        cached = self._cache.get((bucket, name))
+        if cached is not None and cached.generation == generation:
+            return cached
+        path = self._spool_dir / f"{uuid.uuid4().hex}.object"
+        target = f"/download/storage/v1/b/{quote(bucket)}/o/{quote(name)}?alt=media"
+        with self._upstream("GET", target, {}) as resp, path.open("wb") as copy:
+            if resp.status != 200:
+                raise UpstreamError(f"download answered {resp.status}")
+            while piece := resp.read(PIECE):
+                copy.write(piece)
+        if path.stat().st_size != int(live.get("size") or 0):
+            path.unlink(missing_ok=True)
+            raise UpstreamError("the emulator sent a different size than it reported")
+        self._cache_put(bucket, name, generation, path)
+        return self._cache[(bucket, name)]
 
     @contextlib.contextmanager
     def _upstream(
@@ -696,6 +746,8 @@ class PreconditionProxy:
             with self._upstream("POST", req.target, req.forward_headers(), body, length) as resp:
                 status, answer = resp.status, resp.read()
             resource = self._committed(status, answer)
+            if resource is not None:
+                self._cache_drop(bucket, name)
         self._answer_commit(req, status, answer, resource)
         return None
 
@@ -803,9 +855,8 @@ class PreconditionProxy:
                 if session.received:
                     headers["Range"] = f"bytes=0-{session.received - 1}"
                 return self._send(req.handler, 308, b"", headers)
-            status, answer, resource = self._commit_session(session)
             # The session stays known: a client whose answer got lost asks it for the result.
-            session.spool.unlink(missing_ok=True)
+            status, answer, resource = self._commit_session(session)
             if resource is not None:
                 self._finalized(resource)
                 answer = json.dumps(self._present(resource, req.base_url)).encode()
@@ -841,41 +892,55 @@ class PreconditionProxy:
         return total
 
     def _commit_session(self, session: _Session) -> tuple[int, bytes, dict[str, Any] | None]:
-        """Under the object lock: re-check, then hand the whole object to the emulator."""
-        bucket_q, name_q = quote(session.bucket), quote(session.name)
+        """Under the object lock: re-check, then hand the whole object to the emulator.
+
+        A big enough spool becomes the object's local copy for reads; any other is removed.
+        """
         with self._object_lock(session.bucket, session.name):
-            if self._write_blocked(session.preconditions, self._live(session.bucket, session.name)):
-                return 412, error_body(412, "conditionNotMet", _PRECONDITION_MESSAGE), None
-            headers = {"Content-Type": "application/json; charset=UTF-8"}
-            if session.upload_content_type:
-                headers["X-Upload-Content-Type"] = session.upload_content_type
-            status, answer_headers, answer = self._call(
-                "POST",
-                f"/upload/storage/v1/b/{bucket_q}/o?uploadType=resumable&name={name_q}",
-                headers,
-                session.metadata_body or b"{}",
-            )
-            if status != 200:
-                return status, answer, None
-            location = answer_headers.get("Location", "")
-            upload_id = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))[
-                "upload_id"
-            ]
-            size = session.received
-            content_range = f"bytes 0-{size - 1}/{size}" if size else "bytes */0"
-            with (
-                session.spool.open("rb") as spool,
-                self._upstream(
-                    "PUT",
-                    f"/upload/storage/v1/b/{bucket_q}/o?uploadType=resumable"
-                    f"&upload_id={quote(upload_id)}",
-                    {"Content-Range": content_range},
-                    _file_pieces(spool),
-                    size,
-                ) as resp,
-            ):
-                status, answer = resp.status, resp.read()
-            return status, answer, self._committed(status, answer)
+            try:
+                status, answer, resource = self._commit_spool(session)
+            except BaseException:
+                session.spool.unlink(missing_ok=True)
+                raise
+            if resource is not None and session.received >= self._cache_min_bytes:
+                generation = str(resource["generation"])
+                self._cache_put(session.bucket, session.name, generation, session.spool)
+            else:
+                session.spool.unlink(missing_ok=True)
+                if resource is not None:
+                    self._cache_drop(session.bucket, session.name)
+            return status, answer, resource
+
+    def _commit_spool(self, session: _Session) -> tuple[int, bytes, dict[str, Any] | None]:
+        if self._write_blocked(session.preconditions, self._live(session.bucket, session.name)):
+            return 412, error_body(412, "conditionNotMet", _PRECONDITION_MESSAGE), None
+        bucket_q, name_q = quote(session.bucket), quote(session.name)
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if session.upload_content_type:
+            headers["X-Upload-Content-Type"] = session.upload_content_type
+        status, answer_headers, answer = self._call(
+            "POST",
+            f"/upload/storage/v1/b/{bucket_q}/o?uploadType=resumable&name={name_q}",
+            headers,
+            session.metadata_body or b"{}",
+        )
+        if status != 200:
+            return status, answer, None
+        location = urllib.parse.urlsplit(answer_headers.get("Location", ""))
+        upload_id = dict(urllib.parse.parse_qsl(location.query))["upload_id"]
+        size = session.received
+        content_range = f"bytes 0-{size - 1}/{size}" if size else "bytes */0"
+        target = (
+            f"/upload/storage/v1/b/{bucket_q}/o?uploadType=resumable&upload_id={quote(upload_id)}"
+        )
+        with (
+            session.spool.open("rb") as spool,
+            self._upstream(
+                "PUT", target, {"Content-Range": content_range}, _file_pieces(spool), size
+            ) as resp,
+        ):
+            status, answer = resp.status, resp.read()
+        return status, answer, self._committed(status, answer)
 
     def _copy(
         self, req: _Request, bucket: str, name: str, *, source: tuple[str, str] | None
@@ -896,6 +961,8 @@ class PreconditionProxy:
             status, _, answer = self._call("POST", req.target, req.forward_headers(), payload)
             key = "resource" if "/rewriteTo/" in req.path else ""
             resource = self._committed(status, answer, key)
+            if resource is not None:
+                self._cache_drop(bucket, name)
         return self._answer_commit(req, status, answer, resource, key)
 
     def _update(self, req: _Request, bucket: str, name: str) -> None:
@@ -924,6 +991,7 @@ class PreconditionProxy:
             status, _, answer = self._call(
                 "DELETE", f"/storage/v1/b/{quote(bucket)}/o/{quote(name)}"
             )
+            self._cache_drop(bucket, name)
         return self._send(req.handler, status, answer)
 
     # --- reads -----------------------------------------------------------------------------
@@ -954,6 +1022,7 @@ class PreconditionProxy:
         self._send_json(req.handler, 200, self._present(live, req.base_url))
 
     def _download(self, req: _Request, bucket: str, name: str) -> None:
+        """Media download with the generation headers; big objects from their local copy."""
         lock = self._object_lock(bucket, name)
         lock.acquire()
         locked = True
@@ -963,21 +1032,28 @@ class PreconditionProxy:
                 return
             assert live is not None
             size = int(live.get("size") or 0)
-            headers = {"Host": req.host}
-            range_header = req.headers.get("Range")
-            if range_header:
-                match = _RANGE.fullmatch(range_header)
-                if match and int(match["start"]) >= size:
-                    message = "The requested range cannot be satisfied."
-                    self._send_error(req, 416, "requestedRangeNotSatisfiable", message)
-                    return
-                headers["Range"] = range_header
             extra = {
                 "X-Goog-Generation": str(live["generation"]),
                 "X-Goog-Metageneration": str(self._metageneration(live)),
                 "X-Goog-Stored-Content-Length": str(size),
                 "X-Goog-Storage-Class": str(live.get("storageClass") or "STANDARD"),
             }
+            range_header = req.headers.get("Range")
+            wanted = _RANGE.fullmatch(range_header) if range_header else None
+            if wanted is not None and int(wanted["start"]) >= size:
+                message = "The requested range cannot be satisfied."
+                self._send_error(req, 416, "requestedRangeNotSatisfiable", message)
+                return
+            if size >= self._cache_min_bytes:
+                with self._cached_copy(bucket, name, live).path.open("rb") as copy:
+                    # The open file keeps this generation's bytes whatever happens next.
+                    lock.release()
+                    locked = False
+                    self._send_copy(req, copy, live, size, wanted=wanted, extra=extra)
+                return
+            headers = {"Host": req.host}
+            if range_header:
+                headers["Range"] = range_header
             target = f"/download/storage/v1/b/{quote(bucket)}/o/{quote(name)}?alt=media"
             with self._upstream("GET", target, headers) as resp:
                 # The emulator read the whole object before it sent these headers, so the
@@ -988,6 +1064,47 @@ class PreconditionProxy:
         finally:
             if locked:
                 lock.release()
+
+    def _send_copy(
+        self,
+        req: _Request,
+        copy: BinaryIO,
+        live: Mapping[str, Any],
+        size: int,
+        *,
+        wanted: re.Match[str] | None,
+        extra: Mapping[str, str],
+    ) -> None:
+        """Send all of the local copy, or the asked-for range of it."""
+        handler = req.handler
+        start, end = 0, size - 1
+        if wanted is not None:
+            start = int(wanted["start"])
+            end = min(size - 1, int(wanted["end"])) if wanted["end"] else size - 1
+        handler.send_response(206 if wanted is not None else 200)
+        handler.send_header(
+            "Content-Type", str(live.get("contentType") or "application/octet-stream")
+        )
+        handler.send_header("Content-Length", str(end - start + 1))
+        handler.send_header("Accept-Ranges", "bytes")
+        if wanted is not None:
+            handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            handler.send_header(
+                "X-Goog-Hash", f"crc32c={live.get('crc32c')},md5={live.get('md5Hash')}"
+            )
+        for key, value in (live.get("metadata") or {}).items():
+            handler.send_header(f"x-goog-meta-{key}", str(value))
+        for key, value in extra.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        copy.seek(start)
+        left = end - start + 1
+        while left > 0 and (piece := copy.read(min(left, PIECE))):
+            handler.wfile.write(piece)
+            left -= len(piece)
 
     def _list(self, req: _Request, bucket: str) -> None:
         query = req.query

@@ -10,7 +10,7 @@ import pytest
 import requests
 from google.api_core import exceptions as api_exceptions
 
-from metrika_offline.errors import PreconditionFailed
+from metrika_offline.errors import ObjectNotFound, PreconditionFailed
 from metrika_offline.storage_gcs import GcsStore
 from tests.fakes.gcs import Fault
 from tests.fakes.gcs_fixtures import GcsStack
@@ -171,3 +171,35 @@ def test_an_error_body_has_the_cloud_storage_shape(gcs_stack: GcsStack) -> None:
     error = json.loads(answer.content)["error"]
     assert error["code"] == 412
     assert error["errors"][0]["reason"] == "conditionNotMet"
+
+
+def test_big_objects_are_read_from_a_copy_of_their_own_generation(gcs_stack: GcsStack) -> None:
+    size = 9 * MiB  # above the proxy's threshold for keeping a local copy
+    first = bytes([1]) * size
+    # Written around the proxy: the proxy makes its copy on the first read.
+    raw_blob = gcs_stack.raw_client().bucket(gcs_stack.bucket).blob("big.csv")
+    raw_blob.upload_from_string(first)
+    store = GcsStore(gcs_stack.client, gcs_stack.bucket, chunk_bytes=MiB)
+    reader = store.open_read("big.csv")
+    assert reader.read(10) == first[:10]
+    assert reader.generation == int(raw_blob.generation)
+    ranged = requests.get(
+        media_url(gcs_stack, "big.csv"), headers={"Range": "bytes=5-9"}, timeout=10
+    )
+    assert (ranged.status_code, ranged.content) == (206, first[5:10])
+    assert ranged.headers["content-range"] == f"bytes 5-9/{size}"
+    # A new generation through the proxy (its upload spool becomes the copy).
+    second = bytes([2]) * size
+    with store.open_write("big.csv") as writer:
+        writer.write(second)
+    assert store.read_bytes("big.csv") == (second, writer.generation)
+    with pytest.raises(ObjectNotFound):  # the old reader's next range names a gone generation
+        reader.read(2 * MiB)
+    reader.close()
+    whole = requests.get(media_url(gcs_stack, "big.csv"), timeout=30)
+    assert whole.headers["x-goog-hash"] == (
+        f"crc32c={store.client.bucket(gcs_stack.bucket).get_blob('big.csv').crc32c},"
+        f"md5={store.client.bucket(gcs_stack.bucket).get_blob('big.csv').md5_hash}"
+    )
+    store.delete("big.csv")
+    assert requests.get(media_url(gcs_stack, "big.csv"), timeout=10).status_code == 404

@@ -4,9 +4,12 @@ Error mapping: HTTP 412 becomes `PreconditionFailed`, 404 becomes `ObjectNotFoun
 where the protocol says so); anything else the client gives up on (5xx after its retries,
 timeouts, broken connections) becomes `StoreError` with the client's error as its cause.
 
-Retries follow the client's rule for conditional writes: a write is retried only when it
-carries `if_generation_match`, because only then can a retry not clobber someone else's
-write. One consequence callers must know: a create-only write whose answer was lost and
+Retries follow the client's rule for conditional writes: a write or delete is retried only
+when it carries `if_generation_match`, because only then can a retry not clobber (or delete)
+someone else's newer generation. Reads are always retried. Streamed writes resume their
+session instead and cannot commit twice (see `GcsWriter`).
+
+One consequence callers must know: a create-only `write_bytes` whose answer was lost and
 was retried may come back as `PreconditionFailed` although it is our own bytes that won.
 Whoever relies on winning (a claim) should store a token in the object and re-read it.
 """
@@ -25,15 +28,10 @@ from typing import Any, Final
 import google_crc32c
 import requests
 from google.api_core import exceptions as api_exceptions
-from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage import exceptions as media_exceptions
-from google.cloud.storage.retry import (
-    DEFAULT_RETRY,
-    DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
-    ConditionalRetryPolicy,
-)
+from google.cloud.storage.retry import DEFAULT_RETRY, DEFAULT_RETRY_IF_GENERATION_SPECIFIED
 
 from .errors import ObjectNotFound, PreconditionFailed, StoreError
 from .storage import ObjectInfo
@@ -450,9 +448,12 @@ class GcsStore:
 
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
         blob = self._bucket.blob(name)
-        retry: Retry | ConditionalRetryPolicy = DEFAULT_RETRY_IF_GENERATION_SPECIFIED
         try:
-            blob.delete(if_generation_match=if_generation_match, timeout=self._timeout, retry=retry)
+            blob.delete(
+                if_generation_match=if_generation_match,
+                timeout=self._timeout,
+                retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+            )
         except api_exceptions.NotFound:
             return
         except _CLIENT_ERRORS as exc:

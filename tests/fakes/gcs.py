@@ -55,7 +55,10 @@ __all__ = [
 
 
 class LocalGcs:
-    """Emulator + proxy + event source, started and stopped together."""
+    """Emulator + proxy + event source, started and stopped together.
+
+    Give `data_dir` when objects are big: in memory, the emulator keeps every object in RAM.
+    """
 
     def __init__(
         self,

@@ -6,6 +6,10 @@
 - `event_sink` (function): an HTTP server that records the events posted to it and answers
   with scripted statuses; subscribe it with `gcs_stack.events.add_subscriber(sink.url)`.
 
+Faults: `gcs_stack.proxy.inject(Fault("PUT", r"upload_id=", status=503))` fails the next
+matching request before it reaches the emulator (`when="after"`: after it took effect, with
+`status=0` dropping the answer); `proxy.pending_faults()` says whether it happened.
+
 Nothing sets `STORAGE_EMULATOR_HOST` for the session: the client gets the proxy's URL as its
 API endpoint, and `GcsStack.env()` gives the variables a child process needs.
 """

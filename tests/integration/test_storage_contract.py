@@ -104,6 +104,37 @@ def test_racing_create_only_writes_have_exactly_one_winner(store: ObjectStore) -
     assert found[0] == f"racer {winners[0]}".encode()
 
 
+def test_racing_create_only_streams_have_exactly_one_winner(store: ObjectStore) -> None:
+    # Every writer opens (passing the first check) before any commits: the check that
+    # counts is the one made when the last chunk commits.
+    writers = [store.open_write("part.csv", if_generation_match=0) for _ in range(6)]
+    for index, writer in enumerate(writers):
+        writer.write(f"writer {index}".encode())
+    start = threading.Barrier(len(writers))
+    outcomes: dict[int, str] = {}
+
+    def commit(index: int) -> None:
+        start.wait(timeout=10)
+        try:
+            writers[index].close()
+        except PreconditionFailed:
+            outcomes[index] = "lost"
+        else:
+            outcomes[index] = "won"
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in range(len(writers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [i for i, outcome in outcomes.items() if outcome == "won"]
+    assert len(outcomes) == len(writers)
+    assert len(winners) == 1
+    found = store.read_bytes("part.csv")
+    assert found is not None
+    assert found[0] == f"writer {winners[0]}".encode()
+
+
 def test_racing_compare_and_swap_updates_lose_no_increment(store: ObjectStore) -> None:
     store.write_bytes("counter", b"0", if_generation_match=0)
     workers, increments = 4, 5

@@ -212,6 +212,15 @@ def test_structured_mode_carries_the_same_event(gcs_stack: GcsStack, event_sink:
     assert envelope["datacontenttype"] == "application/json"
     assert envelope["data"]["generation"] == str(generation)
     check_resource(envelope["data"], gcs_stack.bucket, "s.csv")
+    # The trigger itself can speak structured mode too.
+    gcs_stack.events.mode = "structured"
+    gcs_stack.events.add_subscriber(event_sink.url)
+    gcs_stack.store.write_bytes("s2.csv", b"s")
+    assert gcs_stack.events.wait_idle(IDLE_S)
+    delivered = event_sink.wait_for(2)[1]
+    assert delivered.headers["content-type"].startswith("application/cloudevents+json")
+    assert delivered.json["subject"] == "objects/s2.csv"
+    assert "ce-id" not in delivered.headers
 
 
 def test_an_event_can_be_built_for_any_resource() -> None:

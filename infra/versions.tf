@@ -1,5 +1,5 @@
 terraform {
-  # 1.5 brings `check` blocks and the validation and precondition features used here.
+  # Validations, lifecycle preconditions and startswith() as used here need nothing newer.
   required_version = ">= 1.5, < 2.0"
 
   required_providers {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from .checker import CheckOptions, PartInfo, check_file
+from .checker import CheckOptions, check_file
 from .config import Settings
 from .errors import (
     ConfigError,
@@ -30,6 +30,7 @@ from .errors import (
     MetrikaRetryableError,
 )
 from .metrika import MetrikaClient, Uploading, make_comment, make_marker
+from .report import PartInfo
 from .types import ConversionType
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -262,7 +263,18 @@ def _print_upload(
         message = reason.get("message") if isinstance(reason, dict) else None
         print(f"{path.name}: rejected, nothing uploaded: {message or 'no valid rows'}")
         return
-    print(f"{path.name}: {status}, {len(outcomes)} part(s) to counter {args.counter}")
+    rows = check.get("rows") or {}
+    print(
+        f"{path.name}: {status}, {rows.get('valid', 0)} of {rows.get('total', 0)} rows in "
+        f"{len(outcomes)} part(s) to counter {args.counter}"
+    )
+    left_out = [
+        f"{rows[key]} {label}"
+        for key, label in (("invalid", "invalid rows"), ("duplicates", "duplicates"))
+        if rows.get(key)
+    ]
+    if left_out:
+        print(f"  left out: {', '.join(left_out)} (see --json for the first errors)")
     for number, outcome in enumerate(outcomes, start=1):
         print(f"  part {number}: {outcome.info.rows} rows, {_part_line(outcome)}")
 

@@ -24,6 +24,9 @@ gets wrong, measured against the client, and what the proxy does about it:
   proxy rewrites them escaped, pointing at itself.
 - Listing ignores `maxResults`, `pageToken`, `startOffset` and `endOffset`: the proxy pages
   (names and prefixes merged in name order, like Cloud Storage) and filters.
+- A one-request upload whose writer dies mid-body is committed truncated (the emulator
+  takes a short read as the whole body): the proxy spools such bodies and forwards them
+  only once complete.
 - Resumable uploads append each chunk by copying everything received so far (quadratic in
   the object's size) and take the generation at the initiating POST (so a slow session
   could finish with a generation older than the live one). The proxy runs resumable
@@ -731,23 +734,31 @@ class PreconditionProxy:
         name: str,
         head: bytes = b"",
     ) -> None:
-        """A one-request upload (media or multipart): check, forward, commit, announce."""
+        """A one-request upload (media or multipart): check, forward, commit, announce.
+
+        The body is spooled whole before the emulator sees any of it: the emulator would
+        commit whatever part of a body it got from a writer that died mid-request, where
+        Cloud Storage commits nothing.
+        """
         if not name:
             return self._send_error(req, 400, "required", "Required parameter: name")
         pre = Preconditions.from_query(req.query)
-        body, length = self._sized_body(req)
-        if head:
-            body, length = _chain(head, body), length + len(head)
-        with self._object_lock(bucket, name):
-            live = self._live(bucket, name)
-            if self._write_blocked(pre, live):
-                req.body.drain()
-                return self._precondition_failed(req)
-            with self._upstream("POST", req.target, req.forward_headers(), body, length) as resp:
-                status, answer = resp.status, resp.read()
-            resource = self._committed(status, answer)
-            if resource is not None:
-                self._cache_drop(bucket, name)
+        with tempfile.TemporaryFile(dir=self._spool_dir) as spool:
+            spool.write(head)
+            for piece in req.body.pieces():
+                spool.write(piece)
+            length = spool.tell()
+            spool.seek(0)
+            with self._object_lock(bucket, name):
+                if self._write_blocked(pre, self._live(bucket, name)):
+                    return self._precondition_failed(req)
+                headers = req.forward_headers()
+                body = _file_pieces(spool)
+                with self._upstream("POST", req.target, headers, body, length) as resp:
+                    status, answer = resp.status, resp.read()
+                resource = self._committed(status, answer)
+                if resource is not None:
+                    self._cache_drop(bucket, name)
         self._answer_commit(req, status, answer, resource)
         return None
 
@@ -1158,11 +1169,6 @@ class _Remainder(_Body):
             return
         self._used = True
         yield from self._rest
-
-
-def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield head
-    yield from rest
 
 
 def _file_pieces(stream: BinaryIO, *, close: bool = False) -> Iterator[bytes]:

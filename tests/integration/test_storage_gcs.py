@@ -4,6 +4,7 @@ and how `GcsStore` copes with requests lost in transit."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.parse
 
 import pytest
@@ -203,3 +204,20 @@ def test_big_objects_are_read_from_a_copy_of_their_own_generation(gcs_stack: Gcs
     )
     store.delete("big.csv")
     assert requests.get(media_url(gcs_stack, "big.csv"), timeout=10).status_code == 404
+
+
+def test_a_writer_that_dies_mid_body_commits_nothing(gcs_stack: GcsStack) -> None:
+    host, port = gcs_stack.url.removeprefix("http://").split(":")
+    target = f"/upload/storage/v1/b/{gcs_stack.bucket}/o?uploadType=media&name=torn.csv"
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n".encode()
+            + b"a,b\n" * 100
+        )
+        conn.shutdown(socket.SHUT_WR)  # the writer is gone, 99 600 bytes short
+        while conn.recv(65536):  # the proxy has finished with it once it hangs up
+            pass
+    assert gcs_stack.store.stat("torn.csv") is None
+    assert gcs_stack.raw_client().bucket(gcs_stack.bucket).get_blob("torn.csv") is None
+    assert gcs_stack.events.events == []

@@ -354,6 +354,8 @@ class GcsStore:
         `STORAGE_EMULATOR_HOST` is set (anonymous, with a placeholder project)."""
         env = os.environ if environ is None else environ
         emulator = env.get(_EMULATOR_HOST_VAR, "").strip()
+        if emulator and "://" not in emulator:  # other tools accept a bare host:port
+            emulator = f"http://{emulator}"
         if emulator:
             client = storage.Client(
                 project=project or _EMULATOR_PROJECT,

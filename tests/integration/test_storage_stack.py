@@ -22,6 +22,8 @@ def test_from_env_uses_the_emulator_host(gcs_stack: GcsStack) -> None:
     generation = store.write_bytes("from-env.csv", b"e", if_generation_match=0)
     assert gcs_stack.store.read_bytes("from-env.csv") == (b"e", generation)
     assert store.client.project
+    bare = GcsStore.from_env(gcs_stack.bucket, environ={"STORAGE_EMULATOR_HOST": gcs_stack.url[7:]})
+    assert bare.read_bytes("from-env.csv") == (b"e", generation)
 
 
 def read_first_line(proc: subprocess.Popen[str], timeout: float) -> str:

@@ -200,8 +200,14 @@ def _plan(
     (workdir / "inputs.tfvars.json").write_text(json.dumps(inputs), encoding="utf-8")
     cli_config = tmp_path / "terraformrc"
     cli_config.write_text("", encoding="utf-8")
+    # Inputs come from the file only: TF_VAR_* or TF_CLI_ARGS* set by the caller are dropped.
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TF_VAR_", "TF_CLI_ARGS"))
+    }
     env = {
-        **os.environ,
+        **inherited,
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",
         "TF_CLI_CONFIG_FILE": str(cli_config),

@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from tests.fakes.metrika import FakeMetrika, Fault, Outcome
-from tests.fakes.metrika_fixtures import ManualTime
 
 from metrika_offline.errors import (
     DeadlineReached,
@@ -30,6 +28,8 @@ from metrika_offline.metrika import (
     make_marker,
 )
 from metrika_offline.types import ConversionType
+from tests.fakes.metrika import FakeMetrika, Fault, Outcome
+from tests.fakes.metrika_fixtures import ManualTime
 
 BASIC = ConversionType.BASIC
 CSV = b"ClientId,Target,DateTime\n111,lead,1700000000\n222,lead,1700000100\n333,sale,1700000200\n"

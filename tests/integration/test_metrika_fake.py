@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from requests_toolbelt.multipart.encoder import MultipartEncoder
+
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika, FakeMetrikaControl, Fault, Outcome
 
 COUNTER = 42

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from requests_toolbelt.multipart.encoder import MultipartEncoder
+
 from tests.fakes.metrika import (
     CsvInspector,
     MultipartError,

@@ -7,7 +7,6 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.fakes.metrika import comment_problem
 
 from metrika_offline.metrika import (
     COMMENT_MAX_CHARS,
@@ -19,6 +18,7 @@ from metrika_offline.metrika import (
     make_comment,
     make_marker,
 )
+from tests.fakes.metrika import comment_problem
 
 SAMPLE = {
     "id": 17,

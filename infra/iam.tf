@@ -38,7 +38,7 @@ resource "google_service_account" "scheduler" {
 # The worker reads dropped files and their metadata, creates and overwrites (with generation
 # preconditions) results, parts and state, deletes parts, and lists its work prefix; the
 # follow-up updates results and the pending-uploads index. Object access on this bucket only:
-# objectUser has no bucket-level or IAM permissions.
+# objectUser cannot change the bucket's settings or its IAM policy.
 resource "google_storage_bucket_iam_member" "runtime_objects" {
   bucket = google_storage_bucket.input.name
   role   = "roles/storage.objectUser"

@@ -473,12 +473,22 @@ class MetrikaClient:
     def find_by_marker(
         self, counter_id: int, marker: str, *, type: ConversionType | None = None
     ) -> Uploading | None:
-        """The upload whose comment carries `marker`, or None. Pages through `uploadings`."""
-        return self._retrying(
-            "find_by_marker",
-            lambda: self._find_by_marker_once(counter_id, marker, type),
-            deadline=None,
-        )
+        """The upload whose comment carries `marker`, or None. Pages through `uploadings`.
+
+        Pass the part's `type` when it is known. Without it the unfiltered list is searched,
+        then each type's: the documentation does not say whether the unfiltered list holds
+        every type, and a miss here means a duplicate upload.
+        """
+        kinds: tuple[ConversionType | None, ...] = (type,) if type else (None, *ConversionType)
+
+        def attempt() -> Uploading | None:
+            for kind in kinds:
+                found = self._find_by_marker_once(counter_id, marker, kind)
+                if found is not None:
+                    return found
+            return None
+
+        return self._retrying("find_by_marker", attempt, deadline=None)
 
     def get_uploading(self, counter_id: int, uploading_id: int) -> Uploading:
         """One upload's status and counters."""

@@ -594,6 +594,7 @@ class FakeMetrika:
         counters: Collection[int] | None = None,
         parallel_limit: int = PARALLEL_LIMIT,
         visit_join_days: int = 21,
+        untyped_list_types: Collection[str] = TYPES,
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
@@ -608,6 +609,8 @@ class FakeMetrika:
         self._counters = None if counters is None else frozenset(counters)
         self._parallel_limit = parallel_limit
         self._visit_join_days = visit_join_days
+        # Which types `uploadings` without `type` lists: undocumented, so tests can narrow it.
+        self._untyped_list_types = frozenset(untyped_list_types)
         self._host, self._port = host, port
         self.verbose = verbose
         self._lock = threading.Lock()
@@ -630,8 +633,9 @@ class FakeMetrika:
 
     # --- lifecycle ---
 
-    def start(self) -> FakeMetrika:
-        server = _Server((self._host, self._port), _Handler)
+    def start(self, port: int | None = None) -> FakeMetrika:
+        """Listen on `port` (default: the constructor's, 0 = a free one) and serve."""
+        server = _Server((self._host, self._port if port is None else port), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
@@ -846,7 +850,11 @@ class FakeMetrika:
             return [
                 self._uploading_json(upload, now)
                 for upload in sorted(self._uploads.values(), key=lambda u: -u.id)
-                if upload.counter_id == counter_id and (kind is None or upload.type == kind)
+                if upload.counter_id == counter_id
+                and (
+                    upload.type == kind
+                    or (kind is None and upload.type in self._untyped_list_types)
+                )
             ]
 
     def _get(self, counter_id: int, uploading_id: int) -> dict[str, Any] | None:

@@ -3,9 +3,11 @@ Retry-After, ambiguous failures, deadlines and the in-flight limit."""
 
 from __future__ import annotations
 
+import email.utils
 import io
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -132,6 +134,10 @@ def test_list_find_by_marker_and_visit_join_threshold(
     assert found is not None
     assert found.id == made[1].id
     assert metrika_client.find_by_marker(COUNTER, marker[:-1]) is None
+    calls_marker = make_marker("bucket", "incoming/leads.csv", 1, 9)
+    found_calls = metrika_client.find_by_marker(COUNTER, calls_marker, type=ConversionType.CALLS)
+    assert found_calls is not None
+    assert found_calls.id == calls.id
     assert metrika_client.find_by_marker(COUNTER + 1, marker) is None
     assert len(metrika_client.visit_join_threshold(COUNTER)) == len("2026-01-01")
 
@@ -148,6 +154,20 @@ def test_find_by_marker_pages_past_the_first_hundred(
     assert found is not None
     assert found.id == oldest.id
     assert len(fake_metrika.requests_to("uploadings")) == 2
+
+
+def test_find_by_marker_without_a_type_also_searches_each_types_list(
+    metrika_client_for: Callable[..., MetrikaClient],
+) -> None:
+    # Whether the unfiltered list holds every type is undocumented: here it holds BASIC only.
+    with FakeMetrika(untyped_list_types={"BASIC"}) as fake:
+        client = metrika_client_for(fake)
+        chats = b"DateTime,ChatPlatform,ChatUserID\n1700000000,telegram,5\n"
+        made = upload(client, chats, kind=ConversionType.CHATS)
+        found = client.find_by_marker(COUNTER, make_marker("bucket", "incoming/leads.csv", 1, 0))
+        assert found is not None
+        assert found.id == made.id
+        assert [e.type for e in fake.requests_to("uploadings")] == [None, "BASIC", "CALLS", "CHATS"]
 
 
 # --- errors that stop ---------------------------------------------------------------------------
@@ -205,6 +225,16 @@ def test_retry_after_is_honoured_exactly(
     assert manual_time.waits == [7.0, 3.0]
     assert [e.status for e in fake_metrika.journal] == [429, 420, 200]
     assert [u.id for u in fake_metrika.uploads] == [uploading.id]
+
+
+def test_retry_after_as_an_http_date_is_honoured(
+    fake_metrika: FakeMetrika, metrika_client: MetrikaClient, manual_time: ManualTime
+) -> None:
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    fake_metrika.script(Fault.quota(retry_after=when))
+    upload(metrika_client)
+    [wait] = manual_time.waits
+    assert 110 <= wait <= 120
 
 
 def test_quota_answered_as_403_is_a_quota_error(

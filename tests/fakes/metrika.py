@@ -211,6 +211,11 @@ class JournalEntry:
     in_flight: int  # requests of this token in flight when this one arrived, itself included
     at: float  # the fake clock
 
+    @property
+    def recorded(self) -> bool:
+        """An upload Metrica kept (answered or not): it has an uploading id."""
+        return self.endpoint == "upload" and self.uploading_id is not None
+
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["columns"] = list(self.columns)
@@ -578,7 +583,7 @@ class _Request:
     fault: str = ""
     in_flight: int = 0
     at: float = 0.0
-    recorded: bool = False
+    journaled: bool = False
 
 
 class FakeMetrika:
@@ -880,6 +885,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeMetrika
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (or was killed, as crash tests do) is not the fake's fault.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _ClientGone(Exception):
     """The client closed the connection before its body was complete."""
@@ -972,12 +983,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Journaled (and counted out of flight) before a byte of answer goes back, so that a
         # client that got its answer always finds its request in the journal.
-        if not request.recorded:
+        if not request.journaled:
             self._journal(request, answer)
         self._finish(answer)
 
     def _journal(self, request: _Request, answer: _Answer | None) -> None:
-        request.recorded = True
+        request.journaled = True
         if answer is None:
             self.server.fake._record(
                 request, 0, "", "connection dropped after the body was received"

@@ -428,11 +428,15 @@ class MetrikaClient:
         adopted; without one, such a failure is raised (MetrikaAmbiguousError) rather than
         risk a duplicate. `deadline` is a value of the client's clock: no attempt starts and
         no wait is begun that would end after it (DeadlineReached instead).
-        ValueError if the stream does not hold exactly `size` bytes.
+        ValueError if the stream does not hold exactly `size` bytes, or if the comment does not
+        carry the marker.
         """
         kind = ConversionType(type)
         if size < 0:
             raise ValueError("size must not be negative")
+        if marker is not None and not comment_has_marker(comment, marker):
+            # A marker the comment does not carry could never be found: a retry would duplicate.
+            raise ValueError("the comment must carry the marker (build it with make_comment)")
         opener = _part_opener(part)
         params = {"type": kind.value, "comment": comment}
         path = _API_PATH.format(counter_id=int(counter_id)) + "/upload"

@@ -100,6 +100,14 @@ def test_a_part_shorter_than_declared_is_refused_not_sent_truncated(
     assert fake_metrika.uploads == []
 
 
+def test_a_marker_the_comment_does_not_carry_is_refused(
+    fake_metrika: FakeMetrika, metrika_client: MetrikaClient
+) -> None:
+    with pytest.raises(ValueError, match="marker"):
+        metrika_client.upload(COUNTER, BASIC, "no marker", io.BytesIO(CSV), len(CSV), marker="mo1")
+    assert fake_metrika.journal == []
+
+
 def test_statuses_move_on_with_the_fakes_clock_to_the_scripted_outcome(
     fake_metrika: FakeMetrika, metrika_client: MetrikaClient
 ) -> None:

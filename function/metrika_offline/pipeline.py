@@ -390,7 +390,11 @@ class Pipeline:
                 "metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"))  # fmt: skip
         kind = ConversionType(job.routing["type"])
         try:
-            found = self.metrika.find_by_marker(int(counter), part.marker) if resume else None
+            found = (
+                self.metrika.find_by_marker(int(counter), part.marker, type=kind)
+                if resume
+                else None
+            )
             if found is not None:
                 log.info("adopting upload %d found by its marker", found.id)
                 uploading = found

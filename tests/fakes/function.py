@@ -58,6 +58,8 @@ class FunctionServer:
     def start(self) -> FunctionServer:
         env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT / "function")}
         env.setdefault("THREADS", "8")
+        if self._log is not None:  # a restart after kill(): the old handle is done
+            self._log.close()
         executable = Path(sys.executable).with_name("functions-framework")
         stdout = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._log = stdout if self.log_path else None

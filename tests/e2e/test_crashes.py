@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from metrika_offline.jobs import JobStore
 from tests import samples
 from tests.e2e.conftest import LocalStack
 
@@ -68,6 +69,11 @@ def assert_each_part_uploaded_once(stack: LocalStack, result: dict[str, Any]) ->
 def test_killed_at_a_storage_write(local_stack: LocalStack, fragment: str) -> None:
     result = run_with_kill(local_stack, fragment)
     assert_each_part_uploaded_once(local_stack, result)
+    jobs = JobStore(local_stack.gcs.store, "metrika-offline/")
+    loaded = jobs.load("incoming/1/calls/big.csv", int(result["source"]["generation"]))
+    assert loaded is not None
+    # Killed mid-split, the check was taken over and done again; killed later, it was not.
+    assert loaded[0].split_attempts == (2 if fragment == "/parts/" else 1)
 
 
 @pytest.mark.parametrize("stack_env", [SHORT_LEASE], indirect=True)

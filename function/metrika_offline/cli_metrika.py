@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from .checker import CheckOptions, check_file
+from .cli_process import run_file_status
 from .config import Settings
 from .errors import (
     ConfigError,
@@ -66,11 +67,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     status = sub.add_parser(
         "status",
-        help="print the status of one upload",
-        description="Print Metrica's status and counters for one upload.",
+        help="print the status of one upload, or of a dropped file",
+        description="Print Metrica's status and counters for one upload (ID --counter N), or "
+        "a file's result (FILE or gs://BUCKET/OBJECT), asking Metrica again with --refresh.",
     )
-    status.add_argument("target", metavar="ID", help="the upload's id, as `upload` printed it")
-    status.add_argument("--counter", required=True, type=_counter_id, help="Metrica counter id")
+    status.add_argument(
+        "target", metavar="ID|FILE", help="an upload's id, a local CSV or gs://BUCKET/OBJECT"
+    )
+    status.add_argument("--counter", type=_counter_id, help="Metrica counter id (with an ID)")
+    status.add_argument(
+        "--refresh", action="store_true", help="ask Metrica now and update the file's result"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=run_status)
 
@@ -311,8 +318,10 @@ def _progress(message: str) -> None:
 def run_status(args: argparse.Namespace) -> int:
     target: str = args.target.strip()
     if target.isdigit():
+        if args.counter is None:
+            raise ConfigError("an upload id needs --counter")
         return _status_of_uploading(args, int(target))
-    raise ConfigError(f"expected an upload id (digits), not {target!r}")
+    return run_file_status(target, refresh=args.refresh, as_json=args.json)
 
 
 def _status_of_uploading(args: argparse.Namespace, uploading_id: int) -> int:

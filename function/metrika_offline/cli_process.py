@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
 from .errors import ClaimHeld, ConfigError, MetrikaRetryableError, StoreError
 from .events import ObjectEvent
-from .jobs import Job, Status
+from .jobs import RESULT_SUFFIX, Status
 from .metrika import MetrikaClient
 from .pipeline import Deadline, Pipeline
+from .poll import Poller
 from .routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
 from .storage import ObjectStore
 from .storage_gcs import GcsStore
@@ -84,41 +86,65 @@ def run(args: argparse.Namespace) -> int:
     except (ClaimHeld, MetrikaRetryableError, StoreError) as exc:
         sys.stderr.write(f"metrika-offline: {exc}; run the command again to resume\n")
         return 1
-    if args.json:
-        print(json.dumps(job.to_result_json(), ensure_ascii=False, indent=2))
-    else:
-        print(summarize(job, store.bucket))
-    clean = job.status in CLEAN_STATUSES and not job.to_result_json()["rows"].get("invalid")
+    result = job.to_result_json()
+    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else summarize(result))
+    clean = job.status in CLEAN_STATUSES and not result["rows"].get("invalid")
     return 0 if clean else 1
 
 
-def summarize(job: Job, bucket: str) -> str:
-    """A few lines a person reads after a run."""
-    result = job.to_result_json()
+def summarize(result: Mapping[str, Any]) -> str:
+    """A few lines a person reads after a run, from a result JSON."""
     rows = result["rows"]
+    source = result["source"]
     lines = [
-        f"{job.source.name}: {job.status.value}",
+        f"{source['name']}: {result['status']}",
         f"  rows: {rows.get('total', 0)} total, {rows.get('valid', 0)} valid, "
         f"{rows.get('invalid', 0)} invalid, {rows.get('duplicates', 0)} duplicates",
     ]
-    if job.error is not None:
-        lines.append(f"  error: {job.error.code}: {job.error.message}")
+    if result.get("error"):
+        lines.append(f"  error: {result['error']['code']}: {result['error']['message']}")
     for error in result["errors"][:10]:
         where = f"line {error['line']}" if error.get("line") else "file"
         column = f" [{error['column']}]" if error.get("column") else ""
         lines.append(f"  {where}{column}: {error['code']}: {error['message']}")
-    for part in job.parts:
-        uploading = part.uploading or {}
-        lines.append(
-            f"  part {part.index}: {part.rows} rows, {part.bytes} bytes, {part.state.value}"
-            + (
-                f", Metrica upload {uploading.get('id')} {uploading.get('status')}"
-                if uploading
-                else ""
-            )
-            + (f" ({part.error.code}: {part.error.message})" if part.error else "")
+    for part in result["parts"]:
+        line = (
+            f"  part {part['index']}: {part['rows']} rows, {part['bytes']} bytes, {part['state']}"
         )
-    if job.rejects:
-        lines.append(f"  rejected rows: {job.rejects}")
-    lines.append(f"  result: {job.source.name}.result.json in {bucket}")
+        if part.get("uploading"):
+            line += f", Metrica upload {part['uploading']['id']} {part['uploading']['status']}"
+        if part.get("error"):
+            line += f" ({part['error']['code']}: {part['error']['message']})"
+        lines.append(line)
+    metrika = result.get("metrika")
+    if metrika:
+        lines.append(
+            f"  Metrica: {metrika['outcome']}, {metrika.get('linked_quantity', 0)} of "
+            f"{metrika.get('rows_sent', 0)} rows linked"
+        )
+        lines.extend(f"  warning: {w['code']}: {w['message']}" for w in metrika["warnings"])
+    if result.get("rejects"):
+        lines.append(f"  rejected rows: {result['rejects']}")
+    lines.append(f"  result: gs://{source['bucket']}/{source['name']}.result.json")
     return "\n".join(lines)
+
+
+def run_file_status(target: str, *, refresh: bool, as_json: bool) -> int:
+    """`status FILE|gs://… [--refresh]`: the file's result, brought up to date on request."""
+    store, name, settings = _open_source(target, Settings.from_env())
+    found = store.read_bytes(name + RESULT_SUFFIX)
+    if found is None:
+        raise ConfigError(f"no result for {target} yet")
+    result: dict[str, Any] = json.loads(found[0])
+    if refresh:
+        if not settings.metrika_token:
+            raise ConfigError("--refresh asks Metrica: set METRIKA_TOKEN")
+        with MetrikaClient.from_settings(settings) as client:
+            poller = Poller(store=store, metrika=client, settings=settings)
+            job = poller.refresh(name, int(result["source"]["generation"]))
+        if job is not None:
+            result = job.to_result_json()
+    print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else summarize(result))
+    outcome = (result.get("metrika") or {}).get("outcome", "pending")
+    clean = result["status"] in CLEAN_STATUSES and outcome in {"pending", "processed"}
+    return 0 if clean else 1

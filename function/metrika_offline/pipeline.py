@@ -178,7 +178,7 @@ class Pipeline:
         if not job.is_split and job.status not in FINAL_FILE_STATUSES:
             job = self._check_and_split(job, routed, event, deadline)
         if job.status is Status.PROCESSING:
-            self._dispatch(job)
+            job = self._dispatch(job)
         return job
 
     def _claim_source(self, event: ObjectEvent, routed: Route) -> Job:
@@ -322,13 +322,14 @@ class Pipeline:
     def _dispatch_name(self, name: str, generation: int, index: int) -> str:
         return f"{self.settings.work_prefix}dispatch/{name}/{generation}/part-{index:05d}.json"
 
-    def _dispatch(self, job: Job) -> None:
+    def _dispatch(self, job: Job) -> Job:
+        """Send every unfinished part on its way; the job as it stands afterwards."""
         pending = [p.index for p in job.parts if p.state not in FINAL_PART_STATES]
         name, generation = job.source.name, job.source.generation
         if self.dispatch_mode == "inline":
             for index in pending:
-                self.upload_part(name, generation, index, Deadline())
-            return
+                job = self.upload_part(name, generation, index, Deadline()) or job
+            return job
         for index in pending:
             order = {"source": name, "generation": str(generation), "part": index}
             try:
@@ -341,6 +342,7 @@ class Pipeline:
                 )
             except PreconditionFailed:
                 continue  # dispatched before: its event is on its way or done
+        return job
 
     # ----------------------------------------------------------------------------- parts
 

@@ -1,0 +1,102 @@
+"""`metrika-offline process` and `status FILE --refresh`, against the fake Metrica over HTTP,
+on a local folder and on the emulated bucket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from metrika_offline.cli import main
+from tests import samples
+from tests.fakes.gcs_fixtures import GcsStack
+from tests.fakes.metrika import FakeMetrika
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
+)
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch, fake_metrika: FakeMetrika, fake_metrika_token: str
+) -> FakeMetrika:
+    monkeypatch.setenv("METRIKA_TOKEN", fake_metrika_token)
+    monkeypatch.setenv("METRIKA_API_URL", fake_metrika.url)
+    monkeypatch.delenv("DEFAULT_COUNTER_ID", raising=False)
+    return fake_metrika
+
+
+def result_beside(path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(path.with_name(path.name + ".result.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(result)
+    return result
+
+
+def test_process_a_local_file_then_follow_it_up(
+    env: FakeMetrika, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "leads.csv"
+    source.write_bytes(samples.basic_csv(4))
+    original = source.read_bytes()
+    assert main(["process", str(source), "--counter", "51234567"]) == 0
+    assert "leads.csv: uploaded" in capsys.readouterr().out
+    result = result_beside(source)
+    assert result["status"] == "uploaded"
+    assert result["routing"]["sources"]["counter_id"] == "metadata"
+    assert [(u.counter_id, u.rows) for u in env.uploads] == [(51234567, 4)]
+    assert source.read_bytes() == original  # never rewritten
+
+    env.advance(3 * 3600)
+    assert main(["status", str(source), "--refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "Metrica: processed, 4 of 4 rows linked" in out
+    assert result_beside(source)["metrika"]["outcome"] == "processed"
+
+
+def test_dry_run_sends_nothing(env: FakeMetrika, tmp_path: Path) -> None:
+    source = tmp_path / "calls.csv"
+    source.write_bytes(samples.calls_cp1251_csv(3))
+    assert main(["process", str(source), "--type", "calls", "--dry-run", "--json"]) == 0
+    assert result_beside(source)["status"] == "validated"
+    assert env.journal == []
+
+
+def test_a_rejected_file_exits_1_and_says_why(
+    env: FakeMetrika, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "broken.csv"
+    source.write_bytes(samples.broken_csv())
+    assert main(["process", str(source), "--counter", "1"]) == 1
+    assert "missing-column" in capsys.readouterr().out
+    assert result_beside(source)["status"] == "rejected"
+    assert env.journal == []
+
+
+def test_process_an_object_in_the_bucket(
+    env: FakeMetrika, gcs_stack: GcsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_stack.url)
+    gcs_stack.store.write_bytes("incoming/77/chats/c.csv", samples.chats_csv())
+    uri = f"gs://{gcs_stack.bucket}/incoming/77/chats/c.csv"
+    assert main(["process", uri]) == 0
+    found = gcs_stack.store.read_bytes("incoming/77/chats/c.csv.result.json")
+    assert found is not None
+    result = json.loads(found[0])
+    assert (result["routing"]["counter_id"], result["routing"]["type"]) == (77, "CHATS")
+    assert [u.type for u in env.uploads] == ["CHATS"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "1234"],  # an upload id needs --counter
+        ["status", "no-such-file.csv"],
+        ["process", "gs://bucket-only"],
+    ],
+)
+def test_usage_errors_exit_2(env: FakeMetrika, argv: list[str]) -> None:
+    assert main(argv) == 2

@@ -34,18 +34,20 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     """A CALLS file of about `size_mb` MB with recent dates; returns its row count."""
     now = int(time.time())
     header = "ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL\n"
-    block = []
-    for i in range(10_000):
-        block.append(
-            f"{100000000000000000 + i},{now - DAY - (i * 37) % (5 * DAY)},+7912{i:07d},"
-            f'{i % 600},"tag {i % 7}",https://example.com/p/{i}\n'
-        )
-    chunk = "".join(block).encode()
+    block = [
+        f"1BBBBBB{i:011d},{now - DAY - (i * 37) % (5 * DAY)},+7912{i:07d},"
+        f'{i % 600},"tag {i % 7}",https://example.com/p/{i}\n'
+        for i in range(10_000)
+    ]
+    template = "".join(block).encode()
     rows = 0
     with path.open("wb") as out:
         out.write(header.encode())
+        number = 0
         while out.tell() < size_mb * MB:
-            out.write(chunk)
+            # Every block gets its own ClientIds, so no row is a duplicate of another.
+            out.write(template.replace(b"BBBBBB", b"%06d" % number))
+            number += 1
             rows += len(block)
     return rows
 
@@ -88,9 +90,9 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
             "INVOCATION_TIMEOUT_S": "3600",
         }
         with FunctionServer(env, log_path=workdir / "function.log") as server:
+            gcs.events.add_subscriber(server.url)
             gcs.events.pause()  # time the pipeline, not the user's upload
             bucket.blob("incoming/calls/big.csv").upload_from_filename(str(source))
-            gcs.events.add_subscriber(server.url)
             started = time.perf_counter()
             gcs.events.resume()
             if not gcs.events.wait_idle(3600):
@@ -116,7 +118,7 @@ def main() -> None:
         SIZES_MB
     )
     Path(".bench").mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="e2e-", dir=".bench"))
+    workdir = Path(tempfile.mkdtemp(prefix="e2e-", dir=".bench")).resolve()
     try:
         for size_mb in sizes:
             figures = run_one(size_mb, workdir)

@@ -130,14 +130,12 @@ class Pipeline:
         metrika: MetrikaClient | None,
         dispatch: Literal["events", "inline"] = "events",
         clock: Callable[[], float] = time.time,
-        owner: str | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.metrika = metrika
         self.dispatch_mode = dispatch
         self.clock = clock
-        self.owner = owner or uuid.uuid4().hex
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
 
     # ----------------------------------------------------------------------------- events
@@ -174,19 +172,22 @@ class Pipeline:
     def process_source(self, event: ObjectEvent, deadline: Deadline) -> Job:
         """Claim, check and split one generation of a CSV, then dispatch its parts."""
         routed = route(event.name, event.metadata, self.settings)
-        job = self._claim_source(event, routed)
+        # Leases belong to one invocation, not to the instance: a duplicate delivery may run
+        # in another thread of this very process.
+        owner = uuid.uuid4().hex
+        job = self._claim_source(event, routed, owner)
         if not job.is_split and job.status not in FINAL_FILE_STATUSES:
-            job = self._check_and_split(job, routed, event, deadline)
+            job = self._check_and_split(job, routed, event, deadline, owner)
         if job.status is Status.PROCESSING:
             job = self._dispatch(job)
         return job
 
-    def _claim_source(self, event: ObjectEvent, routed: Route) -> Job:
+    def _claim_source(self, event: ObjectEvent, routed: Route, owner: str) -> Job:
         now = self.clock()
         fresh = Job(
             source=Source(event.bucket, event.name, event.generation, event.size),
             routing=routed.to_json(),
-            lease=Lease(self.owner, now + self.settings.lease_s),
+            lease=Lease(owner, now + self.settings.lease_s),
             split_attempts=1,
         )
         try:
@@ -197,19 +198,19 @@ class Pipeline:
         def take_over(current: Job) -> Job | None:
             if current.is_split or current.status in FINAL_FILE_STATUSES:
                 return None
-            if current.lease is not None and current.lease.held_by_other(self.owner, now):
+            if current.lease is not None and current.lease.held_by_other(owner, now):
                 raise ClaimHeld(f"{event.name}@{event.generation} is being checked elsewhere")
             log.info("taking over an abandoned check (attempt %d)", current.split_attempts + 1)
             return dataclasses.replace(
                 current,
-                lease=Lease(self.owner, now + self.settings.lease_s),
+                lease=Lease(owner, now + self.settings.lease_s),
                 split_attempts=current.split_attempts + 1,
             )
 
         return self.jobs.update(event.name, event.generation, take_over)
 
     def _check_and_split(
-        self, job: Job, routed: Route, event: ObjectEvent, deadline: Deadline
+        self, job: Job, routed: Route, event: ObjectEvent, deadline: Deadline, owner: str
     ) -> Job:
         if self._too_old(event.event_time):
             return self._finish(job, Status.FAILED, Problem("event-too-old", _too_old_message(
@@ -270,7 +271,7 @@ class Pipeline:
             status, problem = Status.PROCESSING, None
 
         def record(current: Job) -> Job:
-            if current.lease is None or current.lease.owner != self.owner:
+            if current.lease is None or current.lease.owner != owner:
                 raise ClaimHeld("another worker took this check over; it will finish it")
             return dataclasses.replace(
                 current,
@@ -362,6 +363,7 @@ class Pipeline:
                 log.warning("no job state for this part; it was cleaned up")
                 return None
             now = self.clock()
+            owner = uuid.uuid4().hex  # this invocation's, as for the source
             before: dict[str, PartState] = {}
 
             def claim(current: Job) -> Job | None:
@@ -369,11 +371,11 @@ class Pipeline:
                 before["state"] = part.state
                 if part.state in FINAL_PART_STATES or current.status in FINAL_FILE_STATUSES:
                     return None
-                if part.lease is not None and part.lease.held_by_other(self.owner, now):
+                if part.lease is not None and part.lease.held_by_other(owner, now):
                     raise ClaimHeld(f"part {index} is being uploaded elsewhere")
                 return current.with_part(dataclasses.replace(
                     part, state=PartState.SENDING, attempts=part.attempts + 1,
-                    lease=Lease(self.owner, now + self.settings.lease_s)))  # fmt: skip
+                    lease=Lease(owner, now + self.settings.lease_s)))  # fmt: skip
 
             job = self.jobs.update(name, generation, claim)
             part = job.part(index)
@@ -382,10 +384,10 @@ class Pipeline:
             if self._too_old(event_time):
                 return self._finish_part(job, index, None, Problem(
                     "event-too-old", _too_old_message(self.settings.max_event_age_s)))  # fmt: skip
-            return self._send(job, part, resume=before.get("state") is PartState.SENDING,
-                              deadline=deadline)  # fmt: skip
+            resume = before.get("state") is PartState.SENDING
+            return self._send(job, part, resume=resume, deadline=deadline, owner=owner)
 
-    def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline) -> Job:
+    def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline, owner: str) -> Job:
         counter = job.routing.get("counter_id")
         if self.metrika is None or counter is None:
             return self._finish_part(job, part.index, None, Problem(
@@ -415,18 +417,18 @@ class Pipeline:
             code = "metrika-auth" if isinstance(exc, MetrikaAuthError) else "metrika-rejected"
             return self._finish_part(job, part.index, None, _metrika_problem(code, exc))
         except (MetrikaRetryableError, DeadlineReached):
-            self._release_part(job, part.index)
+            self._release_part(job, part.index, owner)
             raise
         job = self._finish_part(job, part.index, uploading.to_json(), None)
         self._after_upload(job, part, uploading.id)
         return job
 
-    def _release_part(self, job: Job, index: int) -> None:
+    def _release_part(self, job: Job, index: int, owner: str) -> None:
         """Let the next delivery take the part over at once; it stays `sending`."""
 
         def release(current: Job) -> Job | None:
             part = current.part(index)
-            if part.lease is None or part.lease.owner != self.owner:
+            if part.lease is None or part.lease.owner != owner:
                 return None
             return current.with_part(dataclasses.replace(part, lease=None))
 

@@ -6,31 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from tests.fakes.function import FunctionServer
 from tests.fakes.gcs import RetryPolicy
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
+from tests.schema import check_result
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
-)
 COUNTER = 51234567
 #: Like RETRY_POLICY_RETRY, only quicker: a refused or failed delivery comes back soon, for
 #: long enough to outlive a short lease held by a dead worker.
 PATIENT_RETRY = RetryPolicy(max_attempts=60, initial_s=0.05, max_delay_s=0.4)
-
-
-def check_schema(result: Mapping[str, Any]) -> None:
-    jsonschema.Draft202012Validator(
-        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    ).validate(result)
 
 
 @dataclasses.dataclass
@@ -60,7 +51,7 @@ class LocalStack:
         found = self.gcs.store.read_bytes(name + ".result.json")
         assert found is not None, f"no result for {name}"
         result: dict[str, Any] = json.loads(found[0])
-        check_schema(result)
+        check_result(result)
         return result
 
     def uploads(self) -> list[Any]:

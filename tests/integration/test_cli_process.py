@@ -7,17 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from metrika_offline.cli import main
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika
-
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
-)
+from tests.schema import check_result
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ def env(
 
 def result_beside(path: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(path.with_name(path.name + ".result.json").read_text())
-    jsonschema.Draft202012Validator(SCHEMA).validate(result)
+    check_result(result)
     return result
 
 

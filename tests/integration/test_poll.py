@@ -7,10 +7,8 @@ import io
 import json
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from metrika_offline import logs
@@ -22,10 +20,8 @@ from metrika_offline.poll import Poller
 from metrika_offline.types import ConversionType
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Outcome
+from tests.schema import check_result
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
-)
 COUNTER = 4242
 NOW = 1_800_000_000.0
 CSV = b"ClientId,Target,DateTime\n1,goal,1700000000\n2,goal,1700000001\n3,goal,1700000002\n"
@@ -67,7 +63,7 @@ def result_of(stack: GcsStack, name: str) -> dict[str, Any]:
     found = stack.store.read_bytes(name + ".result.json")
     assert found is not None
     result: dict[str, Any] = json.loads(found[0])
-    jsonschema.Draft202012Validator(SCHEMA).validate(result)
+    check_result(result)
     return result
 
 

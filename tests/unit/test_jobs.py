@@ -8,7 +8,6 @@ import json
 import threading
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from metrika_offline.errors import PreconditionFailed
@@ -24,10 +23,8 @@ from metrika_offline.jobs import (
     settle_status,
 )
 from metrika_offline.storage_local import LocalStore
+from tests.schema import check_result
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "function/metrika_offline/result.schema.json").read_text()
-)
 ROUTING = {"counter_id": 1, "type": "BASIC", "comment": "c", "mode": "upload", "sources": {}}
 ROWS = {"total": 4, "valid": 4, "invalid": 0, "duplicates": 0}
 
@@ -51,7 +48,7 @@ def read_result(jobs: JobStore) -> dict[str, object]:
     found = jobs.store.read_bytes("incoming/a.csv.result.json")
     assert found is not None
     result: dict[str, object] = json.loads(found[0])
-    jsonschema.Draft202012Validator(SCHEMA).validate(result)
+    check_result(result)
     return result
 
 

@@ -1,0 +1,402 @@
+"""Check, repair and split one CSV of conversions in a single streaming pass.
+
+    stream ─▶ decoding.TextBlocks ─▶ records.Records ─▶ validation.BatchValidator
+             (bytes → text, LF)      (header, batches)   (columns, groups, duplicates)
+                                                            │
+                         report.ReportBuilder ◀─────────────┤
+                         rejects.RejectsWriter ◀── invalid rows
+                         splitter.PartSplitter ◀── render.render (valid rows, normalized)
+
+Policy: invalid rows are reported and left out and the rest goes on, unless the share of
+invalid rows is above `max_invalid_ratio` (probably the wrong type or format) or `strict` is
+set and any row is invalid: then the file is rejected and any parts written are discarded.
+File-level problems (encoding, header, an unclosed quote, a row too large) reject at once.
+
+Bad data never raises: it ends up in the `Report` (see `report.py` for its JSON shape).
+What raises: `ConfigError` for unusable options (an unknown time zone), `DeadlineReached`
+when `should_stop` says so (parts written so far are discarded first), and whatever the
+stream or the sink raise (after discarding the parts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import zoneinfo
+from collections.abc import Callable
+from typing import BinaryIO
+
+from . import logs
+from .columns import HeaderIssue, Layout, resolve_header
+from .decoding import DecodeProblem, TextBlocks
+from .dedupe import KeySet
+from .errors import ConfigError, DeadlineReached
+from .records import Batch, RecordProblem, Records
+from .rejects import RejectsWriter
+from .render import render
+from .report import Issue, PartInfo, Report, ReportBuilder, RowCounts
+from .splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
+from .types import DEFAULT_MAX_PART_BYTES, ConversionType
+from .validation import BatchValidator, Outcome, note_message
+from .values import Context
+
+__all__ = [
+    "CheckOptions",
+    "Issue",
+    "PartInfo",
+    "PartSink",
+    "PartWriter",
+    "Report",
+    "RowCounts",
+    "check_file",
+]
+
+_log = logs.get_logger("checker")
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """How to check one file."""
+
+    type: ConversionType
+    timezone: str = "UTC"  # for human DateTime repairs
+    strict: bool = False  # reject the file on any invalid row
+    max_invalid_ratio: float = 0.5  # reject when invalid/total is above this
+    max_part_bytes: int = DEFAULT_MAX_PART_BYTES
+    max_errors: int = 100  # errors listed; counts stay exact
+    max_dedupe_keys: int = 5_000_000  # past this, stop tracking duplicates and say so
+    now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
+
+    def __post_init__(self) -> None:
+        if self.max_part_bytes <= 0:
+            raise ConfigError("max_part_bytes must be positive")
+        if not 0.0 <= self.max_invalid_ratio <= 1.0:
+            raise ConfigError("max_invalid_ratio must be between 0 and 1")
+        if self.max_errors < 0 or self.max_dedupe_keys < 0:
+            raise ConfigError("max_errors and max_dedupe_keys must not be negative")
+
+
+def time_zone(name: str) -> dt.tzinfo:
+    """The named IANA zone; ConfigError if there is none."""
+    if name.strip().upper() in {"UTC", "Z", "GMT"}:
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {name!r}: use an IANA name like Europe/Moscow"
+        ) from None
+
+
+def _cell_count_code(cells: list[str], width: int) -> str:
+    return "too-few-cells" if len(cells) < width else "too-many-cells"
+
+
+class _Rejected(Exception):
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+@dataclasses.dataclass
+class _Blanks:
+    """Blank lines seen after the last row so far: they only count if a row follows."""
+
+    count: int = 0
+    first: int | None = None
+
+
+class _Run:
+    """One pass over one file."""
+
+    def __init__(
+        self,
+        options: CheckOptions,
+        sink: PartSink | None,
+        rejects: Callable[[], PartWriter] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.options = options
+        self.builder = ReportBuilder(options.type, options.max_errors)
+        self.ctx = Context(
+            tz=time_zone(options.timezone),
+            now=int(time.time() if options.now is None else options.now),
+        )
+        self.sink = sink
+        self.open_rejects = rejects
+        self.should_stop = should_stop
+        self.splitter: PartSplitter | None = None
+        self.rejects: RejectsWriter | None = None
+        self.writing = sink is not None
+        self.first_invalid_line: int | None = None
+        self.blanks = _Blanks()
+        self.layout: Layout | None = None
+
+    def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
+        builder = self.builder
+        blocks = TextBlocks(stream, progress=progress)
+        try:
+            try:
+                self._read(blocks)
+            except (DecodeProblem, RecordProblem) as problem:
+                issue = Issue(problem.code, problem.line, None, problem.message)
+                builder.add_error(issue)
+                builder.reject(issue)
+            except _Rejected as rejected:
+                builder.reject(rejected.issue)
+            finally:
+                builder.encoding = blocks.encoding
+                builder.bytes_read = blocks.bytes_read
+            if blocks.transcoded_at_line is not None:
+                builder.warn(
+                    "windows-1251",
+                    blocks.transcoded_at_line,
+                    None,
+                    "the file is Windows-1251 (from line "
+                    f"{blocks.transcoded_at_line}): transcoded to UTF-8",
+                )
+            self._apply_policy()
+            if self.rejects is not None:
+                self.rejects.close()
+        except BaseException:
+            self._abandon()
+            raise
+        if self.splitter is not None:
+            if builder.rejected_reason is None and self.writing:
+                builder.parts = self.splitter.finish()
+            else:
+                self.splitter.discard()
+        return builder.build()
+
+    def _abandon(self) -> None:
+        """Something raised: drop the parts and close the rejects, whatever else fails."""
+        for cleanup in (
+            self.splitter.discard if self.splitter is not None else None,
+            self.rejects.close if self.rejects is not None else None,
+        ):
+            if cleanup is None:
+                continue
+            try:
+                cleanup()
+            except Exception:  # the original exception matters more; this one is logged
+                _log.exception("cleaning up after a failed check failed too")
+
+    def _read(self, blocks: TextBlocks) -> None:
+        records = Records(blocks)
+        names = records.header()
+        builder = self.builder
+        if names is None:
+            issue = Issue("empty-file", None, None, "the file is empty")
+            builder.add_error(issue)
+            raise _Rejected(issue)
+        builder.delimiter = records.delimiter
+        layout, issues = resolve_header(self.options.type, names)
+        self._header_issues(issues, records.header_line)
+        if layout is None:
+            raise _Rejected(next(e for e in builder.errors if e.line == records.header_line))
+        self.layout = layout
+        builder.columns = layout.output_header
+        if self.sink is not None:
+            header = (",".join(layout.output_header) + "\n").encode()
+            self.splitter = PartSplitter(self.sink, self.options.max_part_bytes, header)
+        if self.open_rejects is not None:
+            self.rejects = RejectsWriter(self.open_rejects, [name.strip() for name in names])
+        max_keys = self.options.max_dedupe_keys
+        validator = BatchValidator(layout, self.ctx, KeySet(max_keys) if max_keys else None)
+        for batch in records.batches(layout.width):
+            if self.should_stop is not None and self.should_stop():
+                raise DeadlineReached("the check was stopped before the end of the file")
+            self._take(batch, validator.check(batch, builder.error_room), layout, records)
+        if builder.total == 0:
+            issue = Issue("header-only", None, None, "the file has a header and no data rows")
+            builder.add_error(issue)
+            raise _Rejected(issue)
+
+    def _header_issues(self, issues: list[HeaderIssue], line: int) -> None:
+        for issue in issues:
+            if issue.is_error:
+                self.builder.add_error(Issue(issue.code, line, issue.column, issue.message))
+            else:
+                self.builder.warn(issue.code, line, issue.column, issue.message)
+
+    def _take(self, batch: Batch, outcome: Outcome, layout: Layout, records: Records) -> None:
+        builder = self.builder
+        lines = batch.lines
+        self._errors(batch, outcome, layout)
+        invalid_rows = len(outcome.invalid) + len(batch.malformed)
+        builder.total += batch.count + len(batch.malformed)
+        builder.invalid += invalid_rows
+        builder.duplicates += len(outcome.duplicates)
+        for note in outcome.notes:
+            builder.warn(
+                note.code,
+                lines[note.first_row],
+                note.column,
+                note_message(note.code, note.column),
+                note.count,
+            )
+        if outcome.duplicates:
+            builder.warn(
+                "duplicate-row",
+                lines[min(outcome.duplicates)],
+                None,
+                "rows repeating an earlier row's "
+                + ", ".join(layout.rules.dedupe_key)
+                + " were dropped",
+                len(outcome.duplicates),
+            )
+        if outcome.dedupe_stopped_row is not None and builder.dedupe_stopped_at is None:
+            line = lines[outcome.dedupe_stopped_row]
+            builder.dedupe_stopped_at = line
+            builder.warn(
+                "dedupe-stopped",
+                line,
+                None,
+                f"over {self.options.max_dedupe_keys} distinct rows: from line {line} on, "
+                "duplicates were not looked for",
+            )
+        self._blank_lines(batch)
+        if invalid_rows:
+            self._invalid(batch, outcome, layout)
+        if self.splitter is not None and self.writing:
+            dropped = set(outcome.invalid)
+            dropped.update(outcome.duplicates)
+            rendered = render(
+                batch,
+                outcome.columns,
+                kept=layout.kept,
+                changed=outcome.changed,
+                dropped=dropped,
+                delimiter=records.delimiter,
+            )
+            try:
+                self.splitter.write(rendered)
+            except RowTooLarge as exc:
+                kept = [row for row in range(batch.count) if row not in dropped]
+                line = lines[kept[exc.row]]
+                raise _Rejected(self._row_too_large(line, exc)) from None
+
+    def _row_too_large(self, line: int, exc: RowTooLarge) -> Issue:
+        issue = Issue(
+            "row-too-large",
+            line,
+            None,
+            f"the row on line {line} is {exc.size} bytes: with the header it does not fit "
+            f"in a part of {exc.limit} bytes",
+        )
+        self.builder.add_error(issue)
+        return issue
+
+    def _errors(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
+        builder = self.builder
+        for code, times in outcome.error_counts.items():
+            builder.count_errors(code, times)
+        room = builder.error_room
+        listed = [
+            (batch.lines[e.row], e.order, Issue(e.code, batch.lines[e.row], e.column, e.message))
+            for e in outcome.errors
+        ]
+        for index, malformed in enumerate(batch.malformed):
+            code = _cell_count_code(malformed.cells, layout.width)
+            builder.count_errors(code, 1)
+            if index < room:
+                message = f"the row has {len(malformed.cells)} cells, the header {layout.width}"
+                listed.append((malformed.line, -1, Issue(code, malformed.line, None, message)))
+        if room > 0 and listed:
+            listed.sort(key=lambda entry: (entry[0], entry[1]))
+            builder.list_errors([issue for _, _, issue in listed])
+
+    def _invalid(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
+        starts = [m.line for m in batch.malformed[:1]]
+        if outcome.invalid:
+            starts.append(batch.lines[min(outcome.invalid)])
+        first = min(starts)
+        if self.first_invalid_line is None:
+            self.first_invalid_line = first
+        if self.options.strict and self.writing and self.splitter is not None:
+            self.writing = False  # the file will be rejected: stop writing parts now
+        if self.rejects is None:
+            return
+        entries: list[tuple[int, list[str], list[str]]] = [
+            (batch.lines[row], codes, batch.row(row)) for row, codes in outcome.invalid.items()
+        ]
+        for malformed in batch.malformed:
+            code = _cell_count_code(malformed.cells, layout.width)
+            entries.append((malformed.line, [code], malformed.cells))
+        entries.sort(key=lambda entry: entry[0])
+        for line, codes, cells in entries:
+            self.rejects.add(line, codes, cells)
+
+    def _blank_lines(self, batch: Batch) -> None:
+        blanks = self.blanks
+        if batch.count or batch.malformed:
+            if blanks.count:
+                self._warn_blank(blanks.count, blanks.first)
+            inner = batch.blank_lines - batch.trailing_blank_lines
+            if inner:
+                self._warn_blank(inner, batch.first_blank_line)
+            blanks.count = batch.trailing_blank_lines
+            blanks.first = batch.last_line - batch.trailing_blank_lines + 1
+        elif batch.blank_lines:
+            blanks.count += batch.blank_lines
+            if blanks.first is None:
+                blanks.first = batch.first_blank_line
+
+    def _warn_blank(self, times: int, line: int | None) -> None:
+        self.builder.warn(
+            "blank-line", line, None, "blank lines and rows of empty cells were skipped", times
+        )
+
+    def _apply_policy(self) -> None:
+        builder = self.builder
+        if builder.rejected_reason is not None:
+            return
+        total, invalid = builder.total, builder.invalid
+        valid = total - invalid - builder.duplicates
+        if self.options.strict and invalid:
+            builder.reject(
+                Issue(
+                    "strict-invalid-row",
+                    self.first_invalid_line,
+                    None,
+                    f"strict mode: {invalid} of {total} rows are invalid (the first on line "
+                    f"{self.first_invalid_line})",
+                )
+            )
+        elif total and invalid / total > self.options.max_invalid_ratio:
+            builder.reject(
+                Issue(
+                    "too-many-invalid-rows",
+                    None,
+                    None,
+                    f"{invalid} of {total} rows ({invalid / total:.0%}) are invalid, above the "
+                    f"{self.options.max_invalid_ratio:.0%} limit: is this the right type "
+                    f"({self.options.type.value}) and format?",
+                )
+            )
+        elif total and not valid:
+            builder.reject(Issue("no-valid-rows", None, None, "no row is left to upload"))
+
+
+def check_file(
+    stream: BinaryIO,
+    options: CheckOptions,
+    *,
+    sink: PartSink | None = None,
+    rejects: Callable[[], PartWriter] | None = None,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Report:
+    """Check `stream` as a CSV of `options.type` conversions, in one pass.
+
+    With a `sink`, the valid rows, normalized (UTF-8, canonical header, comma, LF, known
+    columns only), are written to it as parts of at most `options.max_part_bytes`, header in
+    each, never cut inside a row; if the file ends up rejected, `sink.discard()` is called.
+    `rejects` is called at the first invalid row to open a CSV of the invalid rows (their line
+    and error codes, then their cells as read); `check_file` closes it. `progress` gets the
+    bytes read so far after each block; `should_stop` is asked before each batch and, when it
+    answers True, the parts are discarded and `DeadlineReached` is raised.
+    """
+    run = _Run(options, sink, rejects, should_stop)
+    return run.execute(stream, progress)

@@ -1,0 +1,74 @@
+"""The stable vocabulary of the check report: every error and warning code, with what it means.
+
+Codes are kebab-case and never change meaning once published: users filter on them, the result
+JSON Schema enumerates them, and the README table is generated from the same descriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+#: Errors. File-level ones reject the whole file; row-level ones drop the row (or, past the
+#: invalid-row ratio or in strict mode, reject the file through a policy code).
+ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        # The file as a whole.
+        "empty-file": "no bytes, or nothing but blank lines",
+        "binary-file": "NUL bytes or a binary signature: a spreadsheet, an archive, UTF-16 text",
+        "bad-encoding": "bytes that are neither UTF-8 nor Windows-1251 text (line, byte offset)",
+        "unclosed-quote": "a quoted field that is never closed, or runs on past the row limit",
+        "row-too-large": "a row over the row limit, or too big for a part with the header",
+        "empty-column-name": "a header cell is empty (an index column written by R or pandas?)",
+        "duplicate-column": "two header cells name the same column",
+        "missing-column": "a required column is absent from the header",
+        "no-linking-id": "no ID column in the header, or a row with every ID cell empty",
+        "no-chat-contact": "CHATS: no ChatUsername, ChatUserID or PhoneNumber in the header or row",
+        "header-only": "a header and no data rows",
+        # One row.
+        "too-few-cells": "the row has fewer cells than the header",
+        "too-many-cells": "the row has more cells than the header",
+        "missing-value": "a required cell (DateTime, Target, ChatPlatform) is empty",
+        "bad-datetime": "DateTime is neither Unix seconds nor an ISO 8601 date and time",
+        "future-datetime": "DateTime is in the future (more than 5 minutes ahead)",
+        "bad-price": "Price is not a decimal number",
+        "negative-price": "Price is below zero",
+        "bad-currency": "Currency is not an ISO 4217 code",
+        "bad-flag": "a 1/0 column holds something else",
+        "bad-duration": "TalkDuration or HoldDuration is not a whole number of seconds",
+        "tag-too-long": "Tag is over 100 characters",
+        "bad-url": "URL, CallTrackerURL or MessengerTrackerURL is not an absolute http(s) URL",
+        "bad-phone": "PhoneNumber does not reduce to + and 7 to 15 digits",
+        "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber",
+        "bad-id": "ClientId or Yclid is not a number",
+        # Policy: why a file with some invalid rows was rejected whole.
+        "too-many-invalid-rows": "the share of invalid rows is above the limit (wrong type?)",
+        "strict-invalid-row": "strict mode and at least one row is invalid",
+        "no-valid-rows": "nothing is left to upload",
+    }
+)
+
+#: Warnings. Nothing is lost: a repair was made, a column was dropped, a row was skipped as a
+#: duplicate or blank, or a value will probably not do what the user expects.
+WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "windows-1251": "the file was Windows-1251 and was transcoded to UTF-8",
+        "header-renamed": "a header cell was renamed to its canonical spelling",
+        "unknown-column": "a column this type does not have was dropped",
+        "whitespace-trimmed": "spaces around a value were removed",
+        "decimal-comma": "a decimal comma in Price became a full stop",
+        "datetime-converted": "a date and time was converted to Unix seconds",
+        "phone-normalized": "spaces, dashes, dots or brackets were removed from a phone number",
+        "chat-platform-lowercased": "ChatPlatform was lower-cased",
+        "currency-uppercased": "Currency was upper-cased",
+        "older-than-linking-window": "DateTime is over 21 days old: the row will not link",
+        "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
+        "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
+        "duplicate-row": "a row repeating an earlier row's key was dropped",
+        "dedupe-stopped": "too many distinct keys: later duplicates were not looked for",
+        "blank-line": "a blank line (or a row of empty cells) was skipped",
+    }
+)
+
+ERROR_CODES: tuple[str, ...] = tuple(ERROR_DESCRIPTIONS)
+WARNING_CODES: tuple[str, ...] = tuple(WARNING_DESCRIPTIONS)

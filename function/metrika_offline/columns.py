@@ -1,0 +1,338 @@
+"""The columns of BASIC, CALLS and CHATS files, as one table of data (see metrika-api.md).
+
+`_TABLE` says, for each column Metrica knows, what kind of value it holds and whether each type
+requires it, allows it or does not have it. `_GROUPS` holds the at-least-one rules and
+`_DEDUPE_KEYS` the columns that identify a conversion. Everything else here derives from them.
+
+Header matching is forgiving: case, spaces, underscores, hyphens and dots are ignored
+(`client_id`, `CLIENTID` and `ClientID` are all ClientId), plus a few explicit aliases. Output
+always uses one canonical spelling per type: the API pages' `ClientId` for BASIC and CALLS, the
+chat pages' `ClientID` for CHATS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+from .types import ConversionType
+
+
+class Kind(enum.StrEnum):
+    """What a column holds; each kind has one checker in `values.py`."""
+
+    UNIX_TIME = "unix-time"  # Unix seconds, UTC; dates and times are converted
+    PRICE = "price"  # decimal with a full stop, not negative
+    CURRENCY = "currency"  # ISO 4217
+    FLAG = "flag"  # 1 or 0
+    DURATION = "duration"  # whole seconds, not negative
+    TAG = "tag"  # free text, at most 100 characters
+    URL = "url"  # absolute http(s)
+    PHONE = "phone"  # + and digits
+    CHAT_PLATFORM = "chat-platform"  # whatsapp, telegram, viber
+    GOAL = "goal"  # the goal's identifier (not its display name)
+    NUMERIC_ID = "numeric-id"  # Metrica's own numeric IDs
+    TEXT = "text"  # anything: surrounding whitespace is trimmed
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of one type."""
+
+    name: str  # canonical spelling, written on output
+    kind: Kind
+    required: bool = False  # the header must have it and no row may leave it empty
+    aliases: tuple[str, ...] = ()  # other accepted names (compared like names, see `match_key`)
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """At least one of `columns` must be present in the header and non-empty in each row."""
+
+    columns: tuple[str, ...]
+    code: str
+    is_error: bool  # False: only a warning (an unattributed chat is still a chat)
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeRules:
+    """Everything the checker needs to know about one conversion type."""
+
+    type: ConversionType
+    columns: tuple[Column, ...]
+    groups: tuple[Group, ...]
+    dedupe_key: tuple[str, ...]  # rows equal on these columns are duplicates
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+B, C, H = ConversionType.BASIC, ConversionType.CALLS, ConversionType.CHATS
+
+# fmt: off
+# Presence per type, in the order BASIC CALLS CHATS: r = required, o = optional, - = absent.
+_TABLE: tuple[tuple[str, Kind, str, tuple[str, ...]], ...] = (
+    # name                 kind               B C H    aliases
+    ("ClientId",           Kind.NUMERIC_ID,   "o o o", ("_ym_uid", "ym_uid")),
+    ("UserId",             Kind.TEXT,         "o o o", ()),
+    ("Yclid",              Kind.NUMERIC_ID,   "o o o", ()),
+    ("PurchaseId",         Kind.TEXT,         "o - o", ()),
+    ("Target",             Kind.GOAL,         "r - -", ()),
+    ("DateTime",           Kind.UNIX_TIME,    "r r r", ()),
+    ("ChatPlatform",       Kind.CHAT_PLATFORM, "- - r", ()),
+    ("ChatUsername",       Kind.TEXT,         "- - o", ()),
+    ("ChatUserID",         Kind.TEXT,         "- - o", ()),
+    ("PhoneNumber",        Kind.PHONE,        "- o o", ("phone",)),
+    ("StaticCall",         Kind.FLAG,         "- o -", ()),
+    ("TalkDuration",       Kind.DURATION,     "- o -", ()),
+    ("HoldDuration",       Kind.DURATION,     "- o -", ()),
+    ("CallMissed",         Kind.FLAG,         "- o -", ()),
+    ("FirstTimeCaller",    Kind.FLAG,         "- o -", ()),
+    ("ChatAnswered",       Kind.FLAG,         "- - o", ()),
+    ("Tag",                Kind.TAG,          "- o o", ()),
+    ("Price",              Kind.PRICE,        "o o o", ()),
+    ("Currency",           Kind.CURRENCY,     "o o o", ()),
+    ("URL",                Kind.URL,          "- o o", ()),
+    ("CallTrackerURL",     Kind.URL,          "- o -", ()),
+    ("MessengerTrackerURL", Kind.URL,         "- - o", ()),
+)
+# fmt: on
+
+# The chat pages spell the IDs with a capital D; the API pages do not.
+_SPELLING: Mapping[ConversionType, Mapping[str, str]] = {
+    H: {"ClientId": "ClientID", "UserId": "UserID", "PurchaseId": "PurchaseID"},
+}
+
+_GROUPS: Mapping[ConversionType, tuple[Group, ...]] = {
+    B: (Group(("ClientId", "UserId", "Yclid", "PurchaseId"), "no-linking-id", is_error=True),),
+    C: (Group(("UserId", "ClientId", "Yclid"), "no-linking-id", is_error=True),),
+    H: (
+        Group(("ChatUsername", "ChatUserID", "PhoneNumber"), "no-chat-contact", is_error=True),
+        Group(("ClientId", "UserId", "Yclid", "PurchaseId"), "unattributed-chat", is_error=False),
+    ),
+}
+
+# Conversions Metrica would count twice. CHATS: the key Metrica itself updates a chat by (seed).
+# BASIC and CALLS have no documented key: the same goal (or call) for the same user at the same
+# second is the same conversion; a different price alone does not make a new one.
+_DEDUPE_KEYS: Mapping[ConversionType, tuple[str, ...]] = {
+    B: ("Target", "DateTime", "ClientId", "UserId", "Yclid", "PurchaseId"),
+    C: ("DateTime", "PhoneNumber", "UserId", "ClientId", "Yclid"),
+    H: ("DateTime", "ChatPlatform", "ChatUsername", "ChatUserID", "PhoneNumber"),
+}
+
+_TYPE_ORDER = (B, C, H)
+
+
+def _build(kind: ConversionType) -> TypeRules:
+    spelling = _SPELLING.get(kind, {})
+    position = _TYPE_ORDER.index(kind)
+    columns = []
+    for name, value_kind, presence, aliases in _TABLE:
+        flag = presence.split()[position]
+        if flag == "-":
+            continue
+        columns.append(
+            Column(spelling.get(name, name), value_kind, required=flag == "r", aliases=aliases)
+        )
+    groups = tuple(
+        dataclasses.replace(g, columns=tuple(spelling.get(c, c) for c in g.columns))
+        for g in _GROUPS[kind]
+    )
+    key = tuple(spelling.get(c, c) for c in _DEDUPE_KEYS[kind])
+    return TypeRules(kind, tuple(columns), groups, key)
+
+
+RULES: Mapping[ConversionType, TypeRules] = MappingProxyType({t: _build(t) for t in _TYPE_ORDER})
+
+#: Active ISO 4217 currency codes (funds included; test codes, metals and units of account
+#: left out). RUR, the pre-1998 rouble, is gone: Metrica wants RUB.
+CURRENCIES: frozenset[str] = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK
+    MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD
+    XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()  # noqa: SIM905 (a block of codes reads better than 170 quoted strings)
+)
+
+#: ChatPlatform values Metrica documents (lower case).
+CHAT_PLATFORMS: frozenset[str] = frozenset({"whatsapp", "telegram", "viber"})
+
+TAG_MAX_CHARS = 100
+
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-.]+")
+
+
+def match_key(name: str) -> str:
+    """How header names are compared: case, spaces, `_`, `-` and `.` do not count."""
+    return _IGNORED_IN_NAMES.sub("", name).casefold()
+
+
+_SAFE_NAME = re.compile(r"[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_ .\-]{0,39}")
+
+
+def safe_label(name: str, position: int) -> str:
+    """A header cell as it may appear in a report: itself when it reads like a column name,
+    else its position. A file without a header row has data there (phones, IDs)."""
+    stripped = name.strip()
+    if _SAFE_NAME.fullmatch(stripped) and sum(ch.isdigit() for ch in stripped) < 4:
+        return stripped
+    return f"column {position + 1}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeaderIssue:
+    """A problem (or a note) about the header row, reported on line 1."""
+
+    code: str
+    column: str | None
+    message: str
+    is_error: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How one file's header maps onto its type's columns."""
+
+    rules: TypeRules
+    width: int  # cells per row, as in the header
+    columns: tuple[Column | None, ...]  # per input position; None = dropped
+    kept: tuple[int, ...]  # input positions written out, in input order
+
+    @property
+    def output_header(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns if column is not None)
+
+    def position(self, name: str) -> int | None:
+        """Input position of a canonical column, or None when the file lacks it."""
+        for i, column in enumerate(self.columns):
+            if column is not None and column.name == name:
+                return i
+        return None
+
+
+def _lookup(rules: TypeRules) -> dict[str, Column]:
+    table: dict[str, Column] = {}
+    for column in rules.columns:
+        table[match_key(column.name)] = column
+        for alias in column.aliases:
+            table[match_key(alias)] = column
+    return table
+
+
+def _name_issues(
+    kind: ConversionType, rules: TypeRules, names: Sequence[str]
+) -> tuple[list[Column | None], list[HeaderIssue]]:
+    """Each header cell's column (None when dropped), and what was odd about the cells."""
+    lookup = _lookup(rules)
+    issues: list[HeaderIssue] = []
+    mapped: list[Column | None] = []
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(names):
+        name = raw.strip()
+        label = safe_label(name, position)
+        key = match_key(name)
+        column = lookup.get(key) if name and key not in seen else None
+        mapped.append(column)
+        if not name:
+            issues.append(
+                HeaderIssue(
+                    "empty-column-name",
+                    f"column {position + 1}",
+                    f"header cell {position + 1} is empty: name it, or drop the column "
+                    "(R's write.csv adds one unless row.names = FALSE)",
+                    is_error=True,
+                )
+            )
+        elif key in seen:
+            issues.append(
+                HeaderIssue(
+                    "duplicate-column",
+                    label,
+                    f"header cells {seen[key] + 1} and {position + 1} name the same column",
+                    is_error=True,
+                )
+            )
+        elif column is None:
+            seen[key] = position
+            issues.append(
+                HeaderIssue(
+                    "unknown-column",
+                    label,
+                    f"{label} is not a {kind.value} column: dropped",
+                    is_error=False,
+                )
+            )
+        else:
+            seen[key] = position
+            if name != column.name:
+                issues.append(
+                    HeaderIssue(
+                        "header-renamed",
+                        column.name,
+                        f"{label} is written as {column.name}",
+                        is_error=False,
+                    )
+                )
+    return mapped, issues
+
+
+def _presence_issues(
+    kind: ConversionType, rules: TypeRules, present: set[str]
+) -> list[HeaderIssue]:
+    """Required columns and at-least-one groups the header lacks."""
+    issues = [
+        HeaderIssue(
+            "missing-column",
+            column.name,
+            f"{kind.value} files need a {column.name} column",
+            is_error=True,
+        )
+        for column in rules.columns
+        if column.required and column.name not in present
+    ]
+    for group in rules.groups:
+        if present.isdisjoint(group.columns):
+            names_list = ", ".join(group.columns)
+            if group.is_error:
+                message = f"{kind.value} files need at least one of {names_list}"
+            else:
+                message = f"no {names_list} column: the chats cannot be linked to visits"
+            issues.append(HeaderIssue(group.code, None, message, is_error=group.is_error))
+    if not present:
+        issues.append(
+            HeaderIssue(
+                "missing-column",
+                None,
+                "no header cell names a known column: is the header row missing, "
+                "or is this the wrong type?",
+                is_error=True,
+            )
+        )
+    return issues
+
+
+def resolve_header(
+    kind: ConversionType, names: Sequence[str]
+) -> tuple[Layout | None, list[HeaderIssue]]:
+    """Map header cells to columns. Returns the layout (None when the header rejects the file)
+    and every issue found: errors, and warnings for renamed and dropped columns."""
+    rules = RULES[kind]
+    mapped, issues = _name_issues(kind, rules, names)
+    present = {column.name for column in mapped if column is not None}
+    issues += _presence_issues(kind, rules, present)
+    if any(issue.is_error for issue in issues):
+        return None, issues
+    kept = tuple(i for i, column in enumerate(mapped) if column is not None)
+    return Layout(rules, len(names), tuple(mapped), kept), issues

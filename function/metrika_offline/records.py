@@ -1,0 +1,383 @@
+"""CSV records from text blocks, in batches laid out for column-at-a-time checking.
+
+A batch keeps every cell in one flat list, row after row, with a marker (`"\\n"`) after each
+row, so the checker takes a whole column with one slice and tests it with one C-level call.
+No per-row list or tuple is built on the fast path: at a few million rows, those alone would
+cost more than `csv.reader` itself, their garbage collection most of all.
+
+- A run of lines without a quote character is split with `str.split`, in one call for the
+  whole run (that is exactly how `csv` reads such lines), and the markers prove in one slice
+  that every row has the header's width.
+- A line with a quote goes to `csv.reader`, which may pull more lines (a quoted newline),
+  from later blocks too; the record must close within `max_row_chars`.
+- Blank lines, and rows of empty cells (what Excel leaves below a table), are skipped.
+- Line numbers are physical (LF after normalization), 1-based; a record that spans lines is
+  reported at the line where it starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
+MAX_ROW_CHARS = 1 << 20
+ROW_MARKER = "\n"
+
+_DELIMITERS = (",", ";", "\t")
+
+
+class RecordProblem(Exception):
+    """The text cannot be cut into records: reject the file."""
+
+    def __init__(self, code: str, line: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.line = line
+        self.message = message
+
+
+class LineMap(Sequence[int]):
+    """Physical line of each row of a batch, stored as runs of consecutive lines: numbers are
+    only looked at for the rows that have something to report."""
+
+    def __init__(self) -> None:
+        self._rows: list[int] = []  # first row of each run
+        self._lines: list[int] = []  # its line
+        self._count = 0
+        self._next_line = -1  # the line a row added now would have to continue the last run
+
+    def add(self, line: int, rows: int) -> None:
+        if line != self._next_line:
+            self._rows.append(self._count)
+            self._lines.append(line)
+        self._count += rows
+        self._next_line = line + rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, row: int) -> int: ...
+    @overload
+    def __getitem__(self, row: slice) -> Sequence[int]: ...
+    def __getitem__(self, row: int | slice) -> int | Sequence[int]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(self._count))]
+        if not 0 <= row < self._count:
+            raise IndexError(row)
+        run = bisect_right(self._rows, row) - 1
+        return self._lines[run] + row - self._rows[run]
+
+
+@dataclasses.dataclass(frozen=True)
+class Malformed:
+    """A row whose cell count differs from the header's."""
+
+    line: int
+    cells: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Piece:
+    """Consecutive rows of a batch as they were read: `text` (LF-terminated lines, no quotes),
+    or None for one record that held quotes and must be written anew."""
+
+    row: int  # the batch row of its first row
+    rows: int
+    text: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Rows of the header's width, flat, plus what did not fit that shape."""
+
+    cells: list[str]  # row i, column j is cells[i * stride + j]; a marker ends each row
+    stride: int  # the width + 1
+    count: int  # rows in `cells`
+    lines: LineMap  # physical line where each row starts
+    pieces: list[Piece]  # the rows as read, in order
+    malformed: list[Malformed]
+    blank_lines: int
+    first_blank_line: int | None
+    trailing_blank_lines: int  # blank lines after the batch's last row
+    last_line: int  # the last physical line this batch covers
+
+    def row(self, index: int) -> list[str]:
+        start = index * self.stride
+        return self.cells[start : start + self.stride - 1]
+
+
+def detect_delimiter(line: str) -> str:
+    """Comma, semicolon or tab: whichever the header line has most of (comma on a tie)."""
+    best = max(_DELIMITERS, key=line.count)
+    return best if line.count(best) > 0 else ","
+
+
+class _BatchBuilder:
+    """Collects the rows of one batch."""
+
+    def __init__(self, width: int, delimiter: str) -> None:
+        self.width = width
+        self.delimiter = delimiter
+        self.marker = delimiter + ROW_MARKER + delimiter
+        self.empty_row = delimiter * (width - 1)
+        self.cells: list[str] = []
+        self.lines = LineMap()
+        self.pieces: list[Piece] = []
+        self.count = 0
+        self.malformed: list[Malformed] = []
+        self.blank_lines = 0
+        self.first_blank_line: int | None = None
+        self.trailing_blank_lines = 0
+
+    def _blank(self, line: int) -> None:
+        self.blank_lines += 1
+        self.trailing_blank_lines += 1
+        if self.first_blank_line is None:
+            self.first_blank_line = line
+
+    def add_text(self, text: str, first_line: int, n: int) -> None:
+        """`n` lines without quotes, each ending in LF; `first_line` is the first one's."""
+        width = self.width
+        flat = text.replace("\n", self.marker).split(self.delimiter)
+        if (
+            len(flat) == n * (width + 1) + 1
+            and flat[width :: width + 1].count(ROW_MARKER) == n
+            and not text.startswith(self.empty_row + "\n")
+            and ("\n" + self.empty_row + "\n") not in text
+        ):
+            flat.pop()
+            if self.cells:
+                self.cells += flat
+            else:
+                self.cells = flat
+            self.lines.add(first_line, n)
+            self.pieces.append(Piece(self.count, n, text))
+            self.count += n
+            self.trailing_blank_lines = 0
+            return
+        lines = text.split("\n")
+        lines.pop()
+        for offset, line in enumerate(lines):
+            self._add_line(line, first_line + offset)
+
+    def _add_line(self, line: str, number: int) -> None:
+        d = self.delimiter
+        if not line.strip(d + " \t"):
+            self._blank(number)
+            return
+        cells = line.split(d)
+        if len(cells) != self.width:
+            self.malformed.append(Malformed(number, cells))
+            self.trailing_blank_lines = 0
+            return
+        cells.append(ROW_MARKER)
+        self.cells += cells
+        self.lines.add(number, 1)
+        self.pieces.append(Piece(self.count, 1, line + "\n"))
+        self.count += 1
+        self.trailing_blank_lines = 0
+
+    def add_record(self, cells: list[str], line: int) -> None:
+        """A record read by csv.reader."""
+        if len(cells) == self.width and any(cells):
+            self.cells += cells
+            self.cells.append(ROW_MARKER)
+            self.lines.add(line, 1)
+            self.pieces.append(Piece(self.count, 1, None))
+            self.count += 1
+            self.trailing_blank_lines = 0
+        elif not "".join(cells).strip():
+            self._blank(line)
+        else:
+            self.malformed.append(Malformed(line, cells))
+            self.trailing_blank_lines = 0
+
+    def build(self, last_line: int) -> Batch:
+        return Batch(
+            cells=self.cells,
+            stride=self.width + 1,
+            count=self.count,
+            lines=self.lines,
+            pieces=self.pieces,
+            malformed=self.malformed,
+            blank_lines=self.blank_lines,
+            first_blank_line=self.first_blank_line,
+            trailing_blank_lines=self.trailing_blank_lines,
+            last_line=last_line,
+        )
+
+
+class _LineFeed:
+    """Lines (with their LF) for csv.reader, from an offset in the current chunk on, then
+    from later chunks when a quoted field runs on. Tracks where it stopped."""
+
+    def __init__(self, records: Records, text: str, pos: int) -> None:
+        self.records = records
+        self.text = text
+        self.pos = pos
+        self.budget = records.max_row_chars
+        self.ended = False  # the file ended while csv.reader wanted more
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        end = self.text.find("\n", self.pos) + 1
+        if end == 0:  # chunks end with LF, so the current one is used up
+            got = self.records.next_chunk()
+            if got is None:
+                self.ended = True
+                raise StopIteration
+            self.text, self.pos = got[0], 0
+            self.budget -= len(self.text)
+            if self.budget < 0:
+                raise self.records.unclosed()
+            end = self.text.find("\n") + 1
+        line = self.text[self.pos : end]
+        self.pos = end
+        return line
+
+    def next_line_has_quote(self) -> bool:
+        end = self.text.find("\n", self.pos)
+        return end >= 0 and self.text.find('"', self.pos, end) >= 0
+
+
+class Records:
+    """Read the header, then batches of records, from text blocks (see `decoding`)."""
+
+    def __init__(self, blocks: Iterable[str], *, max_row_chars: int = MAX_ROW_CHARS) -> None:
+        self._blocks = iter(blocks)
+        self.max_row_chars = max_row_chars
+        self._tail = ""
+        self._next_line = 1  # physical number of the first line of the next chunk
+        self._pending: tuple[str, int, int] | None = None
+        self._record_line = 0  # where the quoted record being read starts
+        self.delimiter = ","
+        self.header_line = 1
+
+    def next_chunk(self) -> tuple[str, int, int] | None:
+        """The next run of complete lines (ending in LF), its first line's number and how
+        many lines it holds."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return pending
+        for block in self._blocks:
+            text = self._tail + block if self._tail else block
+            cut = text.rfind("\n") + 1
+            if cut == 0:
+                self._tail = text
+                self._check_tail(self._next_line)
+                continue
+            chunk = text[:cut] if cut < len(text) else text
+            self._tail = text[cut:]
+            start = self._next_line
+            n = chunk.count("\n")
+            self._next_line += n
+            self._check_tail(self._next_line)
+            return chunk, start, n
+        if self._tail:
+            chunk, self._tail = self._tail + "\n", ""
+            start = self._next_line
+            self._next_line += 1
+            return chunk, start, 1
+        return None
+
+    def _check_tail(self, line: int) -> None:
+        if len(self._tail) > self.max_row_chars:
+            raise RecordProblem(
+                "row-too-large",
+                line,
+                f"line {line} runs on past {self.max_row_chars // 1024} KiB without a line "
+                "break: not a CSV of conversions",
+            )
+
+    def unclosed(self) -> RecordProblem:
+        line = self._record_line
+        return RecordProblem(
+            "unclosed-quote",
+            line,
+            f"the quoted field opened on line {line} is never closed (a stray quote?), "
+            "or is far too long",
+        )
+
+    def _read_record(self, reader: Iterator[list[str]], feed: _LineFeed, line: int) -> list[str]:
+        self._record_line = line
+        feed.budget = self.max_row_chars
+        try:
+            record = next(reader)
+        except csv.Error:  # a field over csv's own size limit: an unclosed quote in practice
+            raise self.unclosed() from None
+        if feed.ended:
+            raise self.unclosed()
+        return record
+
+    def header(self) -> list[str] | None:
+        """The header cells (blank lines before it are skipped); None for an empty file."""
+        while (got := self.next_chunk()) is not None:
+            chunk, start, _ = got
+            pos = 0
+            while pos < len(chunk) and not chunk[pos : chunk.index("\n", pos)].strip():
+                pos = chunk.index("\n", pos) + 1
+                start += 1
+            if pos == len(chunk):
+                continue
+            self.delimiter = detect_delimiter(chunk[pos : chunk.index("\n", pos)])
+            self.header_line = start
+            feed = _LineFeed(self, chunk, pos)
+            reader = csv.reader(feed, delimiter=self.delimiter)
+            names = self._read_record(reader, feed, start)
+            if feed.pos < len(feed.text):
+                rest = feed.text[feed.pos :]
+                self._pending = (rest, start + reader.line_num, rest.count("\n"))
+            return names
+        return None
+
+    def batches(self, width: int) -> Iterator[Batch]:
+        """Every record after the header, one batch per chunk of text."""
+        while (got := self.next_chunk()) is not None:
+            chunk, start, n = got
+            builder = _BatchBuilder(width, self.delimiter)
+            if '"' in chunk:
+                last = self._mixed(chunk, start, builder)
+            else:
+                builder.add_text(chunk, start, n)
+                last = start + n - 1
+            yield builder.build(last)
+
+    def _mixed(self, chunk: str, start: int, builder: _BatchBuilder) -> int:
+        """A chunk with quotes: runs of plain lines in one go, quoted records through
+        csv.reader. Returns the number of the last line used."""
+        pos, line = 0, start
+        while pos < len(chunk):
+            quote = chunk.find('"', pos)
+            if quote < 0:
+                n = chunk.count("\n", pos)
+                builder.add_text(chunk[pos:] if pos else chunk, line, n)
+                return line + n - 1
+            line_start = chunk.rfind("\n", pos, quote) + 1
+            if line_start > pos:
+                n = chunk.count("\n", pos, line_start)
+                builder.add_text(chunk[pos:line_start], line, n)
+                line += n
+            chunk, pos, line = self._quoted_run(chunk, line_start, line, builder)
+        return line - 1
+
+    def _quoted_run(
+        self, chunk: str, pos: int, line: int, builder: _BatchBuilder
+    ) -> tuple[str, int, int]:
+        """Read records from `pos` while each starts on a line with a quote. Returns where
+        reading stopped: the chunk (a later one, if a record ran on), offset and line."""
+        feed = _LineFeed(self, chunk, pos)
+        reader = csv.reader(feed, delimiter=self.delimiter)
+        used = 0
+        while True:
+            record = self._read_record(reader, feed, line)
+            builder.add_record(record, line)
+            line += reader.line_num - used
+            used = reader.line_num
+            if not feed.next_line_has_quote():
+                return feed.text, feed.pos, line

@@ -1,0 +1,50 @@
+"""The rejected rows, as a CSV a person can fix and drop again.
+
+Columns: `line` (where the row starts in the source), `errors` (its error codes, space
+separated), then the source's own header and cells as they were read, unrepaired. Opened at
+the first rejected row only, so a clean file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+
+from .splitter import PartWriter
+
+_FLUSH_CHARS = 1 << 20
+
+
+class RejectsWriter:
+    """Buffers rejected rows and writes them out in blocks."""
+
+    def __init__(self, open_writer: Callable[[], PartWriter], header: Sequence[str]) -> None:
+        self._open_writer = open_writer
+        self._header = ["line", "errors", *header]
+        self._writer: PartWriter | None = None
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer, lineterminator="\n")
+        self.rows = 0
+
+    def add(self, line: int, codes: Sequence[str], cells: Sequence[str]) -> None:
+        if self._writer is None:
+            self._writer = self._open_writer()
+            self._csv.writerow(self._header)
+        self._csv.writerow([str(line), " ".join(dict.fromkeys(codes)), *cells])
+        self.rows += 1
+        if self._buffer.tell() > _FLUSH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self._writer is not None
+        self._writer.write(self._buffer.getvalue().encode())
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        self._flush()
+        self._writer.close()
+        self._writer = None

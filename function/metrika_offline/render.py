@@ -1,0 +1,161 @@
+"""Normalized CSV text for a checked batch: comma, LF, known columns only (UTF-8 on writing).
+
+The cheapest correct way wins, in this order:
+1. nothing changed: the batch's runs of plain lines as read (a semicolon file's lines with
+   the semicolons swapped, when no cell holds a comma); only quoted records are rewritten;
+2. some rows changed or go: the other rows' own lines, and the changed ones rewritten;
+3. columns go: every row rebuilt from the columns.
+A field is quoted only when it must be (comma, quote, newline), as `csv.QUOTE_MINIMAL` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Collection, Iterable, Sequence
+from itertools import compress, repeat
+from operator import add
+
+from .records import Batch
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """Rows as text, each ending in LF. `row_bytes` (UTF-8 size of each row) is given only
+    when some row holds a newline, so that a line is not always a row."""
+
+    text: str
+    rows: int
+    row_bytes: list[int] | None = None
+
+
+class _Lines:
+    """A file-like object that keeps each write: csv.writer writes one row per call."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.write = self.lines.append
+
+
+def csv_rows(rows: Iterable[Sequence[str]]) -> list[str]:
+    """Each row as one CSV record ending in LF, quoted only where needed."""
+    sink = _Lines()
+    csv.writer(sink, lineterminator="\n").writerows(rows)
+    return sink.lines
+
+
+def _from_lines(lines: list[str]) -> Rendered:
+    text = "".join(lines)
+    if text.count("\n") == len(lines):
+        return Rendered(text, len(lines))
+    return Rendered(text, len(lines), [len(line.encode()) for line in lines])
+
+
+def _row(columns: Sequence[list[str] | None], row: int) -> list[str]:
+    return [column[row] for column in columns if column is not None]
+
+
+def render(
+    batch: Batch,
+    columns: Sequence[list[str] | None],
+    *,
+    kept: Sequence[int],
+    changed: Collection[int],
+    dropped: Collection[int],
+    delimiter: str,
+) -> Rendered:
+    """The kept rows of `batch` as normalized text.
+
+    `columns[j]` is input column j after repairs (None for dropped columns), `kept` the input
+    positions written out, `changed` the rows with a repaired value, `dropped` the rows left
+    out (invalid or duplicates)."""
+    keep = [True] * batch.count
+    for row in dropped:
+        keep[row] = False
+    if len(kept) != len(columns):
+        return _rebuild(columns, kept, keep)
+    if not changed and not dropped:
+        unchanged = _unchanged(batch, columns, delimiter)
+        if unchanged is not None:
+            return unchanged
+    return _sparse(batch, columns, set(changed), keep, delimiter)
+
+
+def _unchanged(
+    batch: Batch, columns: Sequence[list[str] | None], delimiter: str
+) -> Rendered | None:
+    """Every row kept as it is: the plain runs as read, quoted records rewritten. None when
+    that does not work (a semicolon file with commas in cells, a quoted newline)."""
+    texts: list[str | None] = []
+    quoted: list[int] = []
+    for piece in batch.pieces:
+        if piece.text is None:
+            texts.append(None)
+            quoted.append(piece.row)
+        elif delimiter == ",":
+            texts.append(piece.text)
+        elif "," not in piece.text:
+            texts.append(piece.text.replace(delimiter, ","))
+        else:
+            return None
+    if not quoted:
+        plain = [text for text in texts if text is not None]
+        return Rendered(plain[0] if len(plain) == 1 else "".join(plain), batch.count)
+    records = iter(csv_rows(_row(columns, row) for row in quoted))
+    out = [text if text is not None else next(records) for text in texts]
+    joined = "".join(out)
+    if joined.count("\n") != batch.count:
+        return None
+    return Rendered(joined, batch.count)
+
+
+def _source_lines(batch: Batch, delimiter: str) -> list[str | None]:
+    """Each row's line as read, with its LF and commas for delimiters; None where it must be
+    rewritten (it was quoted, or a semicolon file's cell holds a comma)."""
+    lines: list[str | None] = []
+    for piece in batch.pieces:
+        if piece.text is None:
+            lines.append(None)
+            continue
+        split = piece.text.split("\n")
+        split.pop()
+        if delimiter == ",":
+            lines += map(add, split, repeat("\n"))
+        else:
+            lines += [
+                None if "," in line else line.replace(delimiter, ",") + "\n" for line in split
+            ]
+    return lines
+
+
+def _sparse(
+    batch: Batch,
+    columns: Sequence[list[str] | None],
+    changed: set[int],
+    keep: list[bool],
+    delimiter: str,
+) -> Rendered:
+    lines = _source_lines(batch, delimiter)
+    quoted = (row for row, line in enumerate(lines) if line is None)
+    rewrite = sorted(row for row in changed.union(quoted) if keep[row])
+    for row, text in zip(rewrite, csv_rows(_row(columns, row) for row in rewrite), strict=True):
+        lines[row] = text
+    return _from_lines([line for line in compress(lines, keep) if line is not None])
+
+
+def _rebuild(
+    columns: Sequence[list[str] | None], kept: Sequence[int], keep: list[bool]
+) -> Rendered:
+    chosen = [column for column in (columns[j] for j in kept) if column is not None]
+    rows = list(compress(zip(*chosen, strict=True), keep)) if chosen else []
+    if not rows:
+        return Rendered("", 0)
+    width = len(chosen)
+    text = "\n".join(map(",".join, rows))
+    if (
+        text.count(",") == len(rows) * (width - 1)
+        and text.count("\n") == len(rows) - 1
+        and '"' not in text
+    ):
+        return Rendered(text + "\n", len(rows))
+    return _from_lines(csv_rows(rows))

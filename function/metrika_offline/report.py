@@ -1,0 +1,222 @@
+"""The check report: what was found in a file, where, and what became of its rows.
+
+Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is built from it)::
+
+    {
+      "valid": bool,                 # something to upload, and the file was not rejected
+      "type": "BASIC" | "CALLS" | "CHATS",
+      "encoding": "utf-8" | "utf-8-sig" | "windows-1251",
+      "delimiter": "," | ";" | "\\t" | null,       # null when no header was read
+      "columns": [str, ...],         # the header written to the parts (canonical names)
+      "rows": {"total": int, "valid": int, "invalid": int, "duplicates": int},
+      "errors": [{"code", "line", "column", "message"}, ...],   # at most max_errors
+      "error_counts": {code: int, ...},                         # exact, whatever the cap
+      "errors_truncated": bool,
+      "warnings": [{"code", "count", "line", "column", "message"}, ...],
+      "parts": [{"index", "name", "rows", "bytes"}, ...],
+      "rejected_reason": {"code", "line", "column", "message"} | null,
+      "dedupe_tracking_stopped_at_line": int | null,
+      "bytes_read": int
+    }
+
+Counting: `rows.total` counts data rows (blank lines are not rows); `invalid` rows have at
+least one error and are left out; `duplicates` are valid rows left out because an earlier row
+had the same key; `valid` rows are the rest, the ones written to the parts. So
+`total == valid + invalid + duplicates` always. A row with two problems counts once in
+`invalid` and twice in `error_counts`.
+
+Lines are physical, 1-based, the header is line 1 (or wherever it was, after blank lines),
+and a record holding a quoted newline is reported at the line where it starts. `line` and
+`column` are null where they do not apply. Warnings are aggregated per code and column, with
+the first line where each happened: a repair can happen millions of times.
+
+Messages never carry cell values: they hold phone numbers and user IDs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .types import ConversionType
+
+
+@dataclasses.dataclass(frozen=True)
+class Issue:
+    """One problem, at one place."""
+
+    code: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class WarningSummary:
+    """Every occurrence of one warning code in one column (or in none)."""
+
+    code: str
+    count: int
+    line: int | None  # the first
+    column: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "count": self.count,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class RowCounts:
+    total: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PartInfo:
+    """One written part: `index` from 1, `name` like part-00001.csv, rows without header."""
+
+    index: int
+    name: str
+    rows: int
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What `check_file` found; see the module docstring for the JSON shape."""
+
+    valid: bool
+    rejected_reason: Issue | None
+    type: ConversionType
+    encoding: str
+    delimiter: str | None
+    columns: tuple[str, ...]
+    rows: RowCounts
+    errors: tuple[Issue, ...]
+    error_counts: Mapping[str, int]
+    errors_truncated: bool
+    warnings: tuple[WarningSummary, ...]
+    parts: tuple[PartInfo, ...]
+    dedupe_tracking_stopped_at_line: int | None
+    bytes_read: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "type": self.type.value,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "columns": list(self.columns),
+            "rows": self.rows.to_json(),
+            "errors": [issue.to_json() for issue in self.errors],
+            "error_counts": dict(self.error_counts),
+            "errors_truncated": self.errors_truncated,
+            "warnings": [warning.to_json() for warning in self.warnings],
+            "parts": [part.to_json() for part in self.parts],
+            "rejected_reason": (
+                None if self.rejected_reason is None else self.rejected_reason.to_json()
+            ),
+            "dedupe_tracking_stopped_at_line": self.dedupe_tracking_stopped_at_line,
+            "bytes_read": self.bytes_read,
+        }
+
+
+class ReportBuilder:
+    """Collects findings during one pass, keeping only what the report will hold."""
+
+    def __init__(self, kind: ConversionType, max_errors: int) -> None:
+        self.kind = kind
+        self.max_errors = max_errors
+        self.errors: list[Issue] = []
+        self.error_counts: dict[str, int] = {}
+        self._warnings: dict[tuple[str, str | None], list[Any]] = {}
+        self.total = 0
+        self.invalid = 0
+        self.duplicates = 0
+        self.rejected_reason: Issue | None = None
+        self.encoding = "utf-8"
+        self.delimiter: str | None = None
+        self.columns: tuple[str, ...] = ()
+        self.parts: tuple[PartInfo, ...] = ()
+        self.dedupe_stopped_at: int | None = None
+        self.bytes_read = 0
+
+    @property
+    def error_room(self) -> int:
+        return self.max_errors - len(self.errors)
+
+    def add_error(self, issue: Issue) -> None:
+        self.count_errors(issue.code, 1)
+        if len(self.errors) < self.max_errors:
+            self.errors.append(issue)
+
+    def count_errors(self, code: str, times: int) -> None:
+        self.error_counts[code] = self.error_counts.get(code, 0) + times
+
+    def list_errors(self, issues: list[Issue]) -> None:
+        """Issues already counted with `count_errors`, listed up to the cap."""
+        self.errors.extend(issues[: self.error_room])
+
+    def warn(
+        self, code: str, line: int | None, column: str | None, message: str, times: int = 1
+    ) -> None:
+        key = (code, column)
+        entry = self._warnings.get(key)
+        if entry is None:
+            self._warnings[key] = [times, line, message]
+        else:
+            entry[0] += times
+            if line is not None and (entry[1] is None or line < entry[1]):
+                entry[1] = line
+
+    def reject(self, issue: Issue) -> None:
+        if self.rejected_reason is None:
+            self.rejected_reason = issue
+
+    def build(self) -> Report:
+        valid_rows = self.total - self.invalid - self.duplicates
+        warnings = tuple(
+            WarningSummary(code, entry[0], entry[1], column, entry[2])
+            for (code, column), entry in self._warnings.items()
+        )
+        listed = len(self.errors)
+        return Report(
+            valid=self.rejected_reason is None and valid_rows > 0,
+            rejected_reason=self.rejected_reason,
+            type=self.kind,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            columns=self.columns,
+            rows=RowCounts(self.total, valid_rows, self.invalid, self.duplicates),
+            errors=tuple(self.errors),
+            error_counts=MappingProxyType(dict(self.error_counts)),
+            errors_truncated=sum(self.error_counts.values()) > listed,
+            warnings=warnings,
+            parts=self.parts,
+            dedupe_tracking_stopped_at_line=self.dedupe_stopped_at,
+            bytes_read=self.bytes_read,
+        )

@@ -1,0 +1,193 @@
+"""Check one batch of rows: each column by its kind, the at-least-one groups, then duplicates
+among the rows that passed. Works on whole columns; row indices are batch-relative."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from itertools import compress, count
+from operator import not_
+
+from .columns import Column, Group, Layout
+from .dedupe import KeySet
+from .records import Batch
+from .values import CHECKS, NUL, Check, Context
+
+#: What each warning says, given the column it is about.
+NOTE_MESSAGES: dict[str, str] = {
+    "whitespace-trimmed": "spaces around {column} values were removed",
+    "decimal-comma": "decimal commas in {column} became full stops",
+    "datetime-converted": "{column} dates and times were converted to Unix seconds",
+    "phone-normalized": "{column} numbers were reduced to + and digits",
+    "chat-platform-lowercased": "{column} was lower-cased",
+    "currency-uppercased": "{column} codes were upper-cased",
+    "older-than-linking-window": (
+        "{column} is more than 21 days ago: such conversions are kept but will not be "
+        "linked to visits"
+    ),
+    "target-looks-like-name": (
+        "{column} has spaces or non-Latin letters: it must be the goal's identifier, "
+        "not its display name"
+    ),
+    "unattributed-chat": (
+        "no ClientID, UserID, Yclid or PurchaseID: the chat cannot be linked to a visit"
+    ),
+}
+
+
+def note_message(code: str, column: str | None) -> str:
+    return NOTE_MESSAGES.get(code, code).format(column=column or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class RowError:
+    row: int
+    order: int  # column position, for listing a row's errors left to right
+    code: str
+    column: str | None
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    code: str
+    column: str | None
+    count: int
+    first_row: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one batch holds after checking."""
+
+    columns: list[list[str] | None]  # per input position, after repairs; None = dropped
+    changed: set[int]  # rows with a repaired value
+    invalid: dict[int, list[str]]  # row -> its error codes
+    errors: list[RowError]  # the first `room` errors, in row then column order
+    error_counts: dict[str, int]
+    notes: list[Note]
+    duplicates: list[int]
+    dedupe_stopped_row: int | None
+
+
+class BatchValidator:
+    """Checks batches against one file's layout."""
+
+    def __init__(self, layout: Layout, ctx: Context, keys: KeySet | None) -> None:
+        self._layout = layout
+        self._ctx = ctx
+        self._keys = keys
+        self._checks: list[tuple[int, Column, Check]] = [
+            (position, column, CHECKS[column.kind])
+            for position, column in enumerate(layout.columns)
+            if column is not None
+        ]
+        self._groups: list[tuple[Group, list[int]]] = []
+        for group in layout.rules.groups:
+            present = [layout.position(name) for name in group.columns]
+            self._groups.append((group, [p for p in present if p is not None]))
+        key = [layout.position(name) for name in layout.rules.dedupe_key]
+        self._key_positions = [p for p in key if p is not None]
+
+    def check(self, batch: Batch, room: int) -> Outcome:
+        n = batch.count
+        columns: list[list[str] | None] = [None] * self._layout.width
+        changed: set[int] = set()
+        found_errors: list[tuple[int, str, str | None, str, list[int]]] = []
+        notes: list[Note] = []
+        for position, column, check in self._checks:
+            values = batch.cells[position :: batch.stride]
+            found = check(values, column, self._ctx) if n else None
+            if found is None:
+                columns[position] = values
+                continue
+            columns[position] = found.final
+            changed.update(found.changed)
+            for (code, message), rows in found.errors.items():
+                found_errors.append((position, code, column.name, message, rows))
+            for code, (times, first) in found.notes.items():
+                notes.append(Note(code, column.name, times, first))
+        for group, positions in self._groups:
+            missing = self._missing_group(columns, positions, n)
+            if not missing:
+                continue
+            if group.is_error:
+                message = f"every one of {', '.join(group.columns)} is empty"
+                found_errors.append((self._layout.width, group.code, None, message, missing))
+            else:
+                notes.append(Note(group.code, None, len(missing), missing[0]))
+        invalid: dict[int, list[str]] = {}
+        error_counts: dict[str, int] = {}
+        for _, code, _, _, rows in found_errors:
+            error_counts[code] = error_counts.get(code, 0) + len(rows)
+            for row in rows:
+                invalid.setdefault(row, []).append(code)
+        duplicates, stopped = self._dedupe(columns, n, invalid)
+        return Outcome(
+            columns=columns,
+            changed=changed,
+            invalid=invalid,
+            errors=self._first_errors(found_errors, room),
+            error_counts=error_counts,
+            notes=notes,
+            duplicates=duplicates,
+            dedupe_stopped_row=stopped,
+        )
+
+    @staticmethod
+    def _missing_group(columns: list[list[str] | None], positions: list[int], n: int) -> list[int]:
+        """Rows where every column of the group is empty."""
+        present = [columns[p] for p in positions]
+        cols = [c for c in present if c is not None]
+        if not cols or not n:
+            return []  # no column of the group at all: the header said so, once
+        if any("" not in col for col in cols):
+            return []
+        if len(cols) == 1:
+            return list(compress(count(), map(not_, cols[0])))
+        return list(compress(count(), map(not_, map(any, zip(*cols, strict=True)))))
+
+    @staticmethod
+    def _first_errors(
+        found: list[tuple[int, str, str | None, str, list[int]]], room: int
+    ) -> list[RowError]:
+        if room <= 0:
+            return []
+        candidates = [
+            RowError(row, order, code, column, message)
+            for order, code, column, message, rows in found
+            for row in rows[:room]
+        ]
+        candidates.sort(key=lambda e: (e.row, e.order))
+        return candidates[:room]
+
+    def _dedupe(
+        self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]
+    ) -> tuple[list[int], int | None]:
+        """Rows (among the valid) whose key an earlier row had; and the row where tracking
+        stopped, if the key limit was reached in this batch."""
+        keys = self._keys
+        if keys is None or keys.full or not self._key_positions or not n:
+            return [], None
+        key_columns = [columns[p] for p in self._key_positions]
+        strings: Iterable[str]
+        if len(key_columns) == 1:
+            strings = key_columns[0] or []
+        else:
+            strings = map(NUL.join, zip(*(c or [] for c in key_columns), strict=True))
+        hashes: Iterable[int] = map(hash, strings)
+        rows: list[int] | None = None
+        size = n
+        if invalid:
+            mask = [True] * n
+            for row in invalid:
+                mask[row] = False
+            rows = list(compress(range(n), mask))
+            hashes = compress(hashes, mask)
+            size = len(rows)
+        repeats, taken = keys.add_all(hashes, size)
+        duplicates = repeats if rows is None else [rows[p] for p in repeats]
+        stopped = None
+        if taken < size:
+            stopped = taken if rows is None else rows[taken]
+        return duplicates, stopped

@@ -1,0 +1,67 @@
+"""Every file of the corpus (tests/data/manifest.json) reaches the outcome written down for it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metrika_offline.checker import CheckOptions, check_file
+from metrika_offline.types import ConversionType
+from tests.unit.core_helpers import MemorySink, SingleLineStream
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+MANIFEST = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
+ENTRIES: list[dict[str, Any]] = MANIFEST["files"]
+
+
+def _stream(entry: dict[str, Any]) -> io.RawIOBase | io.BytesIO:
+    generate = entry.get("generate")
+    if generate is None:
+        return io.BytesIO((DATA / entry["file"]).read_bytes())
+    assert generate["kind"] == "single-line"
+    return SingleLineStream(generate["bytes"])
+
+
+def _id(entry: dict[str, Any]) -> str:
+    return entry["file"] or entry["generate"]["kind"]
+
+
+def test_corpus_is_large_enough_and_every_file_is_listed() -> None:
+    listed = {entry["file"] for entry in ENTRIES if entry["file"]}
+    on_disk = {path.name for path in DATA.iterdir() if path.name != "manifest.json"}
+    assert listed == on_disk
+    assert len(ENTRIES) >= 30
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=_id)
+def test_corpus_file(entry: dict[str, Any]) -> None:
+    expect = entry["expect"]
+    options = CheckOptions(
+        type=ConversionType(entry["type"]), now=MANIFEST["now"], **entry.get("options", {})
+    )
+    sink = MemorySink()
+    report = check_file(_stream(entry), options, sink=sink)  # type: ignore[arg-type]
+
+    assert report.valid is expect["valid"]
+    rejected = report.rejected_reason.code if report.rejected_reason else None
+    assert rejected == expect["rejected"]
+    assert sorted(report.error_counts) == expect["errors"]
+    assert sorted({w.code for w in report.warnings}) == expect["warnings"]
+    if "rows" in expect:
+        assert report.rows.to_json() == expect["rows"]
+    if "line" in expect:
+        assert report.rejected_reason is not None
+        assert report.rejected_reason.line == expect["line"]
+    for key in ("encoding", "delimiter"):
+        if key in expect:
+            assert getattr(report, key) == expect[key]
+    # Parts exist exactly when the file is valid, and hold exactly the valid rows.
+    if report.valid:
+        assert sum(part.rows for part in report.parts) == report.rows.valid
+        assert sink.rows() == report.rows.valid
+    else:
+        assert sink.parts == {}

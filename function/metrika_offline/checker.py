@@ -253,8 +253,8 @@ class _Run:
                 "dedupe-stopped",
                 line,
                 None,
-                f"over {self.options.max_dedupe_keys} distinct rows: from line {line} on, "
-                "duplicates were not looked for",
+                f"over {self.options.max_dedupe_keys} distinct rows: from line {line} on, rows "
+                "were compared with those before it, not with each other",
             )
         self._blank_lines(batch)
         if invalid_rows:

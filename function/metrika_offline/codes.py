@@ -65,7 +65,8 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",
-        "dedupe-stopped": "too many distinct keys: later duplicates were not looked for",
+        "dedupe-stopped": "too many distinct rows to remember: later ones were only compared "
+        "with the earlier",
         "blank-line": "a blank line (or a row of empty cells) was skipped",
     }
 )

@@ -242,8 +242,11 @@ def _name_issues(
     for position, raw in enumerate(names):
         name = raw.strip()
         label = safe_label(name, position)
-        key = match_key(name)
-        column = lookup.get(key) if name and key not in seen else None
+        column = lookup.get(match_key(name)) if name else None
+        # Two cells are the same column if they resolve to one (ClientId and _ym_uid do).
+        identity = column.name if column is not None else match_key(name)
+        if identity in seen:
+            column = None
         mapped.append(column)
         if not name:
             issues.append(
@@ -255,17 +258,19 @@ def _name_issues(
                     is_error=True,
                 )
             )
-        elif key in seen:
+            continue
+        if identity in seen:
             issues.append(
                 HeaderIssue(
                     "duplicate-column",
                     label,
-                    f"header cells {seen[key] + 1} and {position + 1} name the same column",
+                    f"header cells {seen[identity] + 1} and {position + 1} name the same column",
                     is_error=True,
                 )
             )
-        elif column is None:
-            seen[key] = position
+            continue
+        seen[identity] = position
+        if column is None:
             issues.append(
                 HeaderIssue(
                     "unknown-column",
@@ -274,17 +279,15 @@ def _name_issues(
                     is_error=False,
                 )
             )
-        else:
-            seen[key] = position
-            if name != column.name:
-                issues.append(
-                    HeaderIssue(
-                        "header-renamed",
-                        column.name,
-                        f"{label} is written as {column.name}",
-                        is_error=False,
-                    )
+        elif name != column.name:
+            issues.append(
+                HeaderIssue(
+                    "header-renamed",
+                    column.name,
+                    f"{label} is written as {column.name}",
+                    is_error=False,
                 )
+            )
     return mapped, issues
 
 

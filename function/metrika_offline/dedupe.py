@@ -3,8 +3,10 @@
 A Python `set` of ints costs about 90 bytes a key (the int object and its slot): 5 million keys
 would be 450 MB. Here the hashes live in open-addressing tables of signed 64-bit slots
 (`array('q')`), split into 16 shards that grow one at a time, so growing never needs more
-than one extra shard's worth of memory. At the limit (`max_keys`) the set stops taking keys
-and says so; the caller reports where tracking stopped.
+than one extra shard's worth of memory. Tables grow fourfold while small (every growth
+re-inserts every key, so fewer growths are faster) and twofold near the end; they never grow
+past what `max_keys` needs at a load of 0.7: 64 MB for the default 5 million. At the limit
+the set stops taking new keys (and says where), but keeps comparing with those it holds.
 
 Keys are hashed with Python's own `hash()` of the key string: SipHash, 64 bits, keyed per
 process. Two different keys collide with probability about n²/2⁶⁵ (under one in a million
@@ -18,7 +20,7 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Iterable
-from itertools import compress, islice, repeat
+from itertools import compress, repeat
 from operator import and_, ne, rshift
 
 _SHARD_BITS = 4
@@ -90,19 +92,18 @@ class KeySet:
             self._tables[index] = table  # the old shard is freed here, before the next grows
         self._slots = slots
 
-    def add_all(self, hashes: Iterable[int], count: int) -> tuple[list[int], int]:
-        """Insert `count` hashes in order. Returns the positions (0-based, in `hashes`) of
-        those already present, and how many were taken before the limit stopped tracking
-        (== count unless it was reached)."""
+    def add_all(self, hashes: Iterable[int], count: int) -> tuple[list[int], int | None]:
+        """Look up `count` hashes in order, remembering the new ones while there is room.
+        Returns the positions (0-based) of those seen before, and the position of the first
+        new one that could not be remembered (None while under the limit). Past the limit,
+        hashes are still compared with the ones remembered."""
         room = self.max_keys - self.size
-        if room <= 0:
-            return [], 0
-        take = min(count, room)
-        self._reserve(take)
+        self._reserve(max(0, min(count, room)))
         tables = self._tables
         mask = self._slots - 1
         repeats: list[int] = []
-        for position, h in enumerate(islice(hashes, take)):
+        stopped: int | None = None
+        for position, h in enumerate(hashes):
             table = tables[h & _SHARD_MASK]
             slot = (h >> _SHARD_BITS) & mask
             seen = table[slot]
@@ -113,6 +114,10 @@ class KeySet:
                 slot = (slot + 1) & mask
                 seen = table[slot]
             else:
-                table[slot] = h
-        self.size += take - len(repeats)
-        return repeats, take
+                if room > 0:
+                    table[slot] = h
+                    room -= 1
+                elif stopped is None:
+                    stopped = position
+        self.size = self.max_keys - room
+        return repeats, stopped

@@ -164,10 +164,10 @@ class BatchValidator:
     def _dedupe(
         self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]
     ) -> tuple[list[int], int | None]:
-        """Rows (among the valid) whose key an earlier row had; and the row where tracking
-        stopped, if the key limit was reached in this batch."""
+        """Rows (among the valid) whose key an earlier row had; and the first row whose key
+        could not be remembered any more, if the key limit was reached in this batch."""
         keys = self._keys
-        if keys is None or keys.full or not self._key_positions or not n:
+        if keys is None or not self._key_positions or not n:
             return [], None
         key_columns = [columns[p] for p in self._key_positions]
         strings: Iterable[str]
@@ -185,9 +185,7 @@ class BatchValidator:
             rows = list(compress(range(n), mask))
             hashes = compress(hashes, mask)
             size = len(rows)
-        repeats, taken = keys.add_all(hashes, size)
-        duplicates = repeats if rows is None else [rows[p] for p in repeats]
-        stopped = None
-        if taken < size:
-            stopped = taken if rows is None else rows[taken]
-        return duplicates, stopped
+        repeats, stopped = keys.add_all(hashes, size)
+        if rows is None:
+            return repeats, stopped
+        return [rows[p] for p in repeats], None if stopped is None else rows[stopped]

@@ -389,7 +389,7 @@ def _fix_numeric_id(value: str, column: Column, _ctx: Context) -> Verdict | None
         return _trimmed(value, text)
     if _SCIENTIFIC.fullmatch(text):
         message = (
-            f"{column.name} was turned into a rounded number (1.2E+17) by a spreadsheet: "
+            f"{column.name} was turned into a rounded number in E notation by a spreadsheet: "
             "format the column as text and export again"
         )
     else:

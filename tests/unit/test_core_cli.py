@@ -1,0 +1,114 @@
+"""`metrika-offline validate` and `split`: exit codes, output, files written."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from metrika_offline import cli
+from metrika_offline.cli_check import _ProgressBar
+
+R = int(time.time()) - 3_600
+CLEAN = f"ClientId,Target,DateTime\n1,goal,{R}\n2,goal,{R}\n"
+SOME_BAD = f"ClientId,Target,DateTime,Price\n1,goal,{R},1\n2,goal,{R},x\n3,goal,{R},2\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TIMEZONE", "STRICT", "MAX_INVALID_RATIO", "MAX_PART_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _file(tmp_path: Path, text: str, name: str = "in.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_validate_clean_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate", _file(tmp_path, CLEAN), "--type", "basic"]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 2 total, 2 valid, 0 invalid, 0 duplicates" in out
+    assert out.rstrip().endswith("valid")
+
+
+def test_validate_with_bad_rows_exits_1_and_json_is_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["validate", _file(tmp_path, SOME_BAD), "--type", "BASIC", "--json"])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True
+    assert report["rows"] == {"total": 3, "valid": 2, "invalid": 1, "duplicates": 0}
+    assert report["errors"][0]["code"] == "bad-price"
+    assert report["errors"][0]["line"] == 3
+
+
+def test_strict_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate", _file(tmp_path, SOME_BAD), "--type", "basic", "--strict"]) == 1
+    assert "rejected: strict-invalid-row" in capsys.readouterr().out
+
+
+def test_split_writes_parts_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, rejects = tmp_path / "parts", tmp_path / "bad" / "rejects.csv"
+    rows = "".join(f"{i},goal,{R},1\n" for i in range(30))
+    text = "ClientId,Target,DateTime,Price\n" + rows + f"99,goal,{R},x\n"
+    args = ["split", _file(tmp_path, text), "--type", "basic", "--out", str(out)]
+    code = cli.main([*args, "--max-part-bytes", "200", "--rejects", str(rejects)])
+    assert code == 1
+    parts = sorted(out.iterdir())
+    assert [p.name for p in parts][:2] == ["part-00001.csv", "part-00002.csv"]
+    assert all(p.stat().st_size <= 200 for p in parts)
+    assert sum(len(p.read_text().splitlines()) - 1 for p in parts) == 30
+    assert rejects.read_text().splitlines()[1] == f"32,bad-price,99,goal,{R},x"
+    assert "written to" in capsys.readouterr().out
+
+
+def test_split_refuses_a_folder_holding_parts(tmp_path: Path) -> None:
+    out = tmp_path / "parts"
+    out.mkdir()
+    (out / "part-00001.csv").write_text("old")
+    args = ["split", _file(tmp_path, CLEAN), "--type", "basic", "--out", str(out)]
+    assert cli.main(args) == 2
+    assert (out / "part-00001.csv").read_text() == "old"
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate", str(tmp_path / "missing.csv"), "--type", "basic"]) == 2
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["validate", _file(tmp_path, CLEAN), "--type", "sales"])
+    assert caught.value.code == 2
+    code = cli.main(["validate", _file(tmp_path, CLEAN), "--type", "basic", "--timezone", "X/Y"])
+    assert code == 2
+    assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Stdin:
+        buffer = io.BytesIO(CLEAN.encode())
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    assert cli.main(["validate", "-", "--type", "basic"]) == 0
+    assert capsys.readouterr().out.startswith("-: BASIC, utf-8, comma")
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = io.StringIO()
+    with _ProgressBar(100, quiet) as bar:
+        bar.update(50)
+    assert quiet.getvalue() == ""
+    terminal = Terminal()
+    with _ProgressBar(200_000_000, terminal) as bar:
+        bar.update(100_000_000)
+    assert "50%" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r")

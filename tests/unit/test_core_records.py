@@ -1,0 +1,119 @@
+"""Text to records: the header, batches, quotes across blocks, line numbers, size limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from metrika_offline.records import Batch, LineMap, RecordProblem, Records, detect_delimiter
+
+
+def _blocks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _read(
+    text: str, *, size: int = 1 << 16, max_row_chars: int = 1 << 20
+) -> tuple[list[str] | None, list[Batch], Records]:
+    records = Records(_blocks(text, size), max_row_chars=max_row_chars)
+    header = records.header()
+    batches = list(records.batches(len(header))) if header else []
+    return header, batches, records
+
+
+def _rows(batches: list[Batch]) -> list[tuple[int, list[str]]]:
+    """(line, cells) of every well-formed row, in order."""
+    return [(b.lines[i], b.row(i)) for b in batches for i in range(b.count)]
+
+
+def test_delimiter_is_whatever_the_header_has_most_of() -> None:
+    assert detect_delimiter("a,b,c") == ","
+    assert detect_delimiter("a;b;c") == ";"
+    assert detect_delimiter("a\tb\tc") == "\t"
+    assert detect_delimiter("a;b,c") == ","
+    assert detect_delimiter("single") == ","
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 16, 1 << 16])
+def test_quoted_fields_across_any_block_boundary(size: int) -> None:
+    text = 'a,b,c\n1,"x\ny",2\n3,"q""uote, comma",4\n\n5,6,7\n"8","9\n\n10",11\n'
+    header, batches, _ = _read(text, size=size)
+    assert header == ["a", "b", "c"]
+    assert _rows(batches) == [
+        (2, ["1", "x\ny", "2"]),
+        (4, ["3", 'q"uote, comma', "4"]),
+        (6, ["5", "6", "7"]),
+        (7, ["8", "9\n\n10", "11"]),
+    ]
+
+
+def test_blank_lines_and_empty_rows_are_skipped_and_counted() -> None:
+    _, batches, _ = _read("a,b\n1,2\n\n,\n  \n3,4\n,\n\n")
+    assert [line for line, _ in _rows(batches)] == [2, 6]
+    assert sum(b.blank_lines for b in batches) == 5
+    assert batches[-1].trailing_blank_lines == 2
+    assert batches[0].first_blank_line == 3
+
+
+def test_rows_of_the_wrong_width_are_kept_aside() -> None:
+    _, batches, _ = _read('a,b,c\n1,2\n1,2,3\n1,2,3,4\n"x",y\n')
+    malformed = [(m.line, len(m.cells)) for b in batches for m in b.malformed]
+    assert malformed == [(2, 2), (4, 4), (5, 2)]
+    assert [line for line, _ in _rows(batches)] == [3]
+
+
+def test_header_after_blank_lines_and_a_quoted_header() -> None:
+    header, batches, records = _read('\n\n"Client""Id","Target"\n1,2\n')
+    assert header == ['Client"Id', "Target"]
+    assert records.header_line == 3
+    assert _rows(batches) == [(4, ["1", "2"])]
+
+
+def test_an_unclosed_quote_at_the_end_is_reported_where_it_opened() -> None:
+    with pytest.raises(RecordProblem) as caught:
+        _read('a,b\n1,2\n3,"open\n4,5\n', size=3)
+    assert (caught.value.code, caught.value.line) == ("unclosed-quote", 3)
+
+
+def test_an_unclosed_quote_cannot_swallow_the_file() -> None:
+    text = 'a,b\n1,"open\n' + "x,y\n" * 10_000
+    with pytest.raises(RecordProblem) as caught:
+        _read(text, size=100, max_row_chars=1_000)
+    assert (caught.value.code, caught.value.line) == ("unclosed-quote", 2)
+
+
+def test_a_line_that_never_ends_is_too_large() -> None:
+    with pytest.raises(RecordProblem) as caught:
+        _read("a,b\n1,2\n" + "x" * 5_000, size=100, max_row_chars=1_000)
+    assert (caught.value.code, caught.value.line) == ("row-too-large", 3)
+
+
+def test_a_file_without_a_final_newline_keeps_its_last_row() -> None:
+    _, batches, _ = _read("a,b\n1,2\n3,4", size=3)
+    assert _rows(batches) == [(2, ["1", "2"]), (3, ["3", "4"])]
+
+
+def test_empty_input_has_no_header() -> None:
+    assert _read("")[0] is None
+    assert _read("\n \n\n")[0] is None
+
+
+def test_pieces_keep_plain_runs_as_read() -> None:
+    _, batches, _ = _read('a,b\n1,2\n3,4\n"5",6\n7,8\n')
+    (batch,) = batches
+    assert [(p.row, p.rows, p.text) for p in batch.pieces] == [
+        (0, 2, "1,2\n3,4\n"),
+        (2, 1, None),
+        (3, 1, "7,8\n"),
+    ]
+
+
+def test_line_map_runs() -> None:
+    lines = LineMap()
+    lines.add(2, 3)  # rows 0-2 on lines 2-4
+    lines.add(5, 1)  # row 3 on line 5: the same run
+    lines.add(9, 2)  # rows 4-5 on lines 9-10 (a quoted record spanned 6-8)
+    assert list(lines) == [2, 3, 4, 5, 9, 10]
+    assert lines[5] == 10
+    assert lines[1:3] == [3, 4]
+    with pytest.raises(IndexError):
+        lines[6]

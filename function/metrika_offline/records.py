@@ -266,14 +266,14 @@ class Records:
             pending, self._pending = self._pending, None
             return pending
         for block in self._blocks:
-            text = self._tail + block if self._tail else block
-            cut = text.rfind("\n") + 1
+            cut = block.rfind("\n") + 1
             if cut == 0:
-                self._tail = text
+                self._tail += block
                 self._check_tail(self._next_line)
                 continue
-            chunk = text[:cut] if cut < len(text) else text
-            self._tail = text[cut:]
+            # One copy of the block: the tail before it, its lines, then the new tail.
+            chunk = self._tail + block[:cut] if cut < len(block) else self._tail + block
+            self._tail = block[cut:]
             start = self._next_line
             n = chunk.count("\n")
             self._next_line += n

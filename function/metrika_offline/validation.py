@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from itertools import compress, count
-from operator import not_
+from itertools import compress, count, repeat
+from operator import and_, not_
 
 from .columns import Column, Group, Layout
-from .dedupe import KeySet
+from .dedupe import UNSIGNED, KeySet
 from .records import Batch
-from .values import CHECKS, NUL, Check, Context
+from .values import CHECKS, Check, Context
 
 #: What each warning says, given the column it is about.
 NOTE_MESSAGES: dict[str, str] = {
@@ -170,12 +170,13 @@ class BatchValidator:
         if keys is None or not self._key_positions or not n:
             return [], None
         key_columns = [columns[p] for p in self._key_positions]
-        strings: Iterable[str]
+        keyed: Iterable[object]
         if len(key_columns) == 1:
-            strings = key_columns[0] or []
+            keyed = key_columns[0] or []
         else:
-            strings = map(NUL.join, zip(*(c or [] for c in key_columns), strict=True))
-        hashes: Iterable[int] = map(hash, strings)
+            # A tuple's hash mixes its strings' SipHash values: 64 bits, no joined copy.
+            keyed = zip(*(c or [] for c in key_columns), strict=True)
+        hashes: Iterable[int] = map(and_, map(hash, keyed), repeat(UNSIGNED))
         rows: list[int] | None = None
         size = n
         if invalid:

@@ -34,9 +34,11 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     """A CALLS file of about `size_mb` MB with recent dates; returns its row count."""
     now = int(time.time())
     header = "ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL\n"
+    # Quoted only where needed, as exports usually are: one row in ten.
+    tags = ['"site, form"' if i % 10 == 0 else f"tag {i % 7}" for i in range(10_000)]
     block = [
         f"1BBBBBB{i:011d},{now - DAY - (i * 37) % (5 * DAY)},+7912{i:07d},"
-        f'{i % 600},"tag {i % 7}",https://example.com/p/{i}\n'
+        f"{i % 600},{tags[i]},https://example.com/p/{i}\n"
         for i in range(10_000)
     ]
     template = "".join(block).encode()

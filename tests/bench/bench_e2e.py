@@ -10,11 +10,15 @@ high-water mark (VmHWM) of the process serving the function.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,7 +26,7 @@ import psutil
 from tests.fakes.function import FunctionServer
 from tests.fakes.gcs import LocalGcs, RetryPolicy
 from tests.fakes.gcs_fixtures import make_client
-from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
+from tests.fakes.metrika import FAKE_TOKEN
 
 BUCKET = "bench"
 MB = 1024 * 1024
@@ -54,6 +58,24 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     return rows
 
 
+@contextlib.contextmanager
+def fake_metrika() -> Iterator[str]:
+    """The fake Metrica in a process of its own, as the real one is elsewhere: its parsing
+    must not compete for this process's GIL with the storage proxy serving the function."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.metrika", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        yield line.rsplit(" ", 1)[-1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def peak_rss_mb(server: FunctionServer) -> float:
     """The largest VmHWM among the function server's processes (gunicorn master + worker)."""
     assert server.process is not None
@@ -73,7 +95,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
     data_dir = workdir / "emulator"
     data_dir.mkdir(exist_ok=True)
     retry = RetryPolicy(max_attempts=10, initial_s=0.5, max_delay_s=5.0)
-    with LocalGcs(buckets=[BUCKET], retry=retry, data_dir=data_dir) as gcs, FakeMetrika() as fake:
+    with LocalGcs(buckets=[BUCKET], retry=retry, data_dir=data_dir) as gcs, fake_metrika() as url:
         client = make_client(gcs.url)
         bucket = client.bucket(BUCKET)
         bucket.blob("baseline/source.csv").upload_from_filename(str(source))
@@ -86,7 +108,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
 
         env = {
             "STORAGE_EMULATOR_HOST": gcs.url,
-            "METRIKA_API_URL": fake.url,
+            "METRIKA_API_URL": url,
             "METRIKA_TOKEN": FAKE_TOKEN,
             "DEFAULT_COUNTER_ID": "51234567",
             "INVOCATION_TIMEOUT_S": "3600",

@@ -1,12 +1,15 @@
-"""A set of 64-bit row-key hashes in 8 bytes each: duplicates inside one file, memory bounded.
+"""A set of 64-bit row-key hashes, 8 bytes a slot: duplicates inside one file, memory bounded.
 
 A Python `set` of ints costs about 90 bytes a key (the int object and its slot): 5 million keys
-would be 450 MB. Here the hashes live in open-addressing tables (linear probing) of unsigned
-64-bit slots (`array('Q')`), split into 16 shards by the low bits, that grow one at a time, so
-growing never needs more than one extra shard's worth of memory. A key's slot is its top
-bits, so a table is in key order and growing is mostly a sort of nearly sorted keys, in C (see
-`_placed`). Tables grow fourfold while small and twofold near the end, and
-never past what `max_keys` needs at a load of 0.7: 64 MB for the default 5 million. At the
+would be 450 MB; and a hash table probed in Python costs half a microsecond a row, as much as
+checking the row. So the keys live in one numpy array (linear probing, a key's home slot its
+top bits) probed a whole batch at a time: each round gathers every pending key's slot at once,
+keys that met themselves are duplicates, keys that met an empty slot claim it (when two claim
+the same slot, one wins and the other probes on), the rest move one slot along.
+
+The table is sized once for `max_keys` at a load of at most 0.6 (64 MB for the default 5
+million) and allocated zeroed by the system, so a page only becomes resident when a key lands
+on it: memory follows the keys up to that bound, and nothing ever has to be rehashed. At the
 limit the set stops taking new keys (and says where), but keeps comparing with those it holds.
 
 Keys are hashed with Python's own `hash()` of the key's tuple of strings: each string's SipHash
@@ -19,56 +22,17 @@ not matter.
 from __future__ import annotations
 
 import math
-from array import array
-from bisect import bisect_left
-from collections import deque
 from collections.abc import Iterable
-from itertools import compress, count, islice, repeat
-from operator import le, rshift
 
-_SHARD_BITS = 4
-_SHARDS = 1 << _SHARD_BITS
-_SHARD_MASK = _SHARDS - 1
+import numpy as np
+import numpy.typing as npt
+
+_MAX_LOAD = 0.6
 _MIN_BITS = 10
-_MAX_LOAD = 0.7
 #: Turns Python's signed hash into the unsigned 64 bits stored.
 UNSIGNED = (1 << 64) - 1
 
-
-def _empty_table(slots: int) -> array[int]:
-    return array("Q", bytes(8 * slots))
-
-
-def _shard_share(incoming: int) -> int:
-    """A bound on how many of `incoming` uniformly hashed keys one of the shards gets: the
-    mean plus six standard deviations and a little (never reached in practice)."""
-    mean = incoming / _SHARDS
-    return int(mean + 6 * mean**0.5) + 32
-
-
-def _placed(keys: list[int], bits: int) -> tuple[array[int], list[int]]:
-    """A linear-probing table of `2**bits` slots holding `keys`, built mostly in C. A key's
-    home slot is its top bits, so in sorted order each key takes its home slot, or the slot
-    just past the previous key's when that one is already there or beyond. Homes are
-    computed and compared in C; only the (few) runs of clashing keys are walked in Python.
-    Returns the table and the keys that ran off its end (the caller wraps them)."""
-    slots = 1 << bits
-    keys.sort()  # nearly sorted already: the old table was in the same order
-    finals = list(map(rshift, keys, repeat(64 - bits)))
-    clashes = compress(count(1), map(le, islice(finals, 1, None), finals))
-    done = 0
-    for start in clashes:
-        if start < done:
-            continue  # already pushed along by the run before
-        index = start
-        while index < len(finals) and finals[index] <= finals[index - 1]:
-            finals[index] = finals[index - 1] + 1
-            index += 1
-        done = index
-    fit = bisect_left(finals, slots)
-    table = _empty_table(slots)
-    deque(map(table.__setitem__, islice(finals, fit), keys), maxlen=0)
-    return table, keys[fit:]
+_Keys = npt.NDArray[np.uint64]
 
 
 class KeySet:
@@ -77,11 +41,10 @@ class KeySet:
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
         self.size = 0
-        self._bits = _MIN_BITS
-        # Enough for max_keys at the load limit: growing stops there.
-        needed = max_keys / _SHARDS / _MAX_LOAD + _shard_share(max_keys)
-        self._max_bits = max(_MIN_BITS, max(0, math.ceil(needed) - 1).bit_length())
-        self._tables = [_empty_table(1 << _MIN_BITS) for _ in range(_SHARDS)]
+        bits = max(_MIN_BITS, math.ceil(math.log2(max(max_keys, 1) / _MAX_LOAD)))
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._table: _Keys = np.zeros(1 << bits, dtype=np.uint64)
 
     @property
     def full(self) -> bool:
@@ -89,57 +52,70 @@ class KeySet:
 
     @property
     def memory_bytes(self) -> int:
-        return 8 * _SHARDS << self._bits
-
-    def _reserve(self, incoming: int) -> None:
-        """Grow until every shard, given its share of `incoming`, stays under the load limit:
-        then no insert below can fill a table."""
-        while (
-            self.size / _SHARDS + _shard_share(incoming) > _MAX_LOAD * (1 << self._bits)
-            and self._bits < self._max_bits
-        ):
-            # Four times while small: each growth moves every key, so fewer is cheaper.
-            self._grow(min(self._bits + 2, self._max_bits))
-
-    def _grow(self, bits: int) -> None:
-        mask = (1 << bits) - 1
-        for index, old in enumerate(self._tables):
-            table, wrapped = _placed(list(filter(None, old)), bits)
-            for u in wrapped:  # past the last slot: on from the first, as a probe would go
-                slot = 0
-                while table[slot]:
-                    slot = (slot + 1) & mask
-                table[slot] = u
-            self._tables[index] = table  # the old shard is freed here, before the next grows
-        self._bits = bits
+        """The table's size; only the pages keys have landed on are resident."""
+        return int(self._table.nbytes)
 
     def add_all(self, hashes: Iterable[int], count: int) -> tuple[list[int], int | None]:
         """Look up `count` unsigned hashes in order, remembering the new ones while there is
-        room. Returns the positions (0-based) of those seen before, and the position of the
-        first new one that could not be remembered (None while under the limit). Past the
-        limit, hashes are still compared with the ones remembered."""
+        room. Returns the positions (0-based) of those seen before (earlier in this call
+        included), and the position of the first new one that could not be remembered (None
+        while under the limit). Past the limit, hashes are still compared with the ones
+        remembered."""
+        keys: _Keys = np.fromiter(hashes, dtype=np.uint64, count=count)
+        keys[keys == 0] = 1  # 0 marks an empty slot
         room = self.max_keys - self.size
-        self._reserve(max(0, min(count, room)))
-        tables = self._tables
-        shift = 64 - self._bits
-        mask = (1 << self._bits) - 1
+        if room <= 0:
+            seen = self._probe(keys, insert=False)
+            return np.flatnonzero(seen).tolist(), None if seen.all() else int(np.argmin(seen))
+        unique, first = np.unique(keys, return_index=True)
+        if len(unique) > room:
+            return self._one_by_one(keys, room)
+        seen = self._probe(unique, insert=True)
+        self.size += len(unique) - int(seen.sum())
+        earlier = np.ones(len(keys), dtype=bool)
+        earlier[first[~seen]] = False  # the first sighting of a new key is not a repeat
+        return np.flatnonzero(earlier).tolist(), None
+
+    def _probe(self, keys: _Keys, *, insert: bool) -> npt.NDArray[np.bool_]:
+        """Which of `keys` (distinct, when inserting) the table holds; with `insert`, the
+        others are added."""
+        table, mask = self._table, self._mask
+        slots = (keys >> self._shift).astype(np.int64)
+        seen = np.zeros(len(keys), dtype=bool)
+        pending = np.arange(len(keys))
+        while pending.size:
+            at = slots[pending]
+            found = table[at]
+            wanted = keys[pending]
+            hit = found == wanted
+            seen[pending[hit]] = True
+            empty = found == 0
+            if insert and empty.any():
+                claims, claimed = pending[empty], at[empty]
+                table[claimed] = keys[claims]  # one of several claimants per slot wins
+                lost = claims[table[claimed] != keys[claims]]
+                pending = np.concatenate((pending[~hit & ~empty], lost))
+            else:
+                pending = pending[~hit & ~empty]
+            slots[pending] = (slots[pending] + 1) & mask
+        return seen
+
+    def _one_by_one(self, keys: _Keys, room: int) -> tuple[list[int], int | None]:
+        """The batch that reaches the limit: in file order, so that exactly the first `room`
+        new keys are remembered and the stop is where the first one was not."""
+        table, mask, shift = self._table, self._mask, int(self._shift)
         repeats: list[int] = []
         stopped: int | None = None
-        for position, u in enumerate(hashes):
-            table = tables[u & _SHARD_MASK]
-            slot = u >> shift
-            seen = table[slot]
-            while seen:
-                if seen == u:
-                    repeats.append(position)
-                    break
+        for position, key in enumerate(keys.tolist()):
+            slot = key >> shift
+            while table[slot] and table[slot] != key:
                 slot = (slot + 1) & mask
-                seen = table[slot]
-            else:
-                if room > 0:
-                    table[slot] = u
-                    room -= 1
-                elif stopped is None:
-                    stopped = position
-        self.size = self.max_keys - room
+            if table[slot]:
+                repeats.append(position)
+            elif room > 0:
+                table[slot] = key
+                room -= 1
+                self.size += 1
+            elif stopped is None:
+                stopped = position
         return repeats, stopped

@@ -196,6 +196,58 @@ class _BatchBuilder:
             self.malformed.append(Malformed(line, cells))
             self.trailing_blank_lines = 0
 
+    def add_runs(self, runs: list[tuple[int, int, str | list[str]]]) -> None:
+        """Plain runs of lines and quoted records (read by csv.reader), in file order, each
+        with its first line's number and how many lines it holds. A quoted record stands in
+        the text as a placeholder line of the right width, so that the whole lot is split in
+        one call; its cells then replace the placeholder's. Falls back to one run at a time
+        when rows are irregular."""
+        d, width = self.delimiter, self.width
+        placeholder = d.join("q" * width) + "\n"
+        parts: list[str] = []
+        quoted: list[tuple[int, list[str]]] = []
+        rows = 0
+        for _, lines, item in runs:
+            if isinstance(item, str):
+                parts.append(item)
+                rows += lines
+            elif len(item) == width and any(item):
+                parts.append(placeholder)
+                quoted.append((rows, item))
+                rows += 1
+        text = "".join(parts)
+        flat = text.replace("\n", self.marker).split(d)
+        if self.count or not (
+            len(flat) == rows * (width + 1) + 1
+            and flat[width :: width + 1].count(ROW_MARKER) == rows
+            and not text.startswith(self.empty_row + "\n")
+            and ("\n" + self.empty_row + "\n") not in text
+        ):
+            for line, lines, item in runs:
+                if isinstance(item, str):
+                    self.add_text(item, line, lines)
+                else:
+                    self.add_record(item, line)
+            return
+        flat.pop()
+        stride = width + 1
+        for row, cells in quoted:
+            flat[row * stride : row * stride + width] = cells
+        self.cells = flat
+        for line, lines, item in runs:
+            if isinstance(item, str):
+                self.lines.add(line, lines)
+                self.pieces.append(Piece(self.count, lines, item))
+                self.count += lines
+                self.trailing_blank_lines = 0
+            elif len(item) == width and any(item):
+                self.lines.add(line, 1)
+                self.pieces.append(Piece(self.count, 1, None))
+                self.count += 1
+                self.trailing_blank_lines = 0
+            else:
+                self.add_record(item, line)  # blank or malformed: kept aside
+
     def build(self, last_line: int) -> Batch:
         return Batch(
             cells=self.cells,
@@ -240,10 +292,6 @@ class _LineFeed:
         line = self.text[self.pos : end]
         self.pos = end
         return line
-
-    def next_line_has_quote(self) -> bool:
-        end = self.text.find("\n", self.pos)
-        return end >= 0 and self.text.find('"', self.pos, end) >= 0
 
 
 class Records:
@@ -349,35 +397,33 @@ class Records:
             yield builder.build(last)
 
     def _mixed(self, chunk: str, start: int, builder: _BatchBuilder) -> int:
-        """A chunk with quotes: runs of plain lines in one go, quoted records through
-        csv.reader. Returns the number of the last line used."""
-        pos, line = 0, start
-        while pos < len(chunk):
-            quote = chunk.find('"', pos)
-            if quote < 0:
-                n = chunk.count("\n", pos)
-                builder.add_text(chunk[pos:] if pos else chunk, line, n)
-                return line + n - 1
-            line_start = chunk.rfind("\n", pos, quote) + 1
-            if line_start > pos:
-                n = chunk.count("\n", pos, line_start)
-                builder.add_text(chunk[pos:line_start], line, n)
-                line += n
-            chunk, pos, line = self._quoted_run(chunk, line_start, line, builder)
-        return line - 1
-
-    def _quoted_run(
-        self, chunk: str, pos: int, line: int, builder: _BatchBuilder
-    ) -> tuple[str, int, int]:
-        """Read records from `pos` while each starts on a line with a quote. Returns where
-        reading stopped: the chunk (a later one, if a record ran on), offset and line."""
-        feed = _LineFeed(self, chunk, pos)
+        """A chunk with quotes: runs of plain lines as they are, each record that starts on
+        a line with a quote through one csv.reader (which may read on into the next chunk).
+        Returns the number of the last line used."""
+        runs: list[tuple[int, int, str | list[str]]] = []
+        feed = _LineFeed(self, chunk, 0)
         reader = csv.reader(feed, delimiter=self.delimiter)
-        used = 0
-        while True:
+        line = start
+        while feed.pos < len(feed.text):
+            text, pos = feed.text, feed.pos
+            quote = text.find('"', pos)
+            if quote < 0:
+                lines = text.count("\n", pos)
+                runs.append((line, lines, text[pos:] if pos else text))
+                line += lines
+                break
+            line_start = max(pos, text.rfind("\n", pos, quote) + 1)
+            if line_start > pos:
+                lines = text.count("\n", pos, line_start)
+                runs.append((line, lines, text[pos:line_start]))
+                line += lines
+            # csv.reader reads no further than the record it returns: repositioning between
+            # records is safe.
+            feed.pos = line_start
+            before = reader.line_num
             record = self._read_record(reader, feed, line)
-            builder.add_record(record, line)
-            line += reader.line_num - used
-            used = reader.line_num
-            if not feed.next_line_has_quote():
-                return feed.text, feed.pos, line
+            lines = reader.line_num - before
+            runs.append((line, lines, record))
+            line += lines
+        builder.add_runs(runs)
+        return line - 1

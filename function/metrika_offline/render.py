@@ -14,7 +14,6 @@ import csv
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from itertools import compress, repeat
-from operator import add
 
 from .records import Batch
 
@@ -42,6 +41,14 @@ def csv_rows(rows: Iterable[Sequence[str]]) -> list[str]:
     sink = _Lines()
     csv.writer(sink, lineterminator="\n").writerows(rows)
     return sink.lines
+
+
+def csv_line(values: Sequence[str]) -> str:
+    """One row as a CSV line without its LF; `csv.writer` only when a value needs quotes."""
+    line = ",".join(values)
+    if line.count(",") == len(values) - 1 and '"' not in line and "\n" not in line:
+        return line
+    return csv_rows([values])[0][:-1]
 
 
 def _from_lines(lines: list[str]) -> Rendered:
@@ -101,31 +108,41 @@ def _unchanged(
     if not quoted:
         plain = [text for text in texts if text is not None]
         return Rendered(plain[0] if len(plain) == 1 else "".join(plain), batch.count)
-    records = iter(csv_rows(_row(columns, row) for row in quoted))
-    out = [text if text is not None else next(records) for text in texts]
-    joined = "".join(out)
-    if joined.count("\n") != batch.count:
-        return None
-    return Rendered(joined, batch.count)
+    records = [csv_line(_row(columns, row)) + "\n" for row in quoted]
+    if sum(map(str.count, records, repeat("\n"))) != len(records):
+        return None  # a quoted newline: rows must be counted one by one
+    rewritten = iter(records)
+    return Rendered(
+        "".join([text if text is not None else next(rewritten) for text in texts]), batch.count
+    )
 
 
-def _source_lines(batch: Batch, delimiter: str) -> list[str | None]:
-    """Each row's line as read, with its LF and commas for delimiters; None where it must be
-    rewritten (it was quoted, or a semicolon file's cell holds a comma)."""
+def _source_lines(batch: Batch, delimiter: str) -> tuple[list[str | None], list[int]]:
+    """Each row's line as read, without its LF and with commas for delimiters, and the rows
+    that must be written anew (None in the list: quoted, or a semicolon file's row with a
+    comma in a cell)."""
     lines: list[str | None] = []
+    rewrite: list[int] = []
     for piece in batch.pieces:
-        if piece.text is None:
+        text = piece.text
+        if text is None:
+            rewrite.append(len(lines))
             lines.append(None)
             continue
-        split = piece.text.split("\n")
+        split = text.split("\n")
         split.pop()
         if delimiter == ",":
-            lines += map(add, split, repeat("\n"))
+            lines += split
+        elif "," not in text:
+            lines += text.replace(delimiter, ",").split("\n")[:-1]
         else:
-            lines += [
-                None if "," in line else line.replace(delimiter, ",") + "\n" for line in split
-            ]
-    return lines
+            for line in split:
+                if "," in line:
+                    rewrite.append(len(lines))
+                    lines.append(None)
+                else:
+                    lines.append(line.replace(delimiter, ","))
+    return lines, rewrite
 
 
 def _sparse(
@@ -135,12 +152,15 @@ def _sparse(
     keep: list[bool],
     delimiter: str,
 ) -> Rendered:
-    lines = _source_lines(batch, delimiter)
-    quoted = (row for row, line in enumerate(lines) if line is None)
-    rewrite = sorted(row for row in changed.union(quoted) if keep[row])
-    for row, text in zip(rewrite, csv_rows(_row(columns, row) for row in rewrite), strict=True):
-        lines[row] = text
-    return _from_lines([line for line in compress(lines, keep) if line is not None])
+    lines, rewrite = _source_lines(batch, delimiter)
+    for row in changed.union(rewrite):
+        if keep[row]:
+            lines[row] = csv_line(_row(columns, row))
+    kept = [line for line in compress(lines, keep) if line is not None]
+    text = "\n".join(kept) + "\n" if kept else ""
+    if text.count("\n") == len(kept):
+        return Rendered(text, len(kept))
+    return Rendered(text, len(kept), [len(line.encode()) + 1 for line in kept])
 
 
 def _rebuild(

@@ -1,7 +1,8 @@
 """The stable vocabulary of the check report: every error and warning code, with what it means.
 
 Codes are kebab-case and never change meaning once published: users filter on them, the result
-JSON Schema enumerates them, and the README table is generated from the same descriptions.
+JSON Schema enumerates them, and the README lists them with these same descriptions (a test
+keeps the two in step).
 """
 
 from __future__ import annotations

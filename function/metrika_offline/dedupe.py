@@ -29,14 +29,11 @@ import numpy.typing as npt
 
 _MAX_LOAD = 0.6
 _MIN_BITS = 10
-#: Turns Python's signed hash into the unsigned 64 bits stored.
-UNSIGNED = (1 << 64) - 1
-
 _Keys = npt.NDArray[np.uint64]
 
 
 class KeySet:
-    """Remembers row keys (as unsigned 64-bit hashes) and tells which it has seen before."""
+    """Remembers row keys (as 64-bit hashes, stored unsigned) and tells which it has seen."""
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
@@ -56,18 +53,26 @@ class KeySet:
         return int(self._table.nbytes)
 
     def add_all(self, hashes: Iterable[int], count: int) -> tuple[list[int], int | None]:
-        """Look up `count` unsigned hashes in order, remembering the new ones while there is
-        room. Returns the positions (0-based) of those seen before (earlier in this call
-        included), and the position of the first new one that could not be remembered (None
-        while under the limit). Past the limit, hashes are still compared with the ones
-        remembered."""
-        keys: _Keys = np.fromiter(hashes, dtype=np.uint64, count=count)
+        """Look up `count` hashes (Python `hash()` values) in order, remembering the new ones
+        while there is room. Returns the positions (0-based) of those seen before (earlier in
+        this call included), and the position of the first new one that could not be
+        remembered (None while under the limit). Past the limit, hashes are still compared
+        with the ones remembered."""
+        keys: _Keys = np.fromiter(hashes, dtype=np.int64, count=count).view(np.uint64)
         keys[keys == 0] = 1  # 0 marks an empty slot
         room = self.max_keys - self.size
         if room <= 0:
             seen = self._probe(keys, insert=False)
             return np.flatnonzero(seen).tolist(), None if seen.all() else int(np.argmin(seen))
-        unique, first = np.unique(keys, return_index=True)
+        # Sorted, the keys probe the table from one end to the other (kind to caches), and
+        # repeats inside the batch sit side by side.
+        order = np.argsort(keys)
+        ordered = keys[order]
+        twins = ordered[1:] == ordered[:-1]
+        if twins.any():
+            unique, first = np.unique(keys, return_index=True)
+        else:
+            unique, first = ordered, order
         if len(unique) > room:
             return self._one_by_one(keys, room)
         seen = self._probe(unique, insert=True)

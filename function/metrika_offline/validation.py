@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from itertools import compress, count, repeat
-from operator import and_, not_
+from itertools import compress, count
+from operator import not_
 
 from .columns import Column, Group, Layout
-from .dedupe import UNSIGNED, KeySet
+from .dedupe import KeySet
 from .records import Batch
 from .values import CHECKS, Check, Context
 
@@ -176,7 +176,7 @@ class BatchValidator:
         else:
             # A tuple's hash mixes its strings' SipHash values: 64 bits, no joined copy.
             keyed = zip(*(c or [] for c in key_columns), strict=True)
-        hashes: Iterable[int] = map(and_, map(hash, keyed), repeat(UNSIGNED))
+        hashes: Iterable[int] = map(hash, keyed)
         rows: list[int] | None = None
         size = n
         if invalid:

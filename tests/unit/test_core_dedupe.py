@@ -12,7 +12,12 @@ from metrika_offline.dedupe import KeySet
 
 def _hashes(count: int, seed: int) -> list[int]:
     rng = random.Random(seed)
-    return [rng.getrandbits(64) for _ in range(count)]
+    return [_signed(rng.getrandbits(64)) for _ in range(count)]
+
+
+def _signed(value: int) -> int:
+    """An unsigned 64-bit value as Python's hash() would give it."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def test_repeats_within_and_across_batches_are_found_in_order() -> None:
@@ -67,7 +72,8 @@ def test_agrees_with_a_plain_set(seed: int, crowded: float, batch: int, limit: i
     top = ((1 << 10) - 1) << 54
 
     def key() -> int:
-        return top | rng.getrandbits(54) if rng.random() < crowded else rng.getrandbits(64)
+        value = top | rng.getrandbits(54) if rng.random() < crowded else rng.getrandbits(64)
+        return _signed(value)
 
     pool = [key() for _ in range(4_000)]
     stream = [rng.choice(pool) for _ in range(9_000)]
@@ -91,7 +97,7 @@ def test_agrees_with_a_plain_set(seed: int, crowded: float, batch: int, limit: i
 def test_keys_that_wrap_past_the_last_slot_are_found() -> None:
     rng = random.Random(4)
     top = ((1 << 24) - 1) << 40  # home: the last slot, whatever the table size
-    crowded = [top | (rng.getrandbits(36) << 4) for _ in range(20)]  # all in shard 0
+    crowded = [_signed(top | (rng.getrandbits(36) << 4)) for _ in range(20)]
     keys = KeySet(max_keys=1_000_000)
     assert keys.add_all(iter(crowded), len(crowded)) == ([], None)
     spread = _hashes(300_000, seed=5)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from . import logs
+from .codes import ERROR_CODES, WARNING_CODES
 from .columns import HeaderIssue, Layout, resolve_header
 from .decoding import DecodeProblem, TextBlocks
 from .dedupe import KeySet
@@ -42,6 +43,8 @@ from .validation import BatchValidator, Outcome, note_message
 from .values import Context
 
 __all__ = [
+    "ERROR_CODES",
+    "WARNING_CODES",
     "CheckOptions",
     "Issue",
     "PartInfo",

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from .checker import CheckOptions, check_file
 from .cli_process import run_file_status
@@ -32,6 +32,7 @@ from .errors import (
 )
 from .metrika import MetrikaClient, Uploading, make_comment, make_marker
 from .report import PartInfo
+from .splitter import FolderSink
 from .types import ConversionType
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -107,24 +108,6 @@ def _conversion_type(value: str) -> ConversionType:
 # --- upload ------------------------------------------------------------------------------------
 
 
-class FolderPartSink:
-    """The checker's part sink: parts as files in one folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.written: list[Path] = []
-
-    def open_part(self, index: int, name: str) -> IO[bytes]:  # noqa: ARG002 (the name says it)
-        path = self.folder / Path(name).name
-        self.written.append(path)
-        return path.open("wb")
-
-    def discard(self) -> None:
-        for path in self.written:
-            path.unlink(missing_ok=True)
-        self.written.clear()
-
-
 @dataclasses.dataclass(frozen=True)
 class PartOutcome:
     """One part and what Metrica made of it (an uploading, an error, or not sent)."""
@@ -181,7 +164,7 @@ def run_upload(args: argparse.Namespace) -> int:
             max_part_bytes=settings.max_part_bytes,
         )
         with path.open("rb") as stream:
-            report = check_file(stream, options, sink=FolderPartSink(Path(folder)))
+            report = check_file(stream, options, sink=FolderSink(Path(folder)))
         check = report.to_json()
         if not report.valid:
             _print_upload(args, path, check, [], "rejected")

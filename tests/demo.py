@@ -58,6 +58,8 @@ def describe(result: dict[str, Any]) -> str:
     )
     if result.get("error"):
         line += f"; {result['error']['code']}: {result['error']['message']}"
+    if result["warnings"]:
+        line += "; " + ", ".join(f"{w['code']} x{w['count']}" for w in result["warnings"])
     if result.get("metrika"):
         metrika = result["metrika"]
         line += f"; Metrica: {metrika['outcome']}, {metrika.get('linked_quantity', 0)} linked"

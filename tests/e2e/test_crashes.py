@@ -31,11 +31,16 @@ class KillOnce:
         self.stack = stack
         self.fragment = fragment
         self.killed = threading.Event()
+        self._lock = threading.Lock()
+        self._matched = False
 
     def __call__(self, resource: Mapping[str, Any]) -> None:
-        if not self.killed.is_set() and self.fragment in str(resource["name"]):
-            self.killed.set()
-            self.stack.function.kill()
+        with self._lock:
+            if self._matched or self.fragment not in str(resource["name"]):
+                return
+            self._matched = True
+        self.stack.function.kill()
+        self.killed.set()  # only now may the test start a fresh instance
 
 
 def run_with_kill(stack: LocalStack, fragment: str) -> dict[str, Any]:

@@ -199,8 +199,14 @@ class Job:
         errors = check.pop("errors", [])
         warnings = check.pop("warnings", [])
         if self.error is not None and not errors:
-            errors = [{"code": self.error.code, "line": None, "column": None,
-                       "message": self.error.message}]  # fmt: skip
+            errors = [
+                {
+                    "code": self.error.code,
+                    "line": None,
+                    "column": None,
+                    "message": self.error.message,
+                }
+            ]
         return {
             "schema_version": SCHEMA_VERSION,
             "status": self.status.value,

@@ -213,16 +213,27 @@ class Pipeline:
         self, job: Job, routed: Route, event: ObjectEvent, deadline: Deadline, owner: str
     ) -> Job:
         if self._too_old(event.event_time):
-            return self._finish(job, Status.FAILED, Problem("event-too-old", _too_old_message(
-                self.settings.max_event_age_s)))  # fmt: skip
+            return self._finish(
+                job,
+                Status.FAILED,
+                Problem("event-too-old", _too_old_message(self.settings.max_event_age_s)),
+            )
         if routed.problem is not None:
             return self._finish(
                 job, Status.REJECTED, Problem(routed.problem.code, routed.problem.message)
             )
         if job.split_attempts > MAX_SPLIT_ATTEMPTS:
-            return self._finish(job, Status.FAILED, Problem("split-gave-up", (
-                f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} invocations; "
-                "split the file into smaller files and drop them again")))  # fmt: skip
+            return self._finish(
+                job,
+                Status.FAILED,
+                Problem(
+                    "split-gave-up",
+                    (
+                        f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} "
+                        "invocations; split the file into smaller files and drop them again"
+                    ),
+                ),
+            )
         name, generation = event.name, event.generation
         options = CheckOptions(
             type=routed.type,
@@ -232,15 +243,24 @@ class Pipeline:
             max_part_bytes=self.settings.max_part_bytes,
             now=self.clock(),
         )
-        sink = None if routed.mode is Mode.DRY_RUN else StorePartSink(
-            self.store, self._parts_prefix(name, generation))  # fmt: skip
+        sink = (
+            None
+            if routed.mode is Mode.DRY_RUN
+            else StorePartSink(self.store, self._parts_prefix(name, generation))
+        )
         rejects = _LazyRejects(self.store, name + REJECTS_SUFFIX)
         try:
             reader = self.store.open_read(name, generation)
         except ObjectNotFound:
-            return self._finish(job, Status.FAILED, Problem(
-                "source-missing", "the file (this generation of it) was deleted before it "
-                "could be read; drop it again"))  # fmt: skip
+            return self._finish(
+                job,
+                Status.FAILED,
+                Problem(
+                    "source-missing",
+                    "the file (this generation of it) was deleted before it "
+                    "could be read; drop it again",
+                ),
+            )
         try:
             report = check_file(
                 cast(BinaryIO, reader),
@@ -373,25 +393,38 @@ class Pipeline:
                     return None
                 if part.lease is not None and part.lease.held_by_other(owner, now):
                     raise ClaimHeld(f"part {index} is being uploaded elsewhere")
-                return current.with_part(dataclasses.replace(
-                    part, state=PartState.SENDING, attempts=part.attempts + 1,
-                    lease=Lease(owner, now + self.settings.lease_s)))  # fmt: skip
+                return current.with_part(
+                    dataclasses.replace(
+                        part,
+                        state=PartState.SENDING,
+                        attempts=part.attempts + 1,
+                        lease=Lease(owner, now + self.settings.lease_s),
+                    )
+                )
 
             job = self.jobs.update(name, generation, claim)
             part = job.part(index)
             if part.state is not PartState.SENDING or part.lease is None:
                 return job  # final already
             if self._too_old(event_time):
-                return self._finish_part(job, index, None, Problem(
-                    "event-too-old", _too_old_message(self.settings.max_event_age_s)))  # fmt: skip
+                return self._finish_part(
+                    job,
+                    index,
+                    None,
+                    Problem("event-too-old", _too_old_message(self.settings.max_event_age_s)),
+                )
             resume = before.get("state") is PartState.SENDING
             return self._send(job, part, resume=resume, deadline=deadline, owner=owner)
 
     def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline, owner: str) -> Job:
         counter = job.routing.get("counter_id")
         if self.metrika is None or counter is None:
-            return self._finish_part(job, part.index, None, Problem(
-                "metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"))  # fmt: skip
+            return self._finish_part(
+                job,
+                part.index,
+                None,
+                Problem("metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"),
+            )
         kind = ConversionType(job.routing["type"])
         try:
             found = (

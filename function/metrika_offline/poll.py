@@ -135,13 +135,18 @@ def _warnings(outcome: str, rows_sent: int, totals: Mapping[str, int]) -> list[d
     found: list[dict[str, Any]] = []
 
     def warn(code: str, count: int, message: str) -> None:
-        found.append({"code": code, "count": count, "line": None, "column": None,
-                      "message": message})  # fmt: skip
+        found.append(
+            {"code": code, "count": count, "line": None, "column": None, "message": message}
+        )
 
     accepted = totals["line_quantity"]
     if outcome == OUTCOME_UNKNOWN:
-        warn("status-unknown", 1, "Metrica did not report a final status in time; check the "
-             "upload in Metrica's interface before sending the file again")  # fmt: skip
+        warn(
+            "status-unknown",
+            1,
+            "Metrica did not report a final status in time; check the "
+            "upload in Metrica's interface before sending the file again",
+        )
     if 0 < accepted < rows_sent or (outcome != OUTCOME_UNKNOWN and accepted == 0 and rows_sent):
         warn(
             "rows-dropped-by-metrika",

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import PreconditionFailed
+from .errors import ObjectNotFound, PreconditionFailed
 from .logs import get_logger
 from .storage import OUTPUT_MARKER_KEY, ObjectStore
 
@@ -306,11 +306,12 @@ class JobStore:
         """Apply `change` with compare-and-swap until it sticks; None from `change` = no-op.
 
         `change` may raise to abort (the exception propagates and nothing is written).
+        ObjectNotFound when there is no such job.
         """
         for _ in range(_CAS_ATTEMPTS):
             loaded = self.load(source_name, generation)
             if loaded is None:
-                raise KeyError(f"no job state for {source_name}@{generation}")
+                raise ObjectNotFound(f"no job state for {source_name}@{generation}")
             current, object_generation = loaded
             changed = change(current)
             if changed is None:

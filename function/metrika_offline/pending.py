@@ -52,28 +52,29 @@ def add_pending(
     entry = PendingUpload(
         counter, uploading_id, job.source.name, job.source.generation, part, job.updated_at
     )
+    fields = entry.to_json()
     with contextlib.suppress(PreconditionFailed):  # indexed already by an earlier attempt
         store.write_bytes(
             f"{pending_prefix(work_prefix)}{counter}/{uploading_id}.json",
-            json.dumps(entry.to_json()).encode(),
+            json.dumps(fields).encode(),
             content_type="application/json",
-            metadata={OUTPUT_MARKER_KEY: "pending"},
+            # The same fields as metadata: listing the prefix then tells everything, without
+            # downloading every entry on every poll round.
+            metadata={OUTPUT_MARKER_KEY: "pending", **{k: str(v) for k, v in fields.items()}},
             if_generation_match=0,
         )
 
 
 def list_pending(store: ObjectStore, work_prefix: str) -> Iterator[PendingUpload]:
+    """Every upload waiting for Metrica's final word, from one listing."""
     for info in store.list(pending_prefix(work_prefix)):
-        found = store.read_bytes(info.name)
-        if found is None:
-            continue
-        data = json.loads(found[0])
+        meta = info.metadata
         yield PendingUpload(
-            counter_id=int(data["counter_id"]),
-            uploading_id=int(data["uploading_id"]),
-            source=str(data["source"]),
-            generation=int(data["generation"]),
-            part=int(data["part"]),
-            since=float(data["since"]),
+            counter_id=int(meta["counter_id"]),
+            uploading_id=int(meta["uploading_id"]),
+            source=meta["source"],
+            generation=int(meta["generation"]),
+            part=int(meta["part"]),
+            since=float(meta["since"]),
             object_name=info.name,
         )

@@ -378,10 +378,6 @@ class Pipeline:
     ) -> Job | None:
         """Upload one part exactly once, resuming whatever an earlier attempt left."""
         with log_context(object=name, generation=str(generation), part=index):
-            loaded = self.jobs.load(name, generation)
-            if loaded is None:
-                log.warning("no job state for this part; it was cleaned up")
-                return None
             now = self.clock()
             owner = uuid.uuid4().hex  # this invocation's, as for the source
             before: dict[str, PartState] = {}
@@ -402,7 +398,11 @@ class Pipeline:
                     )
                 )
 
-            job = self.jobs.update(name, generation, claim)
+            try:
+                job = self.jobs.update(name, generation, claim)
+            except ObjectNotFound:
+                log.warning("no job state for this part; it was cleaned up")
+                return None
             part = job.part(index)
             if part.state is not PartState.SENDING or part.lease is None:
                 return job  # final already

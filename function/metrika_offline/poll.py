@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .config import Settings
-from .errors import MetrikaError, MetrikaRejectedError
+from .errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
 from .jobs import Job, JobStore, PartState, utc_iso
 from .logs import get_logger, log_context
 from .metrika import FINAL_STATUSES, MetrikaClient, Uploading
@@ -227,7 +227,7 @@ class Poller:
         updated = final = 0
         for (source, generation), group in sorted(by_job.items()):
             answers = {e.part: statuses.get((e.counter_id, e.uploading_id)) for e in group}
-            changed, finished = self._apply(source, generation, group, answers)
+            changed, finished, _ = self._apply(source, generation, group, answers)
             updated += changed
             final += finished
         summary = PollSummary(len(entries), updated, final, client.requests)
@@ -251,9 +251,8 @@ class Poller:
             and (p.uploading or {}).get("status") not in FINAL_STATUSES
         ]
         answers = {e.part: client.get(counter, e.uploading_id) for e in entries}
-        self._apply(name, generation, entries, answers)
-        loaded = self.jobs.load(name, generation)
-        return loaded[0] if loaded else None
+        _, _, written = self._apply(name, generation, entries, answers)
+        return written or job
 
     def _new_status(
         self, entry: PendingUpload, uploading: Uploading | None
@@ -273,15 +272,18 @@ class Poller:
         generation: int,
         entries: list[PendingUpload],
         answers: Mapping[int, Uploading | None],
-    ) -> tuple[int, int]:
-        """Write a file's upload statuses in one CAS; drop index entries that are final."""
+    ) -> tuple[int, int, Job | None]:
+        """Write a file's upload statuses in one CAS; drop index entries that are final.
+
+        Returns how many statuses changed, how many are final, and the job as written.
+        """
         news = {
             e.part: status
             for e in entries
             if (status := self._new_status(e, answers.get(e.part))) is not None
         }
         if not news:
-            return 0, 0
+            return 0, 0, None
         now = self.clock()
         became_final: list[Job] = []
 
@@ -302,9 +304,10 @@ class Poller:
             return updated
 
         with log_context(object=source, generation=str(generation)):
+            written: Job | None = None
             try:
-                self.jobs.update(source, generation, change)
-            except KeyError:
+                written = self.jobs.update(source, generation, change)
+            except ObjectNotFound:
                 log.warning("job state is gone; dropping its pending entries")
                 news = {e.part: {"status": GAVE_UP} for e in entries}
             finished = 0
@@ -316,7 +319,7 @@ class Poller:
                         self.store.delete(entry.object_name)
             for job in became_final:
                 _log_outcome(job)
-            return len(news), finished
+            return len(news), finished, written
 
 
 def _log_outcome(job: Job) -> None:

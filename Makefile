@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check function tests
 	$(BIN)/ruff format --check function tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra; \
 	else echo "terraform not installed: skipping terraform fmt"; fi
 

@@ -20,11 +20,11 @@ from google.cloud import storage
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached, MetrikaRetryableError
-from metrika_offline.events import ObjectEvent
-from metrika_offline.metrika import MetrikaClient
-from metrika_offline.pipeline import Deadline, Pipeline
-from metrika_offline.poll import Poller
-from metrika_offline.storage_gcs import GcsStore
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.poll import Poller
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.store.gcs import GcsStore
 
 log = logs.get_logger("main")
 

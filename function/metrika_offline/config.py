@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError
-from .types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
+from metrika_offline.errors import ConfigError
+from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
 
 # The contract's names (design.md); more may be added, these stay.
 METRIKA_TOKEN = "METRIKA_TOKEN"  # noqa: S105 (the variable's name, not a value)

@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from metrika_offline.checker import CheckOptions, check_file
-from metrika_offline.report import Report
-from metrika_offline.splitter import FolderSink
+from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.report import Report
+from metrika_offline.check.splitter import FolderSink
 from metrika_offline.types import ConversionType
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from metrika_offline.storage_gcs import GcsStore
+from metrika_offline.store.gcs import GcsStore
 from tests.fakes.gcs import EmulatorProcess, EventSource, PreconditionProxy, RetryPolicy
 
 PROJECT = "metrika-offline-test"

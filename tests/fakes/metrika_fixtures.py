@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.metrika import MetrikaClient, RetryPolicy, Timeouts
+from metrika_offline.metrika.client import MetrikaClient, RetryPolicy, Timeouts
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
 
 

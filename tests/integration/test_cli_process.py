@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.cli import main
+from metrika_offline.cli.main import main
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika

@@ -21,7 +21,7 @@ from metrika_offline.errors import (
     MetrikaRejectedError,
     MetrikaTransientError,
 )
-from metrika_offline.metrika import (
+from metrika_offline.metrika.client import (
     MetrikaClient,
     RetryPolicy,
     Timeouts,

@@ -18,7 +18,7 @@ import pytest
 from metrika_offline import cli
 from metrika_offline.errors import MetrikaOfflineError
 from metrika_offline.logs import LOGGER_NAME, JsonFormatter
-from metrika_offline.metrika import (
+from metrika_offline.metrika.client import (
     MetrikaClient,
     RetryPolicy,
     Timeouts,

@@ -13,10 +13,10 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.events import ObjectEvent
-from metrika_offline.jobs import JobStore, PartState
-from metrika_offline.metrika import MetrikaClient
-from metrika_offline.pipeline import Deadline, Pipeline
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobs import JobStore, PartState
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed
-from metrika_offline.storage import ObjectStore
-from metrika_offline.storage_local import LocalStore
+from metrika_offline.store.base import ObjectStore
+from metrika_offline.store.local import LocalStore
 
 MiB = 1024 * 1024
 

@@ -12,7 +12,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed
-from metrika_offline.storage_gcs import GcsStore
+from metrika_offline.store.gcs import GcsStore
 from tests.fakes.gcs import Fault
 from tests.fakes.gcs_fixtures import GcsStack
 

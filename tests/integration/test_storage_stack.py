@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from metrika_offline.storage_gcs import GcsStore
+from metrika_offline.store.gcs import GcsStore
 from tests.fakes.gcs_fixtures import EventSink, GcsStack, make_client
 
 REPO = Path(__file__).resolve().parents[2]

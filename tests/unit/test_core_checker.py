@@ -11,10 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from metrika_offline.checker import CheckOptions, check_file
-from metrika_offline.codes import ERROR_CODES, WARNING_CODES
+from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.codes import ERROR_CODES, WARNING_CODES
+from metrika_offline.check.report import Report
 from metrika_offline.errors import ConfigError, DeadlineReached
-from metrika_offline.report import Report
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, MemoryWriter
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from metrika_offline import cli
-from metrika_offline.cli_check import _ProgressBar
+from metrika_offline.cli.check import _ProgressBar
 
 R = int(time.time()) - 3_600
 CLEAN = f"ClientId,Target,DateTime\n1,goal,{R}\n2,goal,{R}\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metrika_offline.codes import ERROR_CODES, WARNING_CODES
-from metrika_offline.columns import RULES, Kind, match_key, resolve_header, safe_label
+from metrika_offline.check.codes import ERROR_CODES, WARNING_CODES
+from metrika_offline.check.columns import RULES, Kind, match_key, resolve_header, safe_label
 from metrika_offline.types import ConversionType
 
 B, C, H = ConversionType.BASIC, ConversionType.CALLS, ConversionType.CHATS
@@ -132,7 +132,7 @@ def test_codes_are_kebab_case_and_distinct() -> None:
 def test_the_readme_lists_every_code_with_its_meaning() -> None:
     from pathlib import Path
 
-    from metrika_offline.codes import ERROR_DESCRIPTIONS, WARNING_DESCRIPTIONS
+    from metrika_offline.check.codes import ERROR_DESCRIPTIONS, WARNING_DESCRIPTIONS
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- section: core -->")[1].split("<!-- /section: core -->")[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.checker import CheckOptions, check_file
+from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, SingleLineStream
 

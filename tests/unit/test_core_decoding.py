@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from metrika_offline.decoding import DecodeProblem, TextBlocks, looks_like_windows_1251
+from metrika_offline.check.decoding import DecodeProblem, TextBlocks, looks_like_windows_1251
 from tests.unit.core_helpers import TrickleStream
 
 

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrika_offline.dedupe import KeySet
+from metrika_offline.check.dedupe import KeySet
 
 
 def _hashes(count: int, seed: int) -> list[int]:

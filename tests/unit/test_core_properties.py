@@ -14,7 +14,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrika_offline.checker import CheckOptions, check_file
+from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, TrickleStream
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrika_offline.records import Batch, LineMap, RecordProblem, Records, detect_delimiter
+from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records, detect_delimiter
 
 
 def _blocks(text: str, size: int) -> list[str]:

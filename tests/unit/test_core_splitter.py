@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from metrika_offline.records import Batch, Records
-from metrika_offline.render import Rendered, render
-from metrika_offline.splitter import FolderSink, PartSplitter, RowTooLarge, part_name
+from metrika_offline.check.records import Batch, Records
+from metrika_offline.check.render import Rendered, render
+from metrika_offline.check.splitter import FolderSink, PartSplitter, RowTooLarge, part_name
 from tests.unit.core_helpers import MemorySink
 
 HEADER = b"a,b\n"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrika_offline.columns import Column, Kind
-from metrika_offline.values import CHECKS, Context, Findings
+from metrika_offline.check.columns import Column, Kind
+from metrika_offline.check.values import CHECKS, Context, Findings
 
 NOW = 1_700_000_000
 CTX = Context(tz=dt.UTC, now=NOW)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.events import Kind, ObjectEvent, classify
-from metrika_offline.storage import OUTPUT_MARKER_KEY
+from metrika_offline.flow.events import Kind, ObjectEvent, classify
+from metrika_offline.store.base import OUTPUT_MARKER_KEY
 
 SETTINGS = Settings()
 

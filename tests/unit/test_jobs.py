@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.jobs import (
+from metrika_offline.flow.jobs import (
     Job,
     JobStore,
     Lease,
@@ -22,7 +22,7 @@ from metrika_offline.jobs import (
     Status,
     settle_status,
 )
-from metrika_offline.storage_local import LocalStore
+from metrika_offline.store.local import LocalStore
 from tests.schema import check_result
 
 ROUTING = {"counter_id": 1, "type": "BASIC", "comment": "c", "mode": "upload", "sources": {}}

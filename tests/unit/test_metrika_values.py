@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrika_offline.metrika import (
+from metrika_offline.metrika.client import (
     COMMENT_MAX_CHARS,
     FINAL_STATUSES,
     STATUSES,

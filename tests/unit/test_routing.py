@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.routing import Mode, route
+from metrika_offline.flow.routing import Mode, route
 from metrika_offline.types import ConversionType
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed, StoreError
-from metrika_offline.storage import ObjectStore
-from metrika_offline.storage_local import META_DIR, LocalStore
+from metrika_offline.store.base import ObjectStore
+from metrika_offline.store.local import META_DIR, LocalStore
 
 
 @pytest.fixture

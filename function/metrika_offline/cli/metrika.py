@@ -20,20 +20,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .checker import CheckOptions, check_file
-from .cli_process import run_file_status
-from .config import Settings
-from .errors import (
+from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.report import PartInfo
+from metrika_offline.check.splitter import FolderSink
+from metrika_offline.cli.process import run_file_status
+from metrika_offline.config import Settings
+from metrika_offline.errors import (
     ConfigError,
     MetrikaAuthError,
     MetrikaError,
     MetrikaRejectedError,
     MetrikaRetryableError,
 )
-from .metrika import MetrikaClient, Uploading, make_comment, make_marker
-from .report import PartInfo
-from .splitter import FolderSink
-from .types import ConversionType
+from metrika_offline.metrika.client import MetrikaClient, Uploading, make_comment, make_marker
+from metrika_offline.types import ConversionType
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Stands in for the bucket in a local file's markers.

@@ -10,8 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__, cli_check, cli_metrika, cli_process
-from .errors import ConfigError
+from metrika_offline import __version__
+from metrika_offline.cli import check as cli_check
+from metrika_offline.cli import metrika as cli_metrika
+from metrika_offline.cli import process as cli_process
+from metrika_offline.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1

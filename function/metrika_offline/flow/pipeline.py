@@ -24,9 +24,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import BinaryIO, Literal, cast
 
-from .checker import CheckOptions, PartInfo, PartWriter, check_file
-from .config import Settings
-from .errors import (
+from metrika_offline.check.checker import CheckOptions, PartInfo, PartWriter, check_file
+from metrika_offline.config import Settings
+from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
     MetrikaAuthError,
@@ -36,8 +36,8 @@ from .errors import (
     ObjectNotFound,
     PreconditionFailed,
 )
-from .events import DISPATCH_ROLE, Decision, Kind, ObjectEvent, classify
-from .jobs import (
+from metrika_offline.flow.events import DISPATCH_ROLE, Decision, Kind, ObjectEvent, classify
+from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
     REJECTS_SUFFIX,
@@ -51,12 +51,12 @@ from .jobs import (
     Status,
     settle_status,
 )
-from .logs import get_logger, log_context
-from .metrika import MetrikaClient, make_comment, make_marker
-from .pending import add_pending
-from .routing import Mode, Route, route
-from .storage import OUTPUT_MARKER_KEY, ObjectStore, Writer
-from .types import ConversionType
+from metrika_offline.flow.pending import add_pending
+from metrika_offline.flow.routing import Mode, Route, route
+from metrika_offline.logs import get_logger, log_context
+from metrika_offline.metrika.client import MetrikaClient, make_comment, make_marker
+from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore, Writer
+from metrika_offline.types import ConversionType
 
 log = get_logger("pipeline")
 

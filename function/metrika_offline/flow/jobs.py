@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import ObjectNotFound, PreconditionFailed
-from .logs import get_logger
-from .storage import OUTPUT_MARKER_KEY, ObjectStore
+from metrika_offline.errors import ObjectNotFound, PreconditionFailed
+from metrika_offline.logs import get_logger
+from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore
 
 log = get_logger("jobs")
 

@@ -27,20 +27,20 @@ import zoneinfo
 from collections.abc import Callable
 from typing import BinaryIO
 
-from . import logs
-from .codes import ERROR_CODES, WARNING_CODES
-from .columns import HeaderIssue, Layout, resolve_header
-from .decoding import DecodeProblem, TextBlocks
-from .dedupe import KeySet
-from .errors import ConfigError, DeadlineReached
-from .records import Batch, RecordProblem, Records
-from .rejects import RejectsWriter
-from .render import render
-from .report import Issue, PartInfo, Report, ReportBuilder, RowCounts
-from .splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
-from .types import DEFAULT_MAX_PART_BYTES, ConversionType
-from .validation import BatchValidator, Outcome, note_message
-from .values import Context
+from metrika_offline import logs
+from metrika_offline.check.codes import ERROR_CODES, WARNING_CODES
+from metrika_offline.check.columns import HeaderIssue, Layout, resolve_header
+from metrika_offline.check.decoding import DecodeProblem, TextBlocks
+from metrika_offline.check.dedupe import KeySet
+from metrika_offline.check.records import Batch, RecordProblem, Records
+from metrika_offline.check.rejects import RejectsWriter
+from metrika_offline.check.render import render
+from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
+from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
+from metrika_offline.check.validation import BatchValidator, Outcome, note_message
+from metrika_offline.check.values import Context
+from metrika_offline.errors import ConfigError, DeadlineReached
+from metrika_offline.types import DEFAULT_MAX_PART_BYTES, ConversionType
 
 __all__ = [
     "ERROR_CODES",

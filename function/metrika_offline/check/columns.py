@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from .types import ConversionType
+from metrika_offline.types import ConversionType
 
 
 class Kind(enum.StrEnum):

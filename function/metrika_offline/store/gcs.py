@@ -33,8 +33,8 @@ from google.cloud import storage
 from google.cloud.storage import exceptions as media_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY, DEFAULT_RETRY_IF_GENERATION_SPECIFIED
 
-from .errors import ObjectNotFound, PreconditionFailed, StoreError
-from .storage import ObjectInfo
+from metrika_offline.errors import ObjectNotFound, PreconditionFailed, StoreError
+from metrika_offline.store.base import ObjectInfo
 
 #: Resumable uploads need a multiple of 256 KiB; 8 MiB keeps memory flat and requests few.
 DEFAULT_CHUNK_BYTES: Final = 8 * 1024 * 1024

@@ -21,7 +21,7 @@ from itertools import compress, count, repeat
 from operator import gt, is_not, lt, not_
 from typing import NamedTuple
 
-from .columns import CHAT_PLATFORMS, CURRENCIES, TAG_MAX_CHARS, Column, Kind
+from metrika_offline.check.columns import CHAT_PLATFORMS, CURRENCIES, TAG_MAX_CHARS, Column, Kind
 
 NUL = "\x00"
 _DIGITS = b"0123456789"

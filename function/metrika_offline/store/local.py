@@ -30,8 +30,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from .errors import ObjectNotFound, PreconditionFailed, StoreError
-from .storage import ObjectInfo
+from metrika_offline.errors import ObjectNotFound, PreconditionFailed, StoreError
+from metrika_offline.store.base import ObjectInfo
 
 META_DIR: Final = ".localstore"
 _SIDECAR_SUFFIX: Final = ".json"

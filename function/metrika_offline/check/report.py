@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .types import ConversionType
+from metrika_offline.types import ConversionType
 
 
 @dataclasses.dataclass(frozen=True)

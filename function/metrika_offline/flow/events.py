@@ -13,9 +13,9 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from .config import Settings
-from .jobs import REJECTS_SUFFIX, RESULT_SUFFIX
-from .storage import OUTPUT_MARKER_KEY
+from metrika_offline.config import Settings
+from metrika_offline.flow.jobs import REJECTS_SUFFIX, RESULT_SUFFIX
+from metrika_offline.store.base import OUTPUT_MARKER_KEY
 
 DISPATCH_ROLE = "dispatch"
 

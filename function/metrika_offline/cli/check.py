@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from .checker import CheckOptions, Report, check_file
-from .config import Settings
-from .errors import ConfigError
-from .splitter import FolderSink, PartWriter
-from .types import ConversionType
+from metrika_offline.check.checker import CheckOptions, Report, check_file
+from metrika_offline.check.splitter import FolderSink, PartWriter
+from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
+from metrika_offline.types import ConversionType
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from itertools import compress, repeat
 
-from .records import Batch
+from metrika_offline.check.records import Batch
 
 
 @dataclasses.dataclass(frozen=True)

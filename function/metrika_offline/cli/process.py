@@ -14,17 +14,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import ClaimHeld, ConfigError, MetrikaRetryableError, StoreError
-from .events import ObjectEvent
-from .jobs import RESULT_SUFFIX, Status
-from .metrika import MetrikaClient
-from .pipeline import Deadline, Pipeline
-from .poll import Poller
-from .routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
-from .storage import ObjectStore
-from .storage_gcs import GcsStore
-from .storage_local import LocalStore
+from metrika_offline.config import Settings
+from metrika_offline.errors import ClaimHeld, ConfigError, MetrikaRetryableError, StoreError
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobs import RESULT_SUFFIX, Status
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.poll import Poller
+from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.store.base import ObjectStore
+from metrika_offline.store.gcs import GcsStore
+from metrika_offline.store.local import LocalStore
 
 LOCAL_WORK_PREFIX = ".metrika-offline/"
 CLEAN_STATUSES = frozenset({Status.UPLOADED, Status.VALIDATED})

@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .config import Settings
-from .errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from .jobs import Job, JobStore, PartState, utc_iso
-from .logs import get_logger, log_context
-from .metrika import FINAL_STATUSES, MetrikaClient, Uploading
-from .pending import PendingUpload, list_pending
-from .storage import ObjectStore
+from metrika_offline.config import Settings
+from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
+from metrika_offline.flow.jobs import Job, JobStore, PartState, utc_iso
+from metrika_offline.flow.pending import PendingUpload, list_pending
+from metrika_offline.logs import get_logger, log_context
+from metrika_offline.metrika.client import FINAL_STATUSES, MetrikaClient, Uploading
+from metrika_offline.store.base import ObjectStore
 
 log = get_logger("poll")
 

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 
-from .splitter import PartWriter
+from metrika_offline.check.splitter import PartWriter
 
 _FLUSH_CHARS = 1 << 20
 

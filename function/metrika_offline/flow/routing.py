@@ -14,8 +14,8 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
-from .config import Settings
-from .types import ConversionType
+from metrika_offline.config import Settings
+from metrika_offline.types import ConversionType
 
 META_COUNTER = "counter-id"
 META_TYPE = "type"

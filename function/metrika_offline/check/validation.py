@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from itertools import compress, count
 from operator import not_
 
-from .columns import Column, Group, Layout
-from .dedupe import KeySet
-from .records import Batch
-from .values import CHECKS, Check, Context
+from metrika_offline.check.columns import Column, Group, Layout
+from metrika_offline.check.dedupe import KeySet
+from metrika_offline.check.records import Batch
+from metrika_offline.check.values import CHECKS, Check, Context
 
 #: What each warning says, given the column it is about.
 NOTE_MESSAGES: dict[str, str] = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from .render import Rendered
-from .report import PartInfo
+from metrika_offline.check.render import Rendered
+from metrika_offline.check.report import PartInfo
 
 
 class PartWriter(Protocol):

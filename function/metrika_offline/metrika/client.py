@@ -40,9 +40,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from . import __version__
-from .config import DEFAULT_API_URL, METRIKA_TOKEN, Secret, Settings
-from .errors import (
+from metrika_offline import __version__
+from metrika_offline.config import DEFAULT_API_URL, METRIKA_TOKEN, Secret, Settings
+from metrika_offline.errors import (
     ConfigError,
     DeadlineReached,
     MetrikaAmbiguousError,
@@ -53,8 +53,8 @@ from .errors import (
     MetrikaRetryableError,
     MetrikaTransientError,
 )
-from .logs import get_logger, register_secret
-from .types import METRIKA_PARALLEL_REQUESTS, ConversionType
+from metrika_offline.logs import get_logger, register_secret
+from metrika_offline.types import METRIKA_PARALLEL_REQUESTS, ConversionType
 
 __all__ = [
     "COMMENT_MAX_CHARS",

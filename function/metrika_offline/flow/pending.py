@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .errors import PreconditionFailed
-from .storage import OUTPUT_MARKER_KEY, ObjectStore
+from metrika_offline.errors import PreconditionFailed
+from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore
 
 if TYPE_CHECKING:
-    from .jobs import Job
+    from metrika_offline.flow.jobs import Job
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ from metrika_offline.types import ConversionType
 
 
 class Kind(enum.StrEnum):
-    """What a column holds; each kind has one checker in `values.py`."""
+    """What a column holds; each kind has one checker in `values/`."""
 
     UNIX_TIME = "unix-time"  # Unix seconds, UTC; dates and times are converted
     PRICE = "price"  # decimal with a full stop, not negative

@@ -86,24 +86,25 @@ def test_no_counter_anywhere_is_rejected_clearly(local_stack: LocalStack) -> Non
 
 
 @pytest.mark.parametrize(
-    ("data", "code"),
+    ("data", "code", "line"),
     [
-        (samples.broken_csv(), "missing-column"),
-        (b"", "empty-file"),
-        (b"ClientId,Target,DateTime\n", "header-only"),
-        (bytes(range(256)) * 40, None),
+        (samples.broken_csv(), "missing-column", 1),
+        (b"", "empty-file", None),
+        (b"ClientId,Target,DateTime\n", "header-only", None),
+        (bytes(range(256)) * 40, "binary-file", 1),
     ],
 )
 def test_malformed_files_get_a_result_and_the_source_stays(
-    local_stack: LocalStack, data: bytes, code: str | None
+    local_stack: LocalStack, data: bytes, code: str, line: int | None
 ) -> None:
     generation = local_stack.drop("incoming/1/bad.csv", data)
     local_stack.settle()
     result = local_stack.result("incoming/1/bad.csv")
     assert result["status"] == "rejected"
     assert result["errors"], "a rejected file must say why"
-    if code is not None:
-        assert result["error"]["code"] == code or code in {e["code"] for e in result["errors"]}
+    assert result["error"]["code"] == code
+    assert result["errors"][0]["code"] == code
+    assert result["errors"][0]["line"] == line
     assert local_stack.metrika.journal == []
     info = local_stack.gcs.store.stat("incoming/1/bad.csv")
     assert info is not None

@@ -81,6 +81,23 @@ def test_parts_are_cut_between_rows_and_hold_the_header() -> None:
     assert sink.texts() == ["a,b\n11,1\n22,2\n", "a,b\n33,3\n44,4\n"]
 
 
+def test_a_part_may_reach_the_limit_but_never_pass_it_by_one_byte() -> None:
+    # header 4 + 5 + 5 = 14: exactly the limit, one part
+    assert _split(["11,1\n22,2\n"], limit=14).texts() == ["a,b\n11,1\n22,2\n"]
+    # header 4 + 5 + 6 = 15: one byte over, so the second row starts the next part
+    assert _split(["11,1\n22,22\n"], limit=14).texts() == ["a,b\n11,1\n", "a,b\n22,22\n"]
+
+
+def test_rows_with_newlines_reach_the_limit_but_never_pass_it() -> None:
+    exact = '1,"x\ny"\n'  # 8 bytes: header 4 + 8 = 12, exactly the limit
+    assert _split([exact], limit=12, row_bytes=[[8]]).texts() == ["a,b\n" + exact]
+    over = '1,"x\n"\n2,"y\n"\n'  # 7 + 7: header 4 + 14 = 18, one byte over 17
+    assert _split([over], limit=17, row_bytes=[[7, 7]]).texts() == [
+        'a,b\n1,"x\n"\n',
+        'a,b\n2,"y\n"\n',
+    ]
+
+
 def test_rows_with_newlines_are_never_cut() -> None:
     text = '1,"x\ny"\n2,2\n'
     sink = _split([text], limit=12, row_bytes=[[8, 4]])

@@ -52,8 +52,17 @@ def test_other_folders_are_just_folders() -> None:
 
 
 def test_digits_above_the_input_prefix_are_not_a_counter() -> None:
-    routed = route("incoming/x.csv", {}, Settings(input_prefix="12345/incoming/"))
+    # The prefix itself holds an all-digit folder; only what lies below it routes.
+    settings = Settings(input_prefix="clients/12345/incoming/")
+    routed = route("clients/12345/incoming/x.csv", {}, settings)
     assert routed.counter_id is None
+    assert route("clients/12345/incoming/777/x.csv", {}, settings).counter_id == 777
+
+
+def test_a_type_folder_above_the_input_prefix_is_not_a_type() -> None:
+    settings = Settings(input_prefix="calls/incoming/", default_counter_id=5)
+    assert route("calls/incoming/x.csv", {}, settings).type.value == "BASIC"
+    assert route("calls/incoming/chats/x.csv", {}, settings).type.value == "CHATS"
 
 
 def test_dry_run_needs_no_counter() -> None:

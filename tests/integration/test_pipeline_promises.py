@@ -1,0 +1,159 @@
+"""Promises the README makes about the flow, each pinned by a test that fails without it.
+
+The pipeline runs in-process on a local folder store (generation preconditions enforced) and
+against the fake Metrica over real HTTP, so each test drives one promise directly:
+
+- a live claim on a file's check is never taken over;
+- a part's upload gives up on an event older than `MAX_EVENT_AGE_S`;
+- a check that keeps dying is given up after `MAX_SPLIT_ATTEMPTS`;
+- a part's bytes leave the work prefix once Metrica has them, and its upload is indexed for
+  the follow-up.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from metrika_offline.config import Settings
+from metrika_offline.errors import ClaimHeld, DeadlineReached
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.pending import list_pending
+from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.store.local import LocalStore
+from tests import samples
+from tests.fakes.metrika import FakeMetrika
+from tests.schema import check_result
+
+NAME = "incoming/5/leads.csv"
+SETTINGS = Settings(max_event_age_s=3600)
+
+
+class GatedStore(LocalStore):
+    """A local store whose first read of one object waits until the test lets it go."""
+
+    def __init__(self, root: Path, gated: str) -> None:
+        super().__init__(root)
+        self.gated = gated
+        self.reading = threading.Event()
+        self.go = threading.Event()
+
+    def open_read(self, name: str, generation: int | None = None) -> IO[bytes]:
+        if name == self.gated and not self.reading.is_set():
+            self.reading.set()
+            if not self.go.wait(timeout=30):
+                raise TimeoutError("the test never let the read go")
+        return super().open_read(name, generation)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> GatedStore:
+    return GatedStore(tmp_path / "bucket", gated=NAME)
+
+
+@pytest.fixture
+def pipeline(store: GatedStore, metrika_client: MetrikaClient) -> Pipeline:
+    store.go.set()  # ungated unless a test clears it
+    return Pipeline(store=store, settings=SETTINGS, metrika=metrika_client)
+
+
+def drop(store: LocalStore, data: bytes, *, age_s: float = 0.0) -> ObjectEvent:
+    generation = store.write_bytes(NAME, data, content_type="text/csv")
+    return ObjectEvent(store.bucket, NAME, generation, len(data), {}, "e", time.time() - age_s)
+
+
+def result(store: LocalStore) -> dict[str, Any]:
+    found = store.read_bytes(NAME + ".result.json")
+    assert found is not None
+    data: dict[str, Any] = json.loads(found[0])
+    check_result(data)
+    return data
+
+
+def names_under(store: LocalStore, prefix: str) -> list[str]:
+    return [info.name for info in store.list(prefix)]
+
+
+def test_a_live_claim_on_a_check_is_never_taken_over(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    store.go.clear()
+    event = drop(store, samples.basic_csv(3))
+    first = threading.Thread(target=pipeline.process_source, args=(event, Deadline()))
+    first.start()
+    try:
+        assert store.reading.wait(timeout=30)  # the first invocation holds the claim, mid-check
+        with pytest.raises(ClaimHeld):
+            pipeline.process_source(event, Deadline())
+    finally:
+        store.go.set()
+        first.join(timeout=60)
+    assert not first.is_alive()
+    assert result(store)["status"] == "processing"  # split once, by the first invocation
+    assert len(names_under(store, f"{SETTINGS.work_prefix}parts/")) == 1
+    assert fake_metrika.journal == []
+
+
+def test_a_part_event_too_old_gives_up_without_sending(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(store, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())  # split and dispatched; nothing sent yet
+    late = time.time() - 2 * SETTINGS.max_event_age_s
+    pipeline.upload_part(event.name, event.generation, 1, Deadline(), event_time=late)
+    found = result(store)
+    assert found["status"] == "failed"
+    assert found["parts"][0]["state"] == "failed"
+    assert found["parts"][0]["error"]["code"] == "event-too-old"
+    assert fake_metrika.uploads == []
+
+
+def test_a_check_that_keeps_dying_is_given_up(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(store, samples.basic_csv(3))
+    for _ in range(MAX_SPLIT_ATTEMPTS):  # each invocation runs out of time mid-check
+        with pytest.raises(DeadlineReached):
+            pipeline.process_source(event, Deadline(at=0.0))
+    pipeline.process_source(event, Deadline())
+    found = result(store)
+    assert (found["status"], found["error"]["code"]) == ("failed", "split-gave-up")
+    assert names_under(store, f"{SETTINGS.work_prefix}parts/") == []
+    assert fake_metrika.journal == []
+
+
+def test_the_check_before_the_limit_still_runs(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    """The twin of the test above: one attempt fewer is not given up."""
+    event = drop(store, samples.basic_csv(3))
+    for _ in range(MAX_SPLIT_ATTEMPTS - 1):
+        with pytest.raises(DeadlineReached):
+            pipeline.process_source(event, Deadline(at=0.0))
+    pipeline.process_source(event, Deadline())
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    assert result(store)["status"] == "uploaded"
+    assert len(fake_metrika.uploads) == 1
+
+
+def test_an_uploaded_part_leaves_the_work_prefix_and_is_indexed(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(store, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())
+    parts = names_under(store, f"{SETTINGS.work_prefix}parts/")
+    assert len(parts) == 1  # written by the split, waiting for its upload
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    assert names_under(store, f"{SETTINGS.work_prefix}parts/") == []
+    uploaded = result(store)["parts"][0]["uploading"]["id"]
+    pending = list(list_pending(store, SETTINGS.work_prefix))
+    assert [(p.counter_id, p.uploading_id, p.source, p.part) for p in pending] == [
+        (5, uploaded, NAME, 1)
+    ]
+    assert [u.id for u in fake_metrika.uploads] == [uploaded]

@@ -1,3 +1,7 @@
+# Not here: compute.googleapis.com. Nothing of the stack runs on Compute Engine, and its default
+# service account is not used: the functions run as the runtime account and are built as the
+# build account (iam.tf), so a project where that account was never created, or was stripped
+# of its grants, deploys the same way.
 locals {
   required_apis = toset([
     "artifactregistry.googleapis.com", # the functions' container images

@@ -4,6 +4,37 @@
 #                                code ignores what is not a *.csv under INPUT_PREFIX
 #   poller  poll_uploads         HTTP, called by Cloud Scheduler (scheduler.tf) to follow each
 #                                upload until Metrica reports its final status
+#
+# Both are built by Cloud Build as the stack's build account into the stack's image repository,
+# and both run as the runtime account with the same environment and the same secrets.
+
+locals {
+  # Plain environment: the contract's settings, then the optional ones.
+  optional_environment = merge(local.default_counter_environment, local.accounts_environment, local.notification_environment)
+
+  # Secret environment besides METRIKA_TOKEN: each account's token and each enabled notification
+  # target, as variable name => the secret and its pinned version. Only names and numbers here.
+  secret_environment = merge(
+    {
+      for account, env in local.account_token_env : env => {
+        secret  = google_secret_manager_secret.account_token[account].secret_id
+        version = try(var.metrika_account_token_versions[account], null)
+      }
+    },
+    {
+      for name, env in local.notification_secret_env : env => {
+        secret  = google_secret_manager_secret.notification[name].secret_id
+        version = try(var.notify_secret_versions[name], null)
+      }
+    },
+  )
+
+  function_build_repository = google_artifact_registry_repository.functions.id
+
+  # Checked by both functions before anything is deployed (see their preconditions).
+  missing_account_token_versions = setsubtract(keys(var.metrika_accounts), keys(var.metrika_account_token_versions))
+  missing_notify_secret_versions = setsubtract(keys(local.notification_secret_env), keys(var.notify_secret_versions))
+}
 
 resource "google_cloudfunctions2_function" "worker" {
   project     = var.project_id
@@ -21,6 +52,9 @@ resource "google_cloudfunctions2_function" "worker" {
         object = google_storage_bucket_object.function_source.name
       }
     }
+    # Built as the stack's build account (its full resource name), pushed to the stack's repository.
+    service_account   = google_service_account.build.id
+    docker_repository = local.function_build_repository
   }
 
   service_config {
@@ -37,7 +71,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.default_counter_environment, {
+    environment_variables = merge(local.function_environment, local.optional_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.worker_timeout_s)
     })
 
@@ -46,6 +80,16 @@ resource "google_cloudfunctions2_function" "worker" {
       project_id = var.project_id
       secret     = google_secret_manager_secret.metrika_token.secret_id
       version    = var.metrika_token_secret_version
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.secret_environment
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value.secret
+        version    = secret_environment_variables.value.version
+      }
     }
   }
 
@@ -70,17 +114,23 @@ resource "google_cloudfunctions2_function" "worker" {
       condition     = var.worker_max_instances + local.poller_max_instances <= local.metrika_parallel_requests_per_user
       error_message = "The worker's and the follow-up's instances together must not exceed Metrica's 3 parallel requests per user."
     }
+    precondition {
+      condition     = length(local.missing_account_token_versions) == 0
+      error_message = "metrika_account_token_versions must pin a token version for every account of metrika_accounts (missing: ${join(", ", local.missing_account_token_versions)}). Add each token with gcloud first (see the README)."
+    }
+    precondition {
+      condition     = length(local.missing_notify_secret_versions) == 0
+      error_message = "notify_secret_versions must pin a version for every enabled notification target (missing: ${join(", ", local.missing_notify_secret_versions)}). Add each value with gcloud first (see the README)."
+    }
   }
 
-  # Everything the trigger and a new revision need must exist before the first deploy: the
-  # topic publisher role (or no event ever arrives), the receiver role, and the runtime's access
-  # to the secret (or the revision cannot start).
+  # Everything the build, the trigger and a new revision need must exist, and have propagated,
+  # before the first deploy: the build's roles, the topic publisher role (or no event ever
+  # arrives), the receiver role, and the runtime's access to the bucket and the secrets (or the
+  # revision cannot start). time_sleep.iam_propagation depends on all of those grants (waits.tf).
   depends_on = [
     google_project_service.enabled,
-    google_project_iam_member.gcs_agent_publishes_events,
-    google_project_iam_member.trigger_receives_events,
-    google_secret_manager_secret_iam_member.runtime_token,
-    google_storage_bucket_iam_member.runtime_objects,
+    time_sleep.iam_propagation,
   ]
 }
 
@@ -100,6 +150,9 @@ resource "google_cloudfunctions2_function" "poller" {
         object = google_storage_bucket_object.function_source.name
       }
     }
+    # Built as the stack's build account (its full resource name), pushed to the stack's repository.
+    service_account   = google_service_account.build.id
+    docker_repository = local.function_build_repository
   }
 
   service_config {
@@ -114,7 +167,7 @@ resource "google_cloudfunctions2_function" "poller" {
     ingress_settings               = var.poller_ingress_settings
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.default_counter_environment, {
+    environment_variables = merge(local.function_environment, local.optional_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.poller_timeout_s)
     })
 
@@ -124,11 +177,32 @@ resource "google_cloudfunctions2_function" "poller" {
       secret     = google_secret_manager_secret.metrika_token.secret_id
       version    = var.metrika_token_secret_version
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.secret_environment
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value.secret
+        version    = secret_environment_variables.value.version
+      }
+    }
   }
 
+  lifecycle {
+    precondition {
+      condition     = length(local.missing_account_token_versions) == 0
+      error_message = "metrika_account_token_versions must pin a token version for every account of metrika_accounts (missing: ${join(", ", local.missing_account_token_versions)}). Add each token with gcloud first (see the README)."
+    }
+    precondition {
+      condition     = length(local.missing_notify_secret_versions) == 0
+      error_message = "notify_secret_versions must pin a version for every enabled notification target (missing: ${join(", ", local.missing_notify_secret_versions)}). Add each value with gcloud first (see the README)."
+    }
+  }
+
+  # The build's roles and the runtime's access to the bucket and the secrets, propagated (waits.tf).
   depends_on = [
     google_project_service.enabled,
-    google_secret_manager_secret_iam_member.runtime_token,
-    google_storage_bucket_iam_member.runtime_objects,
+    time_sleep.iam_propagation,
   ]
 }

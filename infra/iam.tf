@@ -1,5 +1,5 @@
 # Identities and every role binding of the stack. Least privilege: one service account per job,
-# each role bound on the one resource it is needed for. Two bindings are project-level because
+# each role bound on the one resource it is needed for. Four bindings are project-level because
 # the role can be granted nowhere else; each says why. No basic roles (owner, editor, viewer), no
 # project-wide storage role, only additive *_iam_member bindings (never authoritative ones that
 # would remove other people's access).
@@ -18,6 +18,15 @@ resource "google_service_account" "trigger" {
   account_id   = "${var.name_prefix}-trigger"
   display_name = "metrika-offline storage trigger"
   description  = "Identity of the Eventarc trigger that delivers the input bucket's finalize events to the worker."
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-build"
+  display_name = "metrika-offline function builds"
+  description  = "Cloud Build runs the functions' builds as this account: reads the source, writes build logs and the images, nothing else."
 
   depends_on = [google_project_service.enabled]
 }
@@ -51,6 +60,74 @@ resource "google_secret_manager_secret_iam_member" "runtime_token" {
   secret_id = google_secret_manager_secret.metrika_token.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# Read each account's token: one binding per secret, never a project-wide accessor role.
+resource "google_secret_manager_secret_iam_member" "runtime_account_tokens" {
+  for_each = google_secret_manager_secret.account_token
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.account_token[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# Read each enabled notification target's URL or bot token, one binding per secret.
+resource "google_secret_manager_secret_iam_member" "runtime_notifications" {
+  for_each = google_secret_manager_secret.notification
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.notification[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build: Cloud Build builds both functions as the build account (functions.tf), not as the
+# project's default build account, which new projects may lack or have stripped of its roles.
+# ---------------------------------------------------------------------------------------------
+
+# Project-level by necessity. A build that runs as a user-chosen account must write its logs to
+# Cloud Logging itself, and roles/logging.logWriter can only be granted on a project (or above).
+# It holds nothing but logging.logEntries.create and logging.logEntries.route.
+resource "google_project_iam_member" "build_writes_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Project-level by necessity, and conditioned to one bucket. Cloud Functions copies the source
+# zip into its own bucket, gcf-v2-sources-PROJECT_NUMBER-REGION, and the build fetches it from
+# there; that bucket is created by Cloud Functions on the first deploy, so it cannot be bound on
+# beforehand. The condition limits the read role to that bucket's objects: no other bucket of
+# the project, the input bucket included, is readable.
+resource "google_project_iam_member" "build_reads_source" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "function-source-only"
+    description = "Only the bucket Cloud Functions copies this region's function sources into."
+    expression  = "resource.name == \"projects/_/buckets/${local.functions_source_copy_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${local.functions_source_copy_bucket}/objects/\")"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The build pushes the images (and its cache) to the stack's repository, and nowhere else.
+resource "google_artifact_registry_repository_iam_member" "build_writes_images" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.build.email}"
+}
+
+locals {
+  functions_source_copy_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@
 #
 #   apis.tf        the APIs the stack needs
 #   storage.tf     the input bucket
-#   source.tf      the function source: zipped, uploaded under its hash
+#   source.tf      the function source, and the Artifact Registry repository of the built images
 #   iam.tf         service accounts and every role binding
-#   secret.tf      the Secret Manager secret for the Metrica token (the value never passes here)
+#   secret.tf      the Secret Manager secrets: Metrica tokens, notification targets (containers
+#                  only: no value ever passes here)
+#   waits.tf       waits where Google documents propagation delays
 #   functions.tf   the worker (storage trigger) and the follow-up (HTTP) functions
 #   scheduler.tf   the Cloud Scheduler job that calls the follow-up
 #   monitoring.tf  log-based metrics and alert policies
@@ -25,6 +27,7 @@ locals {
   poller_name             = "${var.name_prefix}-poll"
   source_bucket_name      = "${var.bucket_name}-function-source"
   metrika_token_secret_id = "${var.name_prefix}-metrika-token"
+  artifact_repository_id  = "${var.name_prefix}-functions"
   file_failures_metric    = "${var.name_prefix}-file-failures"
   metrika_outcomes_metric = "${var.name_prefix}-metrika-outcomes"
   storage_finalized_event = "google.cloud.storage.object.v1.finalized"
@@ -47,12 +50,47 @@ locals {
   }
   # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".
   default_counter_environment = var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id }
+
+  # ---- More Yandex accounts (var.metrika_accounts) -------------------------------------------
+  # Each account has its own token secret, read as METRIKA_TOKEN_<ACCOUNT> (the name upper-cased,
+  # anything not a letter or digit turned into "_"); METRIKA_ACCOUNTS tells the code which
+  # counter belongs to which account. Counters of no account use METRIKA_TOKEN.
+  account_token_env = {
+    for account in keys(var.metrika_accounts) :
+    account => "METRIKA_TOKEN_${upper(replace(account, "/[^A-Za-z0-9]/", "_"))}"
+  }
+  counter_accounts = merge([
+    for account, counters in var.metrika_accounts : { for counter in counters : counter => account }
+  ]...)
+  # Set only when there are accounts, like DEFAULT_COUNTER_ID.
+  accounts_environment = length(var.metrika_accounts) == 0 ? {} : { METRIKA_ACCOUNTS = jsonencode(local.counter_accounts) }
+
+  # ---- Notifications ---------------------------------------------------------------------------
+  # Each enabled target's URL or bot token is a secret (secret.tf), read as the variable named
+  # here; the Telegram chat ID is not a secret and is a plain variable.
+  notification_targets = {
+    slack_webhook      = { enabled = var.notify_slack_webhook, env = "NOTIFY_SLACK_WEBHOOK_URL" }
+    webhook            = { enabled = var.notify_webhook, env = "NOTIFY_WEBHOOK_URL" }
+    telegram_bot_token = { enabled = var.notify_telegram_chat_id != "", env = "NOTIFY_TELEGRAM_BOT_TOKEN" }
+  }
+  notification_secret_env  = { for name, target in local.notification_targets : name => target.env if target.enabled }
+  notification_environment = var.notify_telegram_chat_id == "" ? {} : { NOTIFY_TELEGRAM_CHAT_ID = var.notify_telegram_chat_id }
 }
 
 # The Cloud Storage service agent publishes the bucket's object events (iam.tf). Reading it
 # also makes sure it exists in a project that has never used Cloud Storage notifications.
+#
+# No depends_on: a data source that depends on resources with pending changes is read only
+# during the apply, its email becomes unknown in the plan, and the publisher binding that uses
+# it is replaced (removed, then added) whenever any API of the stack changes. Read at plan time
+# it needs only the Cloud Storage API, which is on in every new project (the README's
+# prerequisites enable it where it was turned off).
 data "google_storage_project_service_account" "gcs_agent" {
   project = var.project_id
+}
 
-  depends_on = [google_project_service.enabled]
+# The project number, for the name of the bucket Cloud Functions copies the source into
+# (iam.tf). Read at plan time with the Resource Manager API, a prerequisite.
+data "google_project" "this" {
+  project_id = var.project_id
 }

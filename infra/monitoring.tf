@@ -7,6 +7,12 @@
 #
 # Two log-based metrics count the bad ones; three alert policies watch them and the functions'
 # own failures. Alerts go to var.alert_notification_channels.
+#
+# What an operator sees: a failure opens an incident (one per status or outcome, or per function)
+# and notifies the channels. With no further failure, the next alignment period has no data, the
+# condition stops holding and the incident closes by itself, with a "resolved" notification. The
+# next failure opens a new incident and notifies again. alert_strategy.auto_close (no data for
+# that long closes an incident) is the upper bound.
 
 locals {
   # 2nd gen functions log as Cloud Run services named after the functions. Logging and
@@ -83,6 +89,11 @@ resource "google_monitoring_alert_policy" "file_failures" {
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
+      # The metrics are sparse: a point exists only where something went wrong. Missing data
+      # makes the condition false, so the incident closes once failures stop, and the next
+      # failure opens a new incident and notifies again (instead of the first incident staying
+      # open until auto_close while later failures notify no one).
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE"
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"
@@ -110,6 +121,9 @@ resource "google_monitoring_alert_policy" "file_failures" {
       `jsonPayload.event="file_result" jsonPayload.status=("rejected" OR "failed")`.
     EOT
   }
+
+  # Cloud Monitoring refuses a policy on a log-based metric it does not know yet (waits.tf).
+  depends_on = [time_sleep.log_metrics_propagation]
 }
 
 resource "google_monitoring_alert_policy" "metrika_outcomes" {
@@ -126,6 +140,11 @@ resource "google_monitoring_alert_policy" "metrika_outcomes" {
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
+      # The metrics are sparse: a point exists only where something went wrong. Missing data
+      # makes the condition false, so the incident closes once failures stop, and the next
+      # failure opens a new incident and notifies again (instead of the first incident staying
+      # open until auto_close while later failures notify no one).
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE"
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"
@@ -152,6 +171,9 @@ resource "google_monitoring_alert_policy" "metrika_outcomes" {
       Logs Explorer for `jsonPayload.event="metrika_outcome"` to find it.
     EOT
   }
+
+  # Cloud Monitoring refuses a policy on a log-based metric it does not know yet (waits.tf).
+  depends_on = [time_sleep.log_metrics_propagation]
 }
 
 resource "google_monitoring_alert_policy" "function_errors" {
@@ -168,6 +190,11 @@ resource "google_monitoring_alert_policy" "function_errors" {
       comparison      = "COMPARISON_GT"
       threshold_value = var.function_error_alert_threshold_count
       duration        = "0s"
+      # The metrics are sparse: a point exists only where something went wrong. Missing data
+      # makes the condition false, so the incident closes once failures stop, and the next
+      # failure opens a new incident and notifies again (instead of the first incident staying
+      # open until auto_close while later failures notify no one).
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE"
       aggregations {
         alignment_period     = "${var.function_error_alert_window_s}s"
         per_series_aligner   = "ALIGN_SUM"

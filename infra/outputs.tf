@@ -43,6 +43,32 @@ output "add_token_version_command" {
   value       = "gcloud secrets versions add ${google_secret_manager_secret.metrika_token.secret_id} --project=${var.project_id} --data-file=-"
 }
 
+output "account_token_secret_ids" {
+  description = "IDs of the Secret Manager secrets of the further accounts' tokens, as account name => secret ID (names, not values)."
+  value       = { for account, secret in google_secret_manager_secret.account_token : account => secret.secret_id }
+}
+
+output "notification_secret_ids" {
+  description = "IDs of the Secret Manager secrets of the enabled notification targets, as slack_webhook, webhook or telegram_bot_token => secret ID (names, not values)."
+  value       = { for name, secret in google_secret_manager_secret.notification : name => secret.secret_id }
+}
+
+output "add_secret_version_commands" {
+  description = "For every secret of the stack (the default token, each account's token, each notification target), the command that adds a version from stdin; each prints the version number to pin."
+  value = {
+    for secret_id in concat(
+      [google_secret_manager_secret.metrika_token.secret_id],
+      [for secret in google_secret_manager_secret.account_token : secret.secret_id],
+      [for secret in google_secret_manager_secret.notification : secret.secret_id],
+    ) : secret_id => "gcloud secrets versions add ${secret_id} --project=${var.project_id} --data-file=-"
+  }
+}
+
+output "build_service_account_email" {
+  description = "Service account Cloud Build builds the functions as."
+  value       = google_service_account.build.email
+}
+
 output "upload_example_command" {
   description = "A ready gcloud command that drops a file with its counter, type and comment given as object metadata."
   value       = "gcloud storage cp leads.csv ${google_storage_bucket.input.url}/${var.input_prefix}leads.csv --custom-metadata='counter-id=${coalesce(var.default_counter_id, "COUNTER_ID")},type=${var.default_type},comment=spring campaign'"

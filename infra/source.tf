@@ -58,3 +58,37 @@ resource "google_storage_bucket_object" "function_source" {
   source       = data.archive_file.function_source.output_path
   content_type = "application/zip"
 }
+
+# The functions' container images. Cloud Functions would otherwise push them to a repository it
+# creates itself (gcf-artifacts) on the first deploy, which cannot be granted on beforehand: with
+# a repository of the stack, the build account may write here and nowhere else (iam.tf), and old
+# images do not pile up.
+resource "google_artifact_registry_repository" "functions" {
+  # checkov:skip=CKV_GCP_84: The images are built from this repository's public source and hold no data or secret; a customer-managed key would add a key ring to run and pay for and protect nothing.
+  project       = var.project_id
+  location      = var.region
+  repository_id = local.artifact_repository_id
+  format        = "DOCKER"
+  description   = "metrika-offline: container images of the worker and follow-up functions, built by Cloud Build."
+  labels        = var.labels
+
+  # Every deploy pushes an image per function (and a build cache). Keep the last few of each so
+  # that a rollback is possible, delete the rest after a month. KEEP wins over DELETE, so the
+  # images the functions run are never removed.
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

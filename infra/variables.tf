@@ -326,6 +326,82 @@ variable "metrika_token_secret_version" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# More Yandex accounts
+# ---------------------------------------------------------------------------------------------
+
+variable "metrika_accounts" {
+  description = "Yandex accounts besides the default token's, as account name => the IDs of the counters uploaded with that account's token, for example { agency_a = [\"51234567\"] }. Each gets a Secret Manager secret <name_prefix>-metrika-token-<name> (value added with gcloud), read as METRIKA_TOKEN_<NAME>; METRIKA_ACCOUNTS maps each counter to its account. Counters of no account use METRIKA_TOKEN."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.metrika_accounts) : can(regex("^[a-z][a-z0-9_]{0,39}$", name))])
+    error_message = "Each account name must be 1 to 40 lower-case letters, digits or underscores, starting with a letter (it becomes part of a secret name and of METRIKA_TOKEN_<NAME>)."
+  }
+  validation {
+    condition     = alltrue([for counters in values(var.metrika_accounts) : length(counters) > 0 && alltrue([for counter in counters : can(regex("^[1-9][0-9]{0,19}$", counter))])])
+    error_message = "Each account must list at least one counter ID, and counter IDs are digits only."
+  }
+  validation {
+    condition     = length(flatten(values(var.metrika_accounts))) == length(distinct(flatten(values(var.metrika_accounts))))
+    error_message = "A counter ID may belong to one account only."
+  }
+}
+
+variable "metrika_account_token_versions" {
+  description = "Version number of each account's token in its Secret Manager secret, as account name => the number printed by `gcloud secrets versions add`. Pinned like metrika_token_secret_version; every account of metrika_accounts needs one before the functions are deployed."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for version in values(var.metrika_account_token_versions) : can(regex("^[1-9][0-9]*$", version))])
+    error_message = "Each token version must be a version number such as 1 (not \"latest\", and never the token itself)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Notifications (besides the alert policies)
+# ---------------------------------------------------------------------------------------------
+
+variable "notify_slack_webhook" {
+  description = "Report each file's outcome to a Slack-style incoming webhook. Creates the secret <name_prefix>-notify-slack-webhook for the webhook URL (value added with gcloud), read as NOTIFY_SLACK_WEBHOOK_URL."
+  type        = bool
+  default     = false
+}
+
+variable "notify_webhook" {
+  description = "Post each file's outcome as JSON to a webhook. Creates the secret <name_prefix>-notify-webhook for the URL (value added with gcloud), read as NOTIFY_WEBHOOK_URL."
+  type        = bool
+  default     = false
+}
+
+variable "notify_telegram_chat_id" {
+  description = "Telegram chat that receives each file's outcome (NOTIFY_TELEGRAM_CHAT_ID): a numeric chat ID such as -1001234567890, or @channelname. Empty: no Telegram. When set, creates the secret <name_prefix>-notify-telegram-bot-token for the bot token (value added with gcloud), read as NOTIFY_TELEGRAM_BOT_TOKEN."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{4,31})$", var.notify_telegram_chat_id))
+    error_message = "notify_telegram_chat_id must be empty, a numeric chat ID (negative for groups and channels) or @channelname."
+  }
+}
+
+variable "notify_secret_versions" {
+  description = "Version number of each enabled notification secret, as slack_webhook, webhook or telegram_bot_token => the number printed by `gcloud secrets versions add`. Pinned like the tokens; each enabled target needs one before the functions are deployed."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.notify_secret_versions) : contains(["slack_webhook", "webhook", "telegram_bot_token"], name)])
+    error_message = "notify_secret_versions keys must be slack_webhook, webhook or telegram_bot_token."
+  }
+  validation {
+    condition     = alltrue([for version in values(var.notify_secret_versions) : can(regex("^[1-9][0-9]*$", version))])
+    error_message = "Each version must be a version number such as 1 (not \"latest\", and never the secret itself)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Alerting
 # ---------------------------------------------------------------------------------------------
 
@@ -363,9 +439,9 @@ variable "function_error_alert_window_s" {
 }
 
 variable "alert_auto_close_s" {
-  description = "Time, in seconds, after which an open incident closes by itself once its condition no longer holds."
+  description = "Time, in seconds, after which Cloud Monitoring closes an open incident whose metric has had no data for that long. The conditions count missing data as no failure, so incidents normally close sooner, once failures stop; this is the upper bound. 1800 is the shortest Cloud Monitoring accepts."
   type        = number
-  default     = 86400
+  default     = 1800
 
   validation {
     condition     = var.alert_auto_close_s >= 1800 && var.alert_auto_close_s <= 604800 && var.alert_auto_close_s % 60 == 0

@@ -14,5 +14,11 @@ terraform {
       source  = "hashicorp/archive"
       version = ">= 2.5, < 3.0"
     }
+    # time_sleep: waits where Google documents propagation delays (waits.tf). 0.9 is the oldest
+    # release tested with the triggers used there; 1.0 may change them.
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.9, < 1.0"
+    }
   }
 }

@@ -1,6 +1,8 @@
-"""Least privilege and the token: every role binding scoped to one resource of this stack, no
-basic roles, no project-wide storage role, and the Metrica token reaching the functions only as
-a secret environment variable, never through a variable, a tfvars file, an output or the state.
+"""Least privilege and the secrets: every role binding scoped to one resource of this stack, no
+basic roles, no project-wide storage role, and the Metrica tokens (the default one and one per
+further account) and the notification URLs reaching the functions only as secret environment
+variables, each secret readable by the runtime account alone, never through a variable, a tfvars
+file, an output or the state.
 
 Each check is a function returning the problems it finds; the real configuration must have
 none, and a small configuration with the mistake the check is for must have some."""
@@ -35,7 +37,12 @@ PROJECT_LEVEL_GRANTS = {
         "data.google_storage_project_service_account.gcs_agent.email_address",
     ),
     ("roles/eventarc.eventReceiver", "google_service_account.trigger.email"),
+    ("roles/logging.logWriter", "google_service_account.build.email"),
+    ("roles/storage.objectViewer", "google_service_account.build.email"),
 }
+# The one storage role granted at the project: conditioned to the bucket Cloud Functions copies
+# the source into, which does not exist before the first deploy.
+SOURCE_COPY_BUCKET_LOCAL = "functions_source_copy_bucket"
 
 PRIMITIVE_ROLE = re.compile(r"roles/(owner|editor|viewer)\b")
 MEMBER = re.compile(r"^serviceAccount:\$\{([\w.\[\]-]+)\}$")
@@ -49,12 +56,34 @@ SECRET_VERSION_TYPES = {
     "google_secret_manager_regional_secret_version",
 }
 TOKEN_VERSION_VARIABLE = "metrika_token_secret_version"
+# Inputs whose names say token or secret but that hold version numbers only, validated as such.
+VERSION_VARIABLES = {
+    TOKEN_VERSION_VARIABLE,
+    "metrika_account_token_versions",
+    "notify_secret_versions",
+}
 
 
 def _declared(config: Config, ref: str) -> bool:
     parts = ref.split(".")
     address = ".".join(parts[:3]) if parts[0] == "data" else ".".join(parts[:2])
     return config.has_address(address.split("[")[0])
+
+
+def _limited_to_source_copy(config: Config, block: tfconfig.Block) -> bool:
+    """A project-level storage grant whose condition admits the source-copy bucket only."""
+    conditions = block.body.get("condition", [])
+    if len(conditions) != 1:
+        return False
+    expression = str(conditions[0].get("expression", ""))
+    bucket = f"projects/_/buckets/${{local.{SOURCE_COPY_BUCKET_LOCAL}}}"
+    names = re.findall(r"resource\.name\s*(==|\.startsWith\()\s*\\?\"([^\"\\]*)", expression)
+    return (
+        bool(names)
+        and all(name == bucket or name.startswith(f"{bucket}/") for _, name in names)
+        and "&&" not in expression
+        and str(config.locals.get(SOURCE_COPY_BUCKET_LOCAL, "")).startswith("gcf-v2-sources-")
+    )
 
 
 def iam_problems(config: Config) -> list[str]:
@@ -78,7 +107,7 @@ def iam_problems(config: Config) -> list[str]:
             problems.append(f"{where}: member must be a service account of this stack")
             continue
         if block.type == "google_project_iam_member":
-            if role.startswith("roles/storage."):
+            if role.startswith("roles/storage.") and not _limited_to_source_copy(config, block):
                 problems.append(f"{where}: project-wide storage role {role}")
             elif (role, match.group(1)) not in PROJECT_LEVEL_GRANTS:
                 problems.append(f"{where}: project-level grant of {role} is not a known exception")
@@ -119,7 +148,7 @@ def _token_leaks_in_values(config: Config) -> list[str]:
         if block.type in SECRET_VERSION_TYPES:
             problems.append(f"{block.address}: keeps the secret's payload in the state")
         for key_path, value in walk(block.body):
-            if key_path[-1:] == ("description",):
+            if key_path[-1:] in {("description",), ("error_message",)}:
                 continue
             where = f"{block.address}.{'.'.join(key_path)}"
             mentioned = "METRIKA_TOKEN" in key_path or "METRIKA_TOKEN" in str(value)
@@ -130,15 +159,25 @@ def _token_leaks_in_values(config: Config) -> list[str]:
     problems.extend(
         f"local.{name}: token outside a secret"
         for name, value in config.locals.items()
-        if "METRIKA_TOKEN" in f"{name} {value}"
+        if "METRIKA_TOKEN" in f"{name} {value}" and not _names_secret_variables(name, value)
     )
     return problems
+
+
+def _names_secret_variables(name: str, value: object) -> bool:
+    """A local that only builds the names METRIKA_TOKEN_<ACCOUNT> of secret variables: the
+    per-account map, whose values are those names and nothing else."""
+    return name == "account_token_env" and re.fullmatch(
+        r".*=>\s*\\?\"METRIKA_TOKEN_\$\{upper\(replace\(account,.*\)\)\}\\?\"\s*\}?\}?",
+        str(value),
+        flags=re.DOTALL,
+    ) is not None
 
 
 def token_problems(config: Config) -> list[str]:
     problems = _token_leaks_in_values(config)
     for name, variable in config.variables.items():
-        if TOKENISH_NAME.search(name) and name != TOKEN_VERSION_VARIABLE:
+        if TOKENISH_NAME.search(name) and name not in VERSION_VARIABLES:
             problems.append(
                 f"variable {name}: a token-like input; the token goes to Secret Manager"
             )
@@ -174,7 +213,7 @@ def tfvars_problems(texts: dict[Path, str], declared: set[str]) -> list[str]:
         for key, value in values.items():
             if key not in declared:
                 problems.append(f"{path.name}: {key} is not a variable of the example")
-            if TOKENISH_NAME.search(key) and key != TOKEN_VERSION_VARIABLE:
+            if TOKENISH_NAME.search(key) and key not in VERSION_VARIABLES:
                 problems.append(f"{path.name}: {key} looks like a token input")
             if key == TOKEN_VERSION_VARIABLE and not re.fullmatch(r"[1-9][0-9]*", str(value)):
                 problems.append(f"{path.name}: {key} must be a version number")
@@ -206,10 +245,21 @@ def test_no_basic_roles_anywhere(config: Config) -> None:
     assert primitive_role_problems(tfconfig.load(tfconfig.EXAMPLE_DIR)) == []
 
 
-def test_no_project_level_storage_role(config: Config) -> None:
-    project_roles = [b.body["role"] for b in config.resources("google_project_iam_member")]
-    assert project_roles, "the two justified project-level grants are expected"
-    assert not [role for role in project_roles if role.startswith("roles/storage.")]
+def test_no_project_wide_storage_role(config: Config) -> None:
+    storage = [
+        b
+        for b in config.resources("google_project_iam_member")
+        if b.body["role"].startswith("roles/storage.")
+    ]
+    # One, read-only, for the build, and conditioned to the bucket Cloud Functions copies the
+    # source into (it appears on the first deploy: nothing to bind on before).
+    assert [(b.name, b.body["role"]) for b in storage] == [
+        ("build_reads_source", "roles/storage.objectViewer")
+    ]
+    assert _limited_to_source_copy(config, storage[0])
+    assert config.locals[SOURCE_COPY_BUCKET_LOCAL] == (
+        "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+    )
 
 
 def test_project_level_grants_say_why(config: Config) -> None:
@@ -234,17 +284,16 @@ def test_runtime_has_object_access_on_the_input_bucket_only(config: Config) -> N
         if b.type.endswith("_iam_member") and b.body["member"] == runtime
     ]
     scopes = {(b.type, b.body["role"], reference(b.body[SCOPE_ATTRIBUTE[b.type]])) for b in grants}
+    accessor = ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor")
     assert scopes == {
         (
             "google_storage_bucket_iam_member",
             "roles/storage.objectUser",
             "google_storage_bucket.input.name",
         ),
-        (
-            "google_secret_manager_secret_iam_member",
-            "roles/secretmanager.secretAccessor",
-            "google_secret_manager_secret.metrika_token.secret_id",
-        ),
+        (*accessor, "google_secret_manager_secret.metrika_token.secret_id"),
+        (*accessor, "google_secret_manager_secret.account_token[each.key].secret_id"),
+        (*accessor, "google_secret_manager_secret.notification[each.key].secret_id"),
     }
 
 
@@ -265,8 +314,25 @@ def test_storage_service_agent_may_publish_events(config: Config) -> None:
     }
     agent = "serviceAccount:${data.google_storage_project_service_account.gcs_agent.email_address}"
     assert ("roles/pubsub.publisher", agent) in grants
+    # The worker (and so its trigger) waits until the grant has propagated (waits.tf).
     worker = config.resource("google_cloudfunctions2_function", "worker").body
-    assert "${google_project_iam_member.gcs_agent_publishes_events}" in worker["depends_on"]
+    assert "${time_sleep.iam_propagation}" in worker["depends_on"]
+    wait = config.resource("time_sleep", "iam_propagation").body
+    assert "${google_project_iam_member.gcs_agent_publishes_events.id}" in wait["triggers"].values()
+
+
+def test_storage_service_agent_is_read_at_plan_time(config: Config) -> None:
+    """A data source with depends_on is read during the apply whenever one of its dependencies
+    changes: the agent's email turns unknown and the publisher binding is replaced, that is
+    removed and added again, on every change of the APIs."""
+    agent = next(
+        b
+        for b in config.data_sources("google_storage_project_service_account")
+        if b.name == "gcs_agent"
+    )
+    assert "depends_on" not in agent.body
+    binding = config.resource("google_project_iam_member", "gcs_agent_publishes_events").body
+    assert "data.google_storage_project_service_account.gcs_agent.email_address" in binding["member"]
 
 
 def test_token_reaches_the_functions_only_as_a_pinned_secret(config: Config) -> None:
@@ -278,7 +344,7 @@ def test_token_reaches_the_functions_only_as_a_pinned_secret(config: Config) -> 
 def test_token_version_variable_is_required_and_typed(config: Config) -> None:
     variable = config.variables[TOKEN_VERSION_VARIABLE].body
     assert "default" not in variable
-    assert variable["type"] == "${string}"
+    assert variable["type"] == "string"
 
 
 def test_no_tfvars_file_holds_a_token() -> None:
@@ -291,9 +357,9 @@ def test_no_tfvars_file_holds_a_token() -> None:
 def test_example_passes_the_token_version_through(config: Config) -> None:
     module = tfconfig.load(tfconfig.EXAMPLE_DIR).of_kind("module")[0].body
     assert module[TOKEN_VERSION_VARIABLE] == f"${{var.{TOKEN_VERSION_VARIABLE}}}"
-    assert not [
-        key for key in module if TOKENISH_NAME.search(key) and key != TOKEN_VERSION_VARIABLE
-    ]
+    assert not [key for key in module if TOKENISH_NAME.search(key) and key not in VERSION_VARIABLES]
+    for name in VERSION_VARIABLES - {TOKEN_VERSION_VARIABLE}:
+        assert module[name] == f"${{var.{name}}}"
 
 
 # --- the checks catch the mistakes they are for -------------------------------------------------
@@ -429,4 +495,153 @@ def test_function_secret_check_catches_an_unpinned_version(version: str, expecte
 def test_tfvars_check_catches(tfvars: str, expected: str) -> None:
     declared = {"metrika_token_secret_version", "metrika_token"}
     problems = tfvars_problems({Path("bad.tfvars"): tfvars}, declared)
+    assert any(expected in problem for problem in problems), problems
+
+
+# --- further accounts and notification targets ------------------------------------------------
+
+# secret resource => (what it is created for, the runtime's accessor binding on it)
+EXTRA_SECRETS = {
+    "account_token": ("${var.metrika_accounts}", "runtime_account_tokens"),
+    "notification": ("${local.notification_secret_env}", "runtime_notifications"),
+}
+RUNTIME_MEMBER = "serviceAccount:${google_service_account.runtime.email}"
+
+
+def secret_access_problems(config: Config) -> list[str]:
+    """Every secret of the stack is readable by the runtime account, by its own binding, and by
+    no one else of the stack; no accessor role anywhere above a secret."""
+    problems: list[str] = []
+    secrets = {b.name: b for b in config.resources("google_secret_manager_secret")}
+    accessors: dict[str, list[str]] = {name: [] for name in secrets}
+    for block in config.resources():
+        if block.body.get("role") != "roles/secretmanager.secretAccessor":
+            continue
+        if block.type != "google_secret_manager_secret_iam_member":
+            problems.append(f"{block.address}: secret accessor granted above a single secret")
+            continue
+        target = reference(block.body.get("secret_id")) or ""
+        match = re.fullmatch(r"google_secret_manager_secret\.(\w+)(\[each\.key\])?\.secret_id", target)
+        if not match or match.group(1) not in secrets:
+            problems.append(f"{block.address}: not bound on one secret of the stack")
+            continue
+        name, indexed = match.group(1), bool(match.group(2))
+        one_per_secret = block.body.get("for_each") == f"${{google_secret_manager_secret.{name}}}"
+        if indexed != ("for_each" in secrets[name].body) or (indexed and not one_per_secret):
+            problems.append(f"{block.address}: must bind each instance of {name}, one per secret")
+        accessors[name].append(block.body.get("member", ""))
+    for name, members in accessors.items():
+        if members != [RUNTIME_MEMBER]:
+            problems.append(f"google_secret_manager_secret.{name}: readable by {members}")
+    return problems
+
+
+def test_every_secret_is_readable_by_the_runtime_only(config: Config) -> None:
+    assert secret_access_problems(config) == []
+    assert set(EXTRA_SECRETS) < {b.name for b in config.resources("google_secret_manager_secret")}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA_SECRETS))
+def test_one_secret_and_one_binding_per_account_or_target(config: Config, name: str) -> None:
+    created_for, binding_name = EXTRA_SECRETS[name]
+    secret = config.resource("google_secret_manager_secret", name).body
+    assert secret["for_each"] == created_for
+    binding = config.resource("google_secret_manager_secret_iam_member", binding_name).body
+    assert binding["for_each"] == f"${{google_secret_manager_secret.{name}}}"
+    assert binding["member"] == RUNTIME_MEMBER
+
+
+def test_each_extra_secret_is_mounted_pinned_on_both_functions(config: Config) -> None:
+    secret_environment = tfconfig.squash(config.locals["secret_environment"])
+    for resource, env, key, versions in (
+        ("account_token", "account_token_env", "account", "var.metrika_account_token_versions"),
+        ("notification", "notification_secret_env", "name", "var.notify_secret_versions"),
+    ):
+        assert f"local.{env}" in secret_environment
+        assert f"secretgoogle_secret_manager_secret.{resource}[{key}].secret_id" in (
+            secret_environment
+        )
+        assert f"versiontry({versions}[{key}],null)" in secret_environment
+    for name in ("worker", "poller"):
+        function = config.resource("google_cloudfunctions2_function", name).body
+        dynamic = first(function, "service_config")["dynamic"]
+        blocks = [entry["secret_environment_variables"] for entry in dynamic]
+        assert len(blocks) == 1, f"{name}: one dynamic block of secret variables"
+        assert blocks[0]["for_each"] == "${local.secret_environment}"
+        content = first(blocks[0], "content")
+        assert content["key"] == "${secret_environment_variables.key}"
+        assert content["secret"] == "${secret_environment_variables.value.secret}"
+        assert content["version"] == "${secret_environment_variables.value.version}"
+        conditions = " ".join(p["condition"] for p in first(function, "lifecycle")["precondition"])
+        assert "local.missing_account_token_versions" in conditions, name
+        assert "local.missing_notify_secret_versions" in conditions, name
+
+
+def test_secret_variable_names_follow_the_contract(config: Config) -> None:
+    assert tfconfig.squash(config.locals["account_token_env"]) == tfconfig.squash(
+        '{for account in keys(var.metrika_accounts) : account => '
+        '"METRIKA_TOKEN_${upper(replace(account, "/[^A-Za-z0-9]/", "_"))}"}'
+    )
+    targets = tfconfig.squash(config.locals["notification_targets"])
+    for target, enabled, env in (
+        ("slack_webhook", "var.notify_slack_webhook", "NOTIFY_SLACK_WEBHOOK_URL"),
+        ("webhook", "var.notify_webhook", "NOTIFY_WEBHOOK_URL"),
+        ("telegram_bot_token", 'var.notify_telegram_chat_id!""', "NOTIFY_TELEGRAM_BOT_TOKEN"),
+    ):
+        assert f"{target}enabled{tfconfig.squash(enabled)},env{env}" in targets, target
+    assert "NOTIFY_TELEGRAM_CHAT_IDvar.notify_telegram_chat_id" in tfconfig.squash(
+        config.locals["notification_environment"]
+    )
+
+
+def test_no_output_names_a_secret_value(config: Config) -> None:
+    for name, output in config.outputs.items():
+        value = str(output.body.get("value", ""))
+        assert not re.search(r"secret_data|payload|versions?\.\w+\.data", value), name
+        assert "sensitive" not in output.body, f"{name}: nothing sensitive belongs in an output"
+
+
+_SECRETS = """
+resource "google_service_account" "runtime" {
+  account_id = "r"
+}
+resource "google_service_account" "other" {
+  account_id = "o"
+}
+resource "google_secret_manager_secret" "account_token" {
+  for_each  = var.metrika_accounts
+  secret_id = each.key
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("binding", "expected"),
+    [
+        ("", "readable by []"),
+        (
+            'resource "google_project_iam_member" "x" {\n project = "p"\n'
+            ' role = "roles/secretmanager.secretAccessor"\n'
+            ' member = "serviceAccount:${google_service_account.runtime.email}"\n}\n',
+            "above a single secret",
+        ),
+        (
+            'resource "google_secret_manager_secret_iam_member" "x" {\n'
+            " for_each = google_secret_manager_secret.account_token\n"
+            " secret_id = google_secret_manager_secret.account_token[each.key].secret_id\n"
+            ' role = "roles/secretmanager.secretAccessor"\n'
+            ' member = "serviceAccount:${google_service_account.other.email}"\n}\n',
+            "readable by",
+        ),
+        (
+            'resource "google_secret_manager_secret_iam_member" "x" {\n'
+            ' secret_id = google_secret_manager_secret.account_token["a"].secret_id\n'
+            ' role = "roles/secretmanager.secretAccessor"\n'
+            ' member = "serviceAccount:${google_service_account.runtime.email}"\n}\n',
+            "not bound on one secret",
+        ),
+    ],
+)
+def test_secret_access_check_catches(binding: str, expected: str) -> None:
+    problems = secret_access_problems(tfconfig.from_snippet(_SECRETS + binding))
     assert any(expected in problem for problem in problems), problems

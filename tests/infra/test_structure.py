@@ -180,11 +180,30 @@ def test_functions_get_the_contract_environment(
     for key, source in CONTRACT_ENVIRONMENT.items():
         assert source in environment[key], f"{key} must come from {source}"
     assert "DEFAULT_COUNTER_ID" in config.locals["default_counter_environment"]
+    optional = tfconfig.squash(config.locals["optional_environment"])
+    for name in ("default_counter", "accounts", "notification"):
+        assert f"local.{name}_environment" in optional, name
     for function, timeout in ((worker, "var.worker_timeout_s"), (poller, "var.poller_timeout_s")):
-        merged = first(function.body, "service_config", "environment_variables")
+        merged = tfconfig.squash(first(function.body, "service_config", "environment_variables"))
         assert "local.function_environment" in merged
-        assert "local.default_counter_environment" in merged
-        assert re.search(r"INVOCATION_TIMEOUT_S\W+\$\{tostring\(" + re.escape(timeout), merged)
+        assert "local.optional_environment" in merged
+        assert f"INVOCATION_TIMEOUT_Stostring({timeout})" in merged
+
+
+def test_metrika_accounts_maps_each_counter_to_its_account(config: tfconfig.Config) -> None:
+    """METRIKA_ACCOUNTS: a JSON object counter id => account name, set when there are accounts."""
+    assert tfconfig.squash(config.locals["counter_accounts"]).startswith(
+        "merge([foraccount,countersinvar.metrika_accounts"
+        "forcounterincounterscounter>account]"
+    )
+    environment = tfconfig.squash(config.locals["accounts_environment"])
+    assert environment == tfconfig.squash(
+        "length(var.metrika_accounts) == 0 ? {} : "
+        "{ METRIKA_ACCOUNTS = jsonencode(local.counter_accounts) }"
+    )
+    variable = config.variables["metrika_accounts"].body
+    assert variable["type"] == "map(list(string))"
+    assert variable["default"] == {}
 
 
 def test_environment_defaults_match_the_package_defaults(config: tfconfig.Config) -> None:

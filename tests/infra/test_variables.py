@@ -120,7 +120,7 @@ def test_provider_versions_are_bounded(config: Config) -> None:
     providers = {
         name for block in config.terraform for p in block["required_providers"] for name in p
     }
-    assert providers == {"google", "archive"}
+    assert providers == {"google", "archive", "time"}
 
 
 def test_example_requires_what_the_module_requires() -> None:

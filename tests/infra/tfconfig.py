@@ -8,8 +8,13 @@ under the same `hcl2` import name, so which shape `import hcl2` yields depends o
 - attribute values bare (`{"runtime": "python312"}`): python-hcl2 4 to 7, and 8 when asked for
   unquoted strings without block and comment markers (what `_parse` does).
 
-Blocks are lists of dicts in every shape. `_parse` turns all of them into the bare shape, so
-the tests read one shape whatever is installed. Expressions stay strings: `"${var.region}"`.
+Blocks are lists of dicts in every shape (the fork alone gives a `dynamic` block as a bare
+dict). `parse` turns all of them into the bare shape, so the tests read one shape whatever is
+installed. Expressions stay strings: `"${var.region}"`. What still differs between releases is
+how an expression is spelled inside such a string: a variable's `type` is `string` in some and
+`${string}` in others (normalised here to the bare `string`); an object inside an expression is
+`{'KEY': '${f(x)}'}`, `{"KEY": "${f(x)}"}` or `{KEY = f(x)}`. Tests that look inside an
+expression compare `squash(...)` of it, which drops quotes, `${`, braces, `=`, `:` and spaces.
 """
 
 from __future__ import annotations
@@ -30,7 +35,15 @@ EXAMPLE_DIR = INFRA_DIR / "examples" / "basic"
 
 _META_KEY = re.compile(r"^__\w+__$")
 _LOCAL_IN_TEXT = re.compile(r"\$\{local\.(\w+)\}")
-_SINGLE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*)\}$")
+# One reference, with optional indexes: `[0]`, `[each.key]`, `["name"]`.
+_SINGLE_REFERENCE = re.compile(
+    r"^\$\{([A-Za-z_][\w-]*(?:\.[\w-]+|\[(?:\d+|each\.(?:key|value)|\"[\w-]+\")\])*)\}$"
+)
+# Attributes that hold a map or object value, never a block: the fork wraps `default = {}` as
+# `[{}]`, which is also how it writes an empty block.
+_MAP_ATTRIBUTES = frozenset(
+    {"default", "triggers", "label_extractors", "environment_variables", "for_each"}
+)
 
 
 # The signature differs between releases (keyword options since 8), hence the loose type.
@@ -72,13 +85,33 @@ def _unescape(value: Any) -> Any:
     return value
 
 
+def _normalize_dynamic(value: Any, wrapped: bool) -> list[dict[str, Any]]:
+    """`dynamic "NAME" {...}` blocks as [{NAME: body}, ...] (the fork gives one bare dict)."""
+    entries = value if isinstance(value, list) else [value]
+    return [
+        {
+            label: _normalize_body(inner, wrapped)
+            for label, inner in entry.items()
+            if not _META_KEY.match(label)
+        }
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+
+
 def _normalize_body(body: Mapping[str, Any], wrapped: bool) -> dict[str, Any]:
     """A block body in the bare shape: attributes as values, nested blocks as lists of dicts."""
     result: dict[str, Any] = {}
     for key, value in body.items():
         if _META_KEY.match(key):
             continue
-        if not wrapped:
+        if key == "dynamic" and isinstance(value, list | dict):
+            result[key] = _normalize_dynamic(value, wrapped)
+        elif key == "type" and isinstance(value, str | list):
+            result[key] = _bare_type(value[0] if isinstance(value, list) else value)
+        elif wrapped and key in _MAP_ATTRIBUTES and isinstance(value, list) and len(value) == 1:
+            result[key] = _unescape(_unwrap_map(value[0]))
+        elif not wrapped:
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 result[key] = [_normalize_body(item, wrapped) for item in value]
             else:
@@ -90,6 +123,39 @@ def _normalize_body(body: Mapping[str, Any], wrapped: bool) -> dict[str, Any]:
         else:
             result[key] = _unescape(value)
     return result
+
+
+def _bare_type(value: Any) -> Any:
+    """A type constraint without the `${...}` some releases put around it: `string`."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return value[2:-1]
+    return value
+
+
+def _unwrap_map(value: Any) -> Any:
+    """A map attribute of the wrapped shape: its values are one-element lists."""
+    if isinstance(value, dict):
+        return {
+            key: item[0] if isinstance(item, list) and len(item) == 1 else item
+            for key, item in value.items()
+            if not _META_KEY.match(key)
+        }
+    return value
+
+
+_SQUASHED = re.compile(r"""[\s'"${}=:]""")
+
+
+_PYTHON_LITERALS = {"None": "null", "True": "true", "False": "false"}
+_PYTHON_LITERAL = re.compile(r"\b(None|True|False)\b")
+
+
+def squash(value: Any) -> str:
+    """An expression reduced to what every python-hcl2 release spells the same way: no quotes,
+    `${`, braces, `=`, `:` or spaces, and HCL's literals where the fork writes Python's (`None`).
+    `{'A': '${f(x)}'}` and `{A = f(x)}` both give `Af(x)`."""
+    text = _PYTHON_LITERAL.sub(lambda m: _PYTHON_LITERALS[m.group(1)], str(value))
+    return _SQUASHED.sub("", text)
 
 
 _LABELS = {"resource": 2, "data": 2, "variable": 1, "output": 1, "module": 1, "provider": 1}

@@ -13,6 +13,11 @@ output "add_token_version_command" {
   value       = module.metrika_offline.add_token_version_command
 }
 
+output "add_secret_version_commands" {
+  description = "For every secret of the stack, the command that adds a version from stdin."
+  value       = module.metrika_offline.add_secret_version_commands
+}
+
 output "upload_example_command" {
   description = "Drops a file with its counter, type and comment as metadata."
   value       = module.metrika_offline.upload_example_command

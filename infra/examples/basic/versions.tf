@@ -10,5 +10,9 @@ terraform {
       source  = "hashicorp/archive"
       version = ">= 2.5, < 3.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.9, < 1.0"
+    }
   }
 }

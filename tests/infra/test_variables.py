@@ -229,6 +229,19 @@ def test_valid_inputs_pass_the_validations(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_accounts_and_notifications_pass_the_validations(tmp_path: Path) -> None:
+    inputs = {
+        **VALID_INPUTS,
+        "metrika_accounts": {"agency_a": ["51234567"], "agency_b2": ["61234567", "61234568"]},
+        "metrika_account_token_versions": {"agency_a": "1", "agency_b2": "3"},
+        "notify_slack_webhook": True,
+        "notify_telegram_chat_id": "-1001234567890",
+        "notify_secret_versions": {"slack_webhook": "1", "telegram_bot_token": "2"},
+    }
+    result = _plan(tmp_path, tfconfig.INFRA_DIR / "variables.tf", inputs)
+    assert result.returncode == 0, result.stderr
+
+
 def test_example_tfvars_pass_the_example_and_module_validations(tmp_path: Path) -> None:
     values = tfconfig.parse((tfconfig.EXAMPLE_DIR / "terraform.tfvars.example").read_text())
     result = _plan(tmp_path, tfconfig.EXAMPLE_DIR / "variables.tf", values)
@@ -243,6 +256,16 @@ def test_example_tfvars_pass_the_example_and_module_validations(tmp_path: Path) 
     [
         ("metrika_token_secret_version", "latest"),
         ("metrika_token_secret_version", "0"),
+        ("metrika_accounts", {"Agency": ["51234567"]}),
+        ("metrika_accounts", {"agency-a": ["51234567"]}),
+        ("metrika_accounts", {"agency_a": ["5123abc"]}),
+        ("metrika_accounts", {"agency_a": []}),
+        ("metrika_accounts", {"agency_a": ["51234567"], "agency_b": ["51234567"]}),
+        ("metrika_account_token_versions", {"agency_a": "latest"}),
+        ("notify_secret_versions", {"slack": "1"}),
+        ("notify_secret_versions", {"webhook": "latest"}),
+        ("notify_telegram_chat_id", "my chat"),
+        ("alert_auto_close_s", 600),
         ("metrika_token_secret_version", "y0_AgAAAAAxxxxxxxxxxxxxxxxxxxxxxxxxx"),
         ("worker_max_instances", 3),
         ("worker_max_instances", 0),

@@ -27,13 +27,10 @@ from pathlib import Path
 import psutil
 import requests
 
-from metrika_offline.metrika.client import (
-    MetrikaClient,
-    RetryPolicy,
-    Timeouts,
-    make_comment,
-    make_marker,
-)
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.metrika.retry import RetryPolicy
+from metrika_offline.metrika.transport import Timeouts
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, ConversionType
 from tests.fakes.metrika import FAKE_TOKEN
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.metrika.client import MetrikaClient, RetryPolicy, Timeouts
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.retry import RetryPolicy
+from metrika_offline.metrika.transport import Timeouts
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
 
 

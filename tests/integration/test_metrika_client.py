@@ -21,14 +21,11 @@ from metrika_offline.errors import (
     MetrikaRejectedError,
     MetrikaTransientError,
 )
-from metrika_offline.metrika.client import (
-    MetrikaClient,
-    RetryPolicy,
-    Timeouts,
-    Uploading,
-    make_comment,
-    make_marker,
-)
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.metrika.models import Uploading
+from metrika_offline.metrika.retry import RetryPolicy
+from metrika_offline.metrika.transport import Timeouts
 from metrika_offline.types import ConversionType
 from tests.fakes.metrika import FakeMetrika, Fault, Outcome
 from tests.fakes.metrika_fixtures import ManualTime

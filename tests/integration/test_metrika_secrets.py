@@ -18,13 +18,10 @@ import pytest
 from metrika_offline import cli
 from metrika_offline.errors import MetrikaOfflineError
 from metrika_offline.logs import LOGGER_NAME, JsonFormatter
-from metrika_offline.metrika.client import (
-    MetrikaClient,
-    RetryPolicy,
-    Timeouts,
-    make_comment,
-    make_marker,
-)
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.metrika.retry import RetryPolicy
+from metrika_offline.metrika.transport import Timeouts
 from metrika_offline.types import ConversionType
 from tests.fakes.metrika import FakeMetrika, Fault
 from tests.fakes.metrika_fixtures import ManualTime

@@ -16,7 +16,9 @@ from metrika_offline.config import Settings
 from metrika_offline.flow.jobs import Job, JobStore, Part, PartState, Source, Status
 from metrika_offline.flow.pending import add_pending, list_pending
 from metrika_offline.flow.poll import Poller
-from metrika_offline.metrika.client import MetrikaClient, Uploading, make_comment, make_marker
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Outcome

@@ -8,16 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrika_offline.metrika.client import (
+from metrika_offline.metrika.marker import (
     COMMENT_MAX_CHARS,
-    FINAL_STATUSES,
-    STATUSES,
-    Uploading,
     clean_comment,
     comment_has_marker,
     make_comment,
     make_marker,
 )
+from metrika_offline.metrika.models import FINAL_STATUSES, STATUSES, Uploading
 from tests.fakes.metrika import comment_problem
 
 SAMPLE = {

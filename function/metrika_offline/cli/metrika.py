@@ -32,7 +32,9 @@ from metrika_offline.errors import (
     MetrikaRejectedError,
     MetrikaRetryableError,
 )
-from metrika_offline.metrika.client import MetrikaClient, Uploading, make_comment, make_marker
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

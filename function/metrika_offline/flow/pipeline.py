@@ -54,7 +54,8 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.pending import add_pending
 from metrika_offline.flow.routing import Mode, Route, route
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.client import MetrikaClient, make_comment, make_marker
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore, Writer
 from metrika_offline.types import ConversionType
 

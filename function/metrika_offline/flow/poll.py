@@ -21,7 +21,8 @@ from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNot
 from metrika_offline.flow.jobs import Job, JobStore, PartState, utc_iso
 from metrika_offline.flow.pending import PendingUpload, list_pending
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.client import FINAL_STATUSES, MetrikaClient, Uploading
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
 from metrika_offline.store.base import ObjectStore
 
 log = get_logger("poll")

@@ -1,0 +1,12 @@
+"""Every Management API path the client calls, spelled once."""
+
+from __future__ import annotations
+
+__all__ = ["offline_conversions"]
+
+_COUNTER = "/management/v1/counter/{counter_id}"
+
+
+def offline_conversions(counter_id: int, tail: str) -> str:
+    """`…/counter/{id}/offline_conversions/{tail}`."""
+    return _COUNTER.format(counter_id=int(counter_id)) + "/offline_conversions/" + tail

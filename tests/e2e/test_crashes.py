@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.flow.jobs import JobStore
+from metrika_offline.flow.jobstore import JobStore
 from tests import samples
 from tests.e2e.conftest import LocalStack
 

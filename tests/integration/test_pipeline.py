@@ -14,7 +14,8 @@ import pytest
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
 from metrika_offline.flow.events import ObjectEvent
-from metrika_offline.flow.jobs import JobStore, PartState
+from metrika_offline.flow.jobs import PartState
+from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.metrika.client import MetrikaClient
 from tests import samples

@@ -12,13 +12,16 @@ from typing import Any
 import pytest
 
 from metrika_offline import logs
+from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.config import Settings
-from metrika_offline.flow.jobs import Job, JobStore, Part, PartState, Source, Status
-from metrika_offline.flow.pending import add_pending, list_pending
+from metrika_offline.flow.jobs import Job, Part, PartState, Source, Status
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.layout import WorkLayout
+from metrika_offline.flow.pending import PendingUpload, add_pending, list_pending
 from metrika_offline.flow.poll import Poller
+from metrika_offline.flow.routing import Mode, Route
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
-from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Outcome
@@ -28,6 +31,7 @@ COUNTER = 4242
 NOW = 1_800_000_000.0
 CSV = b"ClientId,Target,DateTime\n1,goal,1700000000\n2,goal,1700000001\n3,goal,1700000002\n"
 SETTINGS = Settings(poll_give_up_s=48 * 3600)
+LAYOUT = WorkLayout(SETTINGS.work_prefix)
 
 
 def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: int = 1) -> Job:
@@ -39,26 +43,30 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
         comment = make_comment("poll test", marker)
         uploaded = client.upload(COUNTER, ConversionType.BASIC, comment, io.BytesIO(CSV), len(CSV))
         made.append(Part(index, f"w/{index}", 3, len(CSV), marker, comment,
-                         PartState.UPLOADED, 1, None, uploaded.to_json()))  # fmt: skip
+                         PartState.UPLOADED, 1, None, uploaded))  # fmt: skip
     job = Job(
         source=Source(store_stack.bucket, name, generation, 100),
-        routing={
-            "counter_id": COUNTER,
-            "type": "BASIC",
-            "comment": "poll test",
-            "mode": "upload",
-            "sources": {},
-        },
+        routing=Route(COUNTER, ConversionType.BASIC, "poll test", Mode.UPLOAD, {}),
         status=Status.UPLOADED,
-        check={"rows": {"total": 3 * parts, "valid": 3 * parts, "invalid": 0, "duplicates": 0}},
+        check=checked(RowCounts(total=3 * parts, valid=3 * parts, invalid=0, duplicates=0)),
         parts=tuple(made),
     )
     jobs = JobStore(store_stack.store, SETTINGS.work_prefix, clock=lambda: NOW)
     job = jobs.create(job)
     for part in made:
-        add_pending(store_stack.store, SETTINGS.work_prefix, job, part.index,
-                    Uploading.from_json(part.uploading or {}).id)  # fmt: skip
+        assert part.uploading is not None
+        entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,
+                              job.updated_at)  # fmt: skip
+        add_pending(store_stack.store, LAYOUT, entry)
     return job
+
+
+def checked(rows: RowCounts) -> Report:
+    """A checker's report without parts, as a job keeps it."""
+    return Report(valid=True, rejected_reason=None, type=ConversionType.BASIC,
+                  encoding="utf-8", delimiter=",", columns=("ClientId", "Target", "DateTime"),
+                  rows=rows, errors=(), error_counts={}, errors_truncated=False, warnings=(),
+                  parts=(), dedupe_tracking_stopped_at_line=None, bytes_read=len(CSV))  # fmt: skip
 
 
 def result_of(stack: GcsStack, name: str) -> dict[str, Any]:
@@ -107,7 +115,7 @@ def test_an_upload_goes_through_every_status_to_processed(
     assert result["metrika"]["outcome"] == "processed"
     assert result["metrika"]["linked_quantity"] == 3
     assert result["metrika"]["warnings"] == []
-    assert list(list_pending(gcs_stack.store, SETTINGS.work_prefix)) == []
+    assert list(list_pending(gcs_stack.store, LAYOUT)) == []
     outcomes = [line for line in log_lines() if line.get("event") == "metrika_outcome"]
     assert [o["outcome"] for o in outcomes] == ["processed"]
 
@@ -186,7 +194,7 @@ def test_gives_up_with_status_unknown(
     assert result["metrika"]["outcome"] == "status_unknown"
     assert result["parts"][0]["uploading"]["status"] == "STATUS_UNKNOWN"
     assert "status-unknown" in {w["code"] for w in result["metrika"]["warnings"]}
-    assert list(list_pending(gcs_stack.store, SETTINGS.work_prefix)) == []
+    assert list(list_pending(gcs_stack.store, LAYOUT)) == []
 
 
 def test_a_hundred_pending_uploads_cost_a_page_not_a_hundred_requests(

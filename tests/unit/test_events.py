@@ -6,7 +6,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.events import Kind, ObjectEvent, classify
-from metrika_offline.store.base import OUTPUT_MARKER_KEY
+from metrika_offline.flow.layout import ROLE_KEY
 
 SETTINGS = Settings()
 
@@ -42,9 +42,9 @@ def test_user_csvs_are_sources(name: str) -> None:
     [
         ("incoming/a.csv.result.json", {}, "own output"),
         ("incoming/a.csv.rejected.csv", {}, "own output"),
-        ("incoming/renamed.csv", {OUTPUT_MARKER_KEY: "rejects"}, "own output"),
+        ("incoming/renamed.csv", {ROLE_KEY: "rejects"}, "own output"),
         ("metrika-offline/parts/incoming/a.csv/1/part-00001.csv", {}, "own working"),
-        ("metrika-offline/jobs/incoming/a.csv/1.json", {OUTPUT_MARKER_KEY: "state"}, "own"),
+        ("metrika-offline/jobs/incoming/a.csv/1.json", {ROLE_KEY: "state"}, "own"),
         ("elsewhere/a.csv", {}, "outside the input prefix"),
         ("incoming/a.xlsx", {}, "not a .csv"),
     ],
@@ -59,5 +59,5 @@ def test_everything_else_is_skipped_with_a_reason(
 
 def test_dispatch_needs_both_its_place_and_its_marker() -> None:
     name = "metrika-offline/dispatch/incoming/a.csv/1/part-00001.json"
-    assert classify(event(name, **{OUTPUT_MARKER_KEY: "dispatch"}), SETTINGS).kind is Kind.DISPATCH
+    assert classify(event(name, **{ROLE_KEY: "dispatch"}), SETTINGS).kind is Kind.DISPATCH
     assert classify(event(name), SETTINGS).kind is Kind.SKIP

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.errors import PreconditionFailed
+from metrika_offline.flow import codec
 from metrika_offline.flow.jobs import (
     Job,
-    JobStore,
     Lease,
     Part,
     PartState,
@@ -22,11 +23,39 @@ from metrika_offline.flow.jobs import (
     Status,
     settle_status,
 )
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.local import LocalStore
+from metrika_offline.types import ConversionType
 from tests.schema import check_result
 
-ROUTING = {"counter_id": 1, "type": "BASIC", "comment": "c", "mode": "upload", "sources": {}}
-ROWS = {"total": 4, "valid": 4, "invalid": 0, "duplicates": 0}
+ROUTING = Route(1, ConversionType.BASIC, "c", Mode.UPLOAD, {})
+ROWS = RowCounts(total=4, valid=4, invalid=0, duplicates=0)
+
+
+def report(rows: RowCounts = ROWS) -> Report:
+    """A checker's report, without parts, as a job keeps it."""
+    return Report(
+        valid=True,
+        rejected_reason=None,
+        type=ConversionType.BASIC,
+        encoding="utf-8",
+        delimiter=",",
+        columns=("ClientId", "Target", "DateTime"),
+        rows=rows,
+        errors=(),
+        error_counts={},
+        errors_truncated=False,
+        warnings=(),
+        parts=(),
+        dedupe_tracking_stopped_at_line=None,
+        bytes_read=100,
+    )
+
+
+def uploading(uploading_id: int, status: str) -> Uploading:
+    return Uploading(uploading_id, "2026-11-30 10:00:00", 2, 2, "c", "BASIC", None, status, 0, 0, 0)
 
 
 def job(generation: int = 5, **changes: object) -> Job:
@@ -63,10 +92,10 @@ def test_a_generation_is_claimed_once(jobs: JobStore) -> None:
 
 def test_state_round_trips(jobs: JobStore) -> None:
     original = job(
-        check={"rows": ROWS, "errors": [], "warnings": [], "encoding": "utf-8"},
+        check=report(),
         parts=(
-            part(1, PartState.UPLOADED, uploading={"id": 9, "status": "PREPARED"}),
-            part(2, PartState.FAILED, error=Problem("metrika-rejected", "no", {"http_status": 4})),
+            part(1, PartState.UPLOADED, uploading=uploading(9, "PREPARED")),
+            part(2, PartState.FAILED, error=Problem("metrika-rejected", "no", http_status=4)),
         ),
     )
     created = jobs.create(original)
@@ -101,7 +130,7 @@ def test_concurrent_updates_all_land(jobs: JobStore) -> None:
 def test_the_result_never_goes_back(jobs: JobStore) -> None:
     newer = jobs.create(job(generation=9, status=Status.VALIDATED))
     jobs.create(job(generation=5, status=Status.FAILED))  # a late event for an older version
-    assert read_result(jobs)["source"] == newer.to_result_json()["source"]
+    assert read_result(jobs)["source"] == codec.result_json(newer)["source"]
     jobs.update("incoming/a.csv", 9, lambda j: dataclasses.replace(j, status=Status.REJECTED))
     assert read_result(jobs)["status"] == "rejected"
 
@@ -121,10 +150,12 @@ def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: 
     parts = tuple(
         part(i, s, error=error if s is PartState.FAILED else None) for i, s in enumerate(states, 1)
     )
-    settled = settle_status(job(parts=parts, check={"rows": {**ROWS, "invalid": invalid}}))
+    settled = settle_status(
+        job(parts=parts, check=report(dataclasses.replace(ROWS, invalid=invalid)))
+    )
     assert settled is expected
 
 
 def test_auth_failures_make_a_failed_file() -> None:
     parts = (part(1, PartState.FAILED, error=Problem("metrika-auth", "bad token")),)
-    assert settle_status(job(parts=parts, check={"rows": ROWS})) is Status.FAILED
+    assert settle_status(job(parts=parts, check=report())) is Status.FAILED

@@ -39,6 +39,7 @@ from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder,
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
 from metrika_offline.check.validation import BatchValidator, Outcome, note_message
 from metrika_offline.check.values import Context
+from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, DeadlineReached
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, ConversionType
 
@@ -70,6 +71,20 @@ class CheckOptions:
     max_errors: int = 100  # errors listed; counts stay exact
     max_dedupe_keys: int = 5_000_000  # past this, stop tracking duplicates and say so
     now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, type: ConversionType, now: float | None = None
+    ) -> CheckOptions:
+        """The options a process's settings ask for: the one place they are turned into these."""
+        return cls(
+            type=type,
+            timezone=settings.timezone,
+            strict=settings.strict,
+            max_invalid_ratio=settings.max_invalid_ratio,
+            max_part_bytes=settings.max_part_bytes,
+            now=now,
+        )
 
     def __post_init__(self) -> None:
         if self.max_part_bytes <= 0:

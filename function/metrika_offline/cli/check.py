@@ -13,6 +13,7 @@ were rejected; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -120,14 +121,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> CheckOptions:
         if value is not None:
             overrides[option] = value
     settings = Settings.from_env(**overrides)
-    return CheckOptions(
-        type=args.type,
-        timezone=settings.timezone,
-        strict=settings.strict,
-        max_invalid_ratio=settings.max_invalid_ratio,
-        max_part_bytes=settings.max_part_bytes,
-        **extra,
-    )
+    return dataclasses.replace(CheckOptions.from_settings(settings, type=args.type), **extra)
 
 
 def _open_input(name: str) -> tuple[BinaryIO, int | None]:

@@ -158,13 +158,7 @@ def run_upload(args: argparse.Namespace) -> int:
         MetrikaClient.from_settings(settings) as client,
         tempfile.TemporaryDirectory(prefix="metrika-offline-parts-") as folder,
     ):
-        options = CheckOptions(
-            type=kind,
-            timezone=settings.timezone,
-            strict=settings.strict,
-            max_invalid_ratio=settings.max_invalid_ratio,
-            max_part_bytes=settings.max_part_bytes,
-        )
+        options = CheckOptions.from_settings(settings, type=kind)
         with path.open("rb") as stream:
             report = check_file(stream, options, sink=FolderSink(Path(folder)))
         check = report.to_json()

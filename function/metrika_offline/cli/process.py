@@ -16,8 +16,10 @@ from typing import Any
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, ConfigError, MetrikaRetryableError, StoreError
+from metrika_offline.flow import codec
 from metrika_offline.flow.events import ObjectEvent
-from metrika_offline.flow.jobs import RESULT_SUFFIX, Status
+from metrika_offline.flow.jobs import Status
+from metrika_offline.flow.layout import result_name
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
@@ -86,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     except (ClaimHeld, MetrikaRetryableError, StoreError) as exc:
         sys.stderr.write(f"metrika-offline: {exc}; run the command again to resume\n")
         return 1
-    result = job.to_result_json()
+    result = codec.result_json(job)
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else summarize(result))
-    clean = job.status in CLEAN_STATUSES and not result["rows"].get("invalid")
+    clean = job.status in CLEAN_STATUSES and not (job.check and job.check.rows.invalid)
     return 0 if clean else 1
 
 
@@ -132,7 +134,7 @@ def summarize(result: Mapping[str, Any]) -> str:
 def run_file_status(target: str, *, refresh: bool, as_json: bool) -> int:
     """`status FILE|gs://… [--refresh]`: the file's result, brought up to date on request."""
     store, name, settings = _open_source(target, Settings.from_env())
-    found = store.read_bytes(name + RESULT_SUFFIX)
+    found = store.read_bytes(result_name(name))
     if found is None:
         raise ConfigError(f"no result for {target} yet")
     result: dict[str, Any] = json.loads(found[0])
@@ -143,7 +145,7 @@ def run_file_status(target: str, *, refresh: bool, as_json: bool) -> int:
             poller = Poller(store=store, metrika=client, settings=settings)
             job = poller.refresh(name, int(result["source"]["generation"]))
         if job is not None:
-            result = job.to_result_json()
+            result = codec.result_json(job)
     print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else summarize(result))
     outcome = (result.get("metrika") or {}).get("outcome", "pending")
     clean = result["status"] in CLEAN_STATUSES and outcome in {"pending", "processed"}

@@ -14,10 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.jobs import REJECTS_SUFFIX, RESULT_SUFFIX
-from metrika_offline.store.base import OUTPUT_MARKER_KEY
-
-DISPATCH_ROLE = "dispatch"
+from metrika_offline.flow.layout import ROLE_KEY, Role, WorkLayout, is_own_output_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +68,15 @@ class Decision:
 def classify(event: ObjectEvent, settings: Settings) -> Decision:
     """What to do with an event; the reason is logged for every skip."""
     name = event.name
-    role = event.metadata.get(OUTPUT_MARKER_KEY)
-    if name.startswith(settings.work_prefix):
-        if role == DISPATCH_ROLE and name.startswith(f"{settings.work_prefix}dispatch/"):
+    role = event.metadata.get(ROLE_KEY)
+    work = WorkLayout(settings.work_prefix)
+    if work.owns(name):
+        if role == Role.DISPATCH and work.is_dispatch(name):
             return Decision(Kind.DISPATCH)
         return Decision(Kind.SKIP, f"own working object ({role or 'unmarked'})")
     if role:
         return Decision(Kind.SKIP, f"own output ({role})")
-    if name.endswith((RESULT_SUFFIX, REJECTS_SUFFIX)):
+    if is_own_output_name(name):
         return Decision(Kind.SKIP, "own output, by name")
     if not name.startswith(settings.input_prefix):
         return Decision(Kind.SKIP, f"outside the input prefix {settings.input_prefix!r}")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+
+import msgspec
 
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore
+from metrika_offline.flow import codec
+from metrika_offline.flow.layout import ROLE_KEY, Role, WorkLayout, marked
+from metrika_offline.logs import get_logger
+from metrika_offline.store.base import ObjectStore
 
-if TYPE_CHECKING:
-    from metrika_offline.flow.jobs import Job
+log = get_logger("pending")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,53 +30,37 @@ class PendingUpload:
     generation: int
     part: int
     since: float  # Unix seconds when the part was uploaded
-    object_name: str = ""  # the index entry itself
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "counter_id": self.counter_id,
-            "uploading_id": self.uploading_id,
-            "source": self.source,
-            "generation": str(self.generation),
-            "part": self.part,
-            "since": self.since,
-        }
 
 
-def pending_prefix(work_prefix: str) -> str:
-    return f"{work_prefix}pending/"
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One index entry as listed: the upload, and the object that records it."""
+
+    upload: PendingUpload
+    object_name: str
 
 
-def add_pending(
-    store: ObjectStore, work_prefix: str, job: Job, part: int, uploading_id: int
-) -> None:
-    counter = int(job.routing["counter_id"])
-    entry = PendingUpload(
-        counter, uploading_id, job.source.name, job.source.generation, part, job.updated_at
-    )
-    fields = entry.to_json()
+def add_pending(store: ObjectStore, layout: WorkLayout, entry: PendingUpload) -> None:
+    fields = {k: str(v) for k, v in dataclasses.asdict(entry).items()}
     with contextlib.suppress(PreconditionFailed):  # indexed already by an earlier attempt
         store.write_bytes(
-            f"{pending_prefix(work_prefix)}{counter}/{uploading_id}.json",
-            json.dumps(fields).encode(),
+            layout.pending(entry.counter_id, entry.uploading_id),
+            msgspec.json.encode(fields),
             content_type="application/json",
-            # The same fields as metadata: listing the prefix then tells everything, without
+            # The fields as metadata: listing the prefix then tells everything, without
             # downloading every entry on every poll round.
-            metadata={OUTPUT_MARKER_KEY: "pending", **{k: str(v) for k, v in fields.items()}},
+            metadata=marked(Role.PENDING, **fields),
             if_generation_match=0,
         )
 
 
-def list_pending(store: ObjectStore, work_prefix: str) -> Iterator[PendingUpload]:
+def list_pending(store: ObjectStore, layout: WorkLayout) -> Iterator[Entry]:
     """Every upload waiting for Metrica's final word, from one listing."""
-    for info in store.list(pending_prefix(work_prefix)):
-        meta = info.metadata
-        yield PendingUpload(
-            counter_id=int(meta["counter_id"]),
-            uploading_id=int(meta["uploading_id"]),
-            source=meta["source"],
-            generation=int(meta["generation"]),
-            part=int(meta["part"]),
-            since=float(meta["since"]),
-            object_name=info.name,
-        )
+    for info in store.list(layout.pending_prefix):
+        fields = {k: v for k, v in info.metadata.items() if k != ROLE_KEY}
+        try:
+            upload = codec.from_fields(fields, PendingUpload)
+        except msgspec.ValidationError as exc:
+            log.warning("unreadable pending entry %s: %s", info.name, exc)
+            continue
+        yield Entry(upload, info.name)

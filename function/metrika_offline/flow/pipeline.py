@@ -10,21 +10,24 @@
                  ─► upload, record Metrica's id (`uploaded`), settle the file when all are final
 
 Return or raise: data problems and Metrica's refusals are written into the result and the
-invocation returns; transient faults, a held claim and a near deadline raise, so the platform
-delivers the event again and the job state says where to resume.
+invocation returns; transient faults, a held claim and a near deadline raise (`RetryLater`),
+so the platform delivers the event again and the job state says where to resume. The names of
+everything written are in `layout`; docs/architecture.md draws the whole path.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import posixpath
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import BinaryIO, Literal, cast
 
-from metrika_offline.check.checker import CheckOptions, PartInfo, PartWriter, check_file
+import msgspec
+
+from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
     ClaimHeld,
@@ -36,13 +39,12 @@ from metrika_offline.errors import (
     ObjectNotFound,
     PreconditionFailed,
 )
-from metrika_offline.flow.events import DISPATCH_ROLE, Decision, Kind, ObjectEvent, classify
+from metrika_offline.flow import codec
+from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
-    REJECTS_SUFFIX,
     Job,
-    JobStore,
     Lease,
     Part,
     PartState,
@@ -51,13 +53,16 @@ from metrika_offline.flow.jobs import (
     Status,
     settle_status,
 )
-from metrika_offline.flow.pending import add_pending
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.layout import Role, marked, rejects_name
+from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.routing import Mode, Route, route
+from metrika_offline.flow.sinks import LazyRejects, StorePartSink
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
-from metrika_offline.store.base import OUTPUT_MARKER_KEY, ObjectStore, Writer
-from metrika_offline.types import ConversionType
+from metrika_offline.metrika.models import Uploading
+from metrika_offline.store.base import ObjectStore
 
 log = get_logger("pipeline")
 
@@ -65,42 +70,6 @@ log = get_logger("pipeline")
 DEADLINE_MARGIN_S = 30.0
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
-
-
-class StorePartSink:
-    """The checker's part sink: parts as objects under one prefix, marked as ours."""
-
-    def __init__(self, store: ObjectStore, prefix: str) -> None:
-        self.store = store
-        self.prefix = prefix
-        self.written: list[str] = []
-
-    def open_part(self, index: int, name: str) -> PartWriter:  # noqa: ARG002 (the name says it)
-        object_name = self.prefix + name
-        self.written.append(object_name)
-        return self.store.open_write(
-            object_name, content_type="text/csv", metadata={OUTPUT_MARKER_KEY: "part"}
-        )
-
-    def discard(self) -> None:
-        for object_name in self.written:
-            self.store.delete(object_name)
-        self.written.clear()
-
-
-class _LazyRejects:
-    """Opens the rejected-rows object only when the first rejected row comes."""
-
-    def __init__(self, store: ObjectStore, name: str) -> None:
-        self.store = store
-        self.name = name
-        self.opened = False
-
-    def __call__(self) -> Writer:
-        self.opened = True
-        return self.store.open_write(
-            self.name, content_type="text/csv", metadata={OUTPUT_MARKER_KEY: "rejects"}
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +87,24 @@ class Deadline:
         start = time.monotonic() if started is None else started
         budget = max(settings.invocation_timeout_s - DEADLINE_MARGIN_S, 1.0)
         return cls(start + budget)
+
+
+@dataclasses.dataclass(frozen=True)
+class DispatchOrder:
+    """The content of a dispatch object: which part of which job to upload."""
+
+    source: str
+    generation: int
+    part: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """What a finished check means for the job: its status, parts and error."""
+
+    status: Status
+    parts: tuple[Part, ...]
+    problem: Problem | None
 
 
 class Pipeline:
@@ -138,6 +125,7 @@ class Pipeline:
         self.dispatch_mode = dispatch
         self.clock = clock
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+        self.layout = self.jobs.layout
 
     # ----------------------------------------------------------------------------- events
 
@@ -151,19 +139,22 @@ class Pipeline:
             elif decision.kind is Kind.SOURCE:
                 self.process_source(event, deadline)
             else:
-                found = self.store.read_bytes(event.name)
-                if found is None:
-                    log.info("dispatch object is gone; nothing to do")
-                    return decision
-                order = json.loads(found[0])
-                self.upload_part(
-                    order["source"],
-                    int(order["generation"]),
-                    int(order["part"]),
-                    deadline,
-                    event_time=event.event_time,
-                )
+                self._handle_dispatch(event, deadline)
         return decision
+
+    def _handle_dispatch(self, event: ObjectEvent, deadline: Deadline) -> None:
+        found = self.store.read_bytes(event.name)
+        if found is None:
+            log.info("dispatch object is gone; nothing to do")
+            return
+        try:
+            order = codec.from_json(found[0], DispatchOrder)
+        except msgspec.ValidationError as exc:
+            log.error("unreadable dispatch object: %s", exc)
+            return
+        self.upload_part(
+            order.source, order.generation, order.part, deadline, event_time=event.event_time
+        )
 
     def _too_old(self, event_time: float | None) -> bool:
         return event_time is not None and self.clock() - event_time > self.settings.max_event_age_s
@@ -177,8 +168,8 @@ class Pipeline:
         # in another thread of this very process.
         owner = uuid.uuid4().hex
         job = self._claim_source(event, routed, owner)
-        if not job.is_split and job.status not in FINAL_FILE_STATUSES:
-            job = self._check_and_split(job, routed, event, deadline, owner)
+        if not job.is_split and not job.is_final:
+            job = self._check_and_split(job, event, deadline, owner)
         if job.status is Status.PROCESSING:
             job = self._dispatch(job)
         return job
@@ -187,7 +178,7 @@ class Pipeline:
         now = self.clock()
         fresh = Job(
             source=Source(event.bucket, event.name, event.generation, event.size),
-            routing=routed.to_json(),
+            routing=routed,
             lease=Lease(owner, now + self.settings.lease_s),
             split_attempts=1,
         )
@@ -197,7 +188,7 @@ class Pipeline:
             pass
 
         def take_over(current: Job) -> Job | None:
-            if current.is_split or current.status in FINAL_FILE_STATUSES:
+            if current.is_split or current.is_final:
                 return None
             if current.lease is not None and current.lease.held_by_other(owner, now):
                 raise ClaimHeld(f"{event.name}@{event.generation} is being checked elsewhere")
@@ -208,51 +199,16 @@ class Pipeline:
                 split_attempts=current.split_attempts + 1,
             )
 
-        return self.jobs.update(event.name, event.generation, take_over)
+        return self.jobs.update(event.name, event.generation, take_over).after
 
-    def _check_and_split(
-        self, job: Job, routed: Route, event: ObjectEvent, deadline: Deadline, owner: str
-    ) -> Job:
-        if self._too_old(event.event_time):
-            return self._finish(
-                job,
-                Status.FAILED,
-                Problem("event-too-old", _too_old_message(self.settings.max_event_age_s)),
-            )
-        if routed.problem is not None:
-            return self._finish(
-                job, Status.REJECTED, Problem(routed.problem.code, routed.problem.message)
-            )
-        if job.split_attempts > MAX_SPLIT_ATTEMPTS:
-            return self._finish(
-                job,
-                Status.FAILED,
-                Problem(
-                    "split-gave-up",
-                    (
-                        f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} "
-                        "invocations; split the file into smaller files and drop them again"
-                    ),
-                ),
-            )
-        name, generation = event.name, event.generation
-        options = CheckOptions(
-            type=routed.type,
-            timezone=self.settings.timezone,
-            strict=self.settings.strict,
-            max_invalid_ratio=self.settings.max_invalid_ratio,
-            max_part_bytes=self.settings.max_part_bytes,
-            now=self.clock(),
-        )
-        sink = (
-            None
-            if routed.mode is Mode.DRY_RUN
-            else StorePartSink(self.store, self._parts_prefix(name, generation))
-        )
-        rejects = _LazyRejects(self.store, name + REJECTS_SUFFIX)
-        try:
-            reader = self.store.open_read(name, generation)
-        except ObjectNotFound:
+    def _check_and_split(self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str) -> Job:
+        """Turn down what must not be checked; else check, split, and record the verdict."""
+        refusal = self._refusal(job, event)
+        if refusal is not None:
+            return self._finish(job, *refusal)
+        rejects = LazyRejects(self.store, rejects_name(event.name))
+        report = self._run_check(job, deadline, rejects)
+        if report is None:
             return self._finish(
                 job,
                 Status.FAILED,
@@ -262,8 +218,53 @@ class Pipeline:
                     "could be read; drop it again",
                 ),
             )
+        verdict = self._verdict(job, report)
+        job = self._record_check(job, report, verdict, rejects, owner)
+        log.info(
+            "checked: %d rows, %d valid, %d parts",
+            report.rows.total,
+            report.rows.valid,
+            len(verdict.parts),
+            extra={"rows": report.rows.total, "parts": len(verdict.parts)},
+        )
+        if job.is_final:
+            _log_file_result(job)
+        return job
+
+    def _refusal(self, job: Job, event: ObjectEvent) -> tuple[Status, Problem] | None:
+        """Why this file is not to be checked at all, if it is not."""
+        if self._too_old(event.event_time):
+            return Status.FAILED, _too_old_problem(self.settings.max_event_age_s)
+        problem = job.routing.problem
+        if problem is not None:
+            return Status.REJECTED, Problem(problem.code, problem.message)
+        if job.split_attempts > MAX_SPLIT_ATTEMPTS:
+            return Status.FAILED, Problem(
+                "split-gave-up",
+                f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} "
+                "invocations; split the file into smaller files and drop them again",
+            )
+        return None
+
+    def _run_check(self, job: Job, deadline: Deadline, rejects: LazyRejects) -> Report | None:
+        """Stream the source through the checker once; None when the source is gone.
+
+        Running out of time releases the claim (so the next delivery starts at once) and
+        raises DeadlineReached.
+        """
+        source, routed = job.source, job.routing
+        options = CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock())
+        sink = (
+            None
+            if routed.mode is Mode.DRY_RUN
+            else StorePartSink(self.store, self.layout.parts(source.name, source.generation))
+        )
         try:
-            report = check_file(
+            reader = self.store.open_read(source.name, source.generation)
+        except ObjectNotFound:
+            return None
+        try:
+            return check_file(
                 cast(BinaryIO, reader),
                 options,
                 sink=sink,
@@ -271,13 +272,14 @@ class Pipeline:
                 should_stop=deadline.reached,
             )
         except DeadlineReached:
-            self.jobs.update(name, generation, lambda j: dataclasses.replace(j, lease=None))
+            self.jobs.update(
+                source.name, source.generation, lambda j: dataclasses.replace(j, lease=None)
+            )
             raise
         finally:
             reader.close()
 
-        check = {k: v for k, v in report.to_json().items() if k != "parts"}
-        parts = tuple(self._new_part(event, routed, p) for p in report.parts)
+    def _verdict(self, job: Job, report: Report) -> _Verdict:
         if not report.valid:
             reason = report.rejected_reason
             problem = (
@@ -285,47 +287,44 @@ class Pipeline:
                 if reason is not None
                 else Problem("nothing-to-upload", "the file holds no valid rows")
             )
-            status, parts = Status.REJECTED, ()
-        elif routed.mode is Mode.DRY_RUN:
-            status, problem = Status.VALIDATED, None
-        else:
-            status, problem = Status.PROCESSING, None
+            return _Verdict(Status.REJECTED, (), problem)
+        parts = tuple(self._new_part(job, info) for info in report.parts)
+        if job.routing.mode is Mode.DRY_RUN:
+            return _Verdict(Status.VALIDATED, parts, None)
+        return _Verdict(Status.PROCESSING, parts, None)
+
+    def _record_check(
+        self, job: Job, report: Report, verdict: _Verdict, rejects: LazyRejects, owner: str
+    ) -> Job:
+        """Write the check's outcome into the job, if this invocation still holds the claim."""
+        now = self.clock()
 
         def record(current: Job) -> Job:
             if current.lease is None or current.lease.owner != owner:
                 raise ClaimHeld("another worker took this check over; it will finish it")
             return dataclasses.replace(
                 current,
-                check=check,
-                parts=parts,
+                check=dataclasses.replace(report, parts=()),
+                parts=verdict.parts,
                 rejects=rejects.name if rejects.opened else None,
                 lease=None,
-                status=status,
-                error=problem,
-                finished_at=self.clock() if status in FINAL_FILE_STATUSES else None,
+                status=verdict.status,
+                error=verdict.problem,
+                finished_at=now if verdict.status in FINAL_FILE_STATUSES else None,
             )
 
-        job = self.jobs.update(name, generation, record)
-        log.info(
-            "checked: %d rows, %d valid, %d parts",
-            report.rows.total,
-            report.rows.valid,
-            len(parts),
-            extra={"rows": report.rows.total, "parts": len(parts)},
-        )
-        if status in FINAL_FILE_STATUSES:
-            _log_file_result(job)
-        return job
+        return self.jobs.update(job.source.name, job.source.generation, record).after
 
-    def _new_part(self, event: ObjectEvent, routed: Route, info: PartInfo) -> Part:
-        marker = make_marker(event.bucket, event.name, event.generation, info.index)
+    def _new_part(self, job: Job, info: PartInfo) -> Part:
+        source = job.source
+        marker = make_marker(source.bucket, source.name, source.generation, info.index)
         return Part(
             index=info.index,
-            name=self._parts_prefix(event.name, event.generation) + info.name,
+            name=self.layout.parts(source.name, source.generation) + info.name,
             rows=info.rows,
             bytes=info.bytes,
             marker=marker,
-            comment=make_comment(routed.comment, marker),
+            comment=make_comment(job.routing.comment, marker),
         )
 
     def _finish(self, job: Job, status: Status, problem: Problem) -> Job:
@@ -334,15 +333,9 @@ class Pipeline:
                 current, status=status, error=problem, lease=None, finished_at=self.clock()
             )
 
-        job = self.jobs.update(job.source.name, job.source.generation, change)
+        job = self.jobs.update(job.source.name, job.source.generation, change).after
         _log_file_result(job)
         return job
-
-    def _parts_prefix(self, name: str, generation: int) -> str:
-        return f"{self.settings.work_prefix}parts/{name}/{generation}/"
-
-    def _dispatch_name(self, name: str, generation: int, index: int) -> str:
-        return f"{self.settings.work_prefix}dispatch/{name}/{generation}/part-{index:05d}.json"
 
     def _dispatch(self, job: Job) -> Job:
         """Send every unfinished part on its way; the job as it stands afterwards."""
@@ -353,13 +346,12 @@ class Pipeline:
                 job = self.upload_part(name, generation, index, Deadline()) or job
             return job
         for index in pending:
-            order = {"source": name, "generation": str(generation), "part": index}
             try:
                 self.store.write_bytes(
-                    self._dispatch_name(name, generation, index),
-                    json.dumps(order).encode(),
+                    self.layout.dispatch(name, generation, index),
+                    codec.encode_json(DispatchOrder(name, generation, index)),
                     content_type="application/json",
-                    metadata={OUTPUT_MARKER_KEY: DISPATCH_ROLE},
+                    metadata=marked(Role.DISPATCH),
                     if_generation_match=0,
                 )
             except PreconditionFailed:
@@ -381,12 +373,10 @@ class Pipeline:
         with log_context(object=name, generation=str(generation), part=index):
             now = self.clock()
             owner = uuid.uuid4().hex  # this invocation's, as for the source
-            before: dict[str, PartState] = {}
 
             def claim(current: Job) -> Job | None:
                 part = current.part(index)
-                before["state"] = part.state
-                if part.state in FINAL_PART_STATES or current.status in FINAL_FILE_STATUSES:
+                if part.state in FINAL_PART_STATES or current.is_final:
                     return None
                 if part.lease is not None and part.lease.held_by_other(owner, now):
                     raise ClaimHeld(f"part {index} is being uploaded elsewhere")
@@ -400,25 +390,22 @@ class Pipeline:
                 )
 
             try:
-                job = self.jobs.update(name, generation, claim)
+                claimed = self.jobs.update(name, generation, claim)
             except ObjectNotFound:
                 log.warning("no job state for this part; it was cleaned up")
                 return None
-            part = job.part(index)
-            if part.state is not PartState.SENDING or part.lease is None:
+            job = claimed.after
+            if not claimed.written:
                 return job  # final already
             if self._too_old(event_time):
                 return self._finish_part(
-                    job,
-                    index,
-                    None,
-                    Problem("event-too-old", _too_old_message(self.settings.max_event_age_s)),
+                    job, index, None, _too_old_problem(self.settings.max_event_age_s)
                 )
-            resume = before.get("state") is PartState.SENDING
-            return self._send(job, part, resume=resume, deadline=deadline, owner=owner)
+            resume = claimed.before.part(index).state is PartState.SENDING
+            return self._send(job, job.part(index), resume=resume, deadline=deadline, owner=owner)
 
     def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline, owner: str) -> Job:
-        counter = job.routing.get("counter_id")
+        counter = job.routing.counter_id
         if self.metrika is None or counter is None:
             return self._finish_part(
                 job,
@@ -426,19 +413,15 @@ class Pipeline:
                 None,
                 Problem("metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"),
             )
-        kind = ConversionType(job.routing["type"])
+        kind = job.routing.type
         try:
-            found = (
-                self.metrika.find_by_marker(int(counter), part.marker, type=kind)
-                if resume
-                else None
-            )
+            found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
             if found is not None:
                 log.info("adopting upload %d found by its marker", found.id)
                 uploading = found
             else:
                 uploading = self.metrika.upload(
-                    int(counter),
+                    counter,
                     kind,
                     part.comment,
                     lambda: cast(BinaryIO, self.store.open_read(part.name)),
@@ -453,8 +436,8 @@ class Pipeline:
         except (MetrikaRetryableError, DeadlineReached):
             self._release_part(job, part.index, owner)
             raise
-        job = self._finish_part(job, part.index, uploading.to_json(), None)
-        self._after_upload(job, part, uploading.id)
+        job = self._finish_part(job, part.index, uploading, None)
+        self._after_upload(job, part, counter, uploading.id)
         return job
 
     def _release_part(self, job: Job, index: int, owner: str) -> None:
@@ -472,7 +455,7 @@ class Pipeline:
         self,
         job: Job,
         index: int,
-        uploading: Mapping[str, object] | None,
+        uploading: Uploading | None,
         problem: Problem | None,
     ) -> Job:
         def record(current: Job) -> Job:
@@ -489,33 +472,39 @@ class Pipeline:
                 updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
             return updated
 
-        job = self.jobs.update(job.source.name, job.source.generation, record)
+        job = self.jobs.update(job.source.name, job.source.generation, record).after
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
         if job.status is not Status.PROCESSING:
             _log_file_result(job)
         return job
 
-    def _after_upload(self, job: Job, part: Part, uploading_id: int) -> None:
+    def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
         """Index the upload for the status follow-up; drop the part's bytes."""
-        add_pending(self.store, self.settings.work_prefix, job, part.index, uploading_id)
+        entry = PendingUpload(
+            counter, uploading_id, job.source.name, job.source.generation, part.index,
+            job.updated_at,
+        )  # fmt: skip
+        add_pending(self.store, self.layout, entry)
         self.store.delete(part.name)
 
 
-def _too_old_message(max_age_s: float) -> str:
-    return (
+def _too_old_problem(max_age_s: float) -> Problem:
+    return Problem(
+        "event-too-old",
         f"the event is older than {max_age_s / 3600:g} h (MAX_EVENT_AGE_S), so retries "
-        "stopped; drop the file again to process it"
+        "stopped; drop the file again to process it",
     )
 
 
 def _metrika_problem(code: str, exc: MetrikaError) -> Problem:
-    details: dict[str, object] = {"http_status": exc.status}
-    if exc.error_type:
-        details["error_type"] = exc.error_type
-    if exc.metrika_message:
-        details["metrika_message"] = exc.metrika_message
-    return Problem(code, str(exc), details)
+    return Problem(
+        code,
+        str(exc),
+        http_status=exc.status,
+        error_type=exc.error_type or None,
+        metrika_message=exc.metrika_message or None,
+    )
 
 
 _SEVERITY = {

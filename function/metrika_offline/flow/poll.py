@@ -13,13 +13,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.jobs import Job, JobStore, PartState, utc_iso
-from metrika_offline.flow.pending import PendingUpload, list_pending
+from metrika_offline.flow.codec import utc_iso
+from metrika_offline.flow.jobs import (
+    FINAL_OUTCOMES,
+    GAVE_UP,
+    Job,
+    MetrikaOutcome,
+    Outcome,
+    Part,
+    PartState,
+)
+from metrika_offline.flow.jobstore import Change, JobStore
+from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
+from metrika_offline.flow.poll_warnings import outcome_warnings
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
@@ -31,18 +41,6 @@ log = get_logger("poll")
 PAGE_SIZE = 100
 #: Pages read per counter before falling back to one request per upload.
 MAX_PAGES = 5
-#: Below this share of sent rows linked, a warning says what usually causes it.
-FEW_LINKED_RATIO = 0.5
-
-OUTCOME_PENDING = "pending"
-OUTCOME_PROCESSED = "processed"
-OUTCOME_PARTIAL = "partially_processed"
-OUTCOME_LINKAGE_FAILURE = "linkage_failure"
-OUTCOME_UNKNOWN = "status_unknown"
-FINAL_OUTCOMES = frozenset(
-    {OUTCOME_PROCESSED, OUTCOME_PARTIAL, OUTCOME_LINKAGE_FAILURE, OUTCOME_UNKNOWN}
-)
-GAVE_UP = "STATUS_UNKNOWN"  # our own marker in a part's uploading status: we stopped asking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,99 +92,90 @@ def fetch_statuses(
     return found
 
 
-def outcome_of(job: Job, now: float) -> dict[str, Any]:
+# ------------------------------------------------------------------------ the file's outcome
+
+
+def _sent(job: Job) -> list[tuple[Part, Uploading]]:
+    return [
+        (p, p.uploading)
+        for p in job.parts
+        if p.state is PartState.UPLOADED and p.uploading is not None
+    ]
+
+
+def _classify(statuses: Iterable[str]) -> Outcome:
+    """One outcome for the file from its uploads' statuses (none sent: unknown)."""
+    seen = list(statuses)
+    if not seen:
+        return Outcome.STATUS_UNKNOWN
+    if any(s != GAVE_UP and s not in FINAL_STATUSES for s in seen):
+        return Outcome.PENDING
+    if GAVE_UP in seen:
+        return Outcome.STATUS_UNKNOWN
+    if all(s == "PROCESSED" for s in seen):
+        return Outcome.PROCESSED
+    if all(s == "LINKAGE_FAILURE" for s in seen):
+        return Outcome.LINKAGE_FAILURE
+    return Outcome.PARTIALLY_PROCESSED
+
+
+def outcome_of(job: Job, now: float) -> MetrikaOutcome:
     """The file-level outcome from its uploaded parts' Metrica statuses."""
-    sent = [p for p in job.parts if p.state is PartState.UPLOADED and p.uploading]
-    statuses = [str((p.uploading or {}).get("status")) for p in sent]
-    totals = {
-        key: sum(int((p.uploading or {}).get(key) or 0) for p in sent)
-        for key in (
-            "source_quantity",
-            "line_quantity",
-            "linked_quantity",
-            "user_not_found_quantity",
-            "goal_not_found_quantity",
-        )
-    }
-    if not sent:
-        outcome = OUTCOME_UNKNOWN
-    elif any(s not in FINAL_STATUSES and s != GAVE_UP for s in statuses):
-        outcome = OUTCOME_PENDING
-    elif GAVE_UP in statuses:
-        outcome = OUTCOME_UNKNOWN
-    elif all(s == "PROCESSED" for s in statuses):
-        outcome = OUTCOME_PROCESSED
-    elif all(s == "LINKAGE_FAILURE" for s in statuses):
-        outcome = OUTCOME_LINKAGE_FAILURE
-    else:
-        outcome = OUTCOME_PARTIAL
-    rows_sent = sum(p.rows for p in sent)
-    return {
-        "outcome": outcome,
-        "checked_at": utc_iso(now),
-        "rows_sent": rows_sent,
-        **totals,
-        "warnings": _warnings(outcome, rows_sent, totals),
-    }
+    sent = _sent(job)
+    totals = MetrikaOutcome(
+        outcome=_classify(u.status for _, u in sent),
+        checked_at=utc_iso(now),
+        rows_sent=sum(p.rows for p, _ in sent),
+        source_quantity=sum(u.source_quantity for _, u in sent),
+        line_quantity=sum(u.line_quantity for _, u in sent),
+        linked_quantity=sum(u.linked_quantity for _, u in sent),
+        user_not_found_quantity=sum(u.user_not_found_quantity for _, u in sent),
+        goal_not_found_quantity=sum(u.goal_not_found_quantity for _, u in sent),
+    )
+    return dataclasses.replace(totals, warnings=outcome_warnings(totals))
 
 
-def _warnings(outcome: str, rows_sent: int, totals: Mapping[str, int]) -> list[dict[str, Any]]:
-    if outcome == OUTCOME_PENDING:
-        return []
-    found: list[dict[str, Any]] = []
+# ---------------------------------------------------------------------------- recording news
 
-    def warn(code: str, count: int, message: str) -> None:
-        found.append(
-            {"code": code, "count": count, "line": None, "column": None, "message": message}
-        )
 
-    accepted = totals["line_quantity"]
-    if outcome == OUTCOME_UNKNOWN:
-        warn(
-            "status-unknown",
-            1,
-            "Metrica did not report a final status in time; check the "
-            "upload in Metrica's interface before sending the file again",
-        )
-    if 0 < accepted < rows_sent or (outcome != OUTCOME_UNKNOWN and accepted == 0 and rows_sent):
-        warn(
-            "rows-dropped-by-metrika",
-            rows_sent - accepted,
-            (
-                f"Metrica accepted {accepted} of {rows_sent} rows sent; the rest failed its own "
-                "validation (usually an ID of the wrong kind or a date it does not accept)"
-            ),
-        )
-    linked = totals["linked_quantity"]
-    if accepted and linked / accepted < FEW_LINKED_RATIO and outcome != OUTCOME_UNKNOWN:
-        warn(
-            "few-linked",
-            accepted - linked,
-            (
-                f"only {linked} of {accepted} conversions linked to a visit: usually the "
-                "conversions are older than the linking window (21 days with the extended window, "
-                "otherwise less), or the IDs belong to another counter or are of the wrong type"
-            ),
-        )
-    if totals["goal_not_found_quantity"]:
-        warn(
-            "goal-not-found",
-            totals["goal_not_found_quantity"],
-            (
-                "Metrica found no goal for some Target values: Target must be the goal's "
-                "identifier from the goal settings, not its display name"
-            ),
-        )
-    if totals["user_not_found_quantity"]:
-        warn(
-            "user-not-found",
-            totals["user_not_found_quantity"],
-            (
-                "Metrica found no user for some IDs: check that ClientId/UserId/Yclid come from "
-                "this counter"
-            ),
-        )
-    return found
+@dataclasses.dataclass(frozen=True)
+class _News:
+    """What one round learned about one upload: Metrica's answer (if any), and whether we
+    have waited long enough to stop asking."""
+
+    answer: Uploading | None
+    gave_up: bool
+
+    def applied_to(self, current: Uploading) -> Uploading:
+        known = self.answer or current
+        if self.gave_up and not known.is_final:
+            return dataclasses.replace(known, status=GAVE_UP)
+        return known
+
+
+def _record_news(job: Job, news: Mapping[int, _News], now: float) -> Job | None:
+    """The job with the news written into its parts and outcome; None when nothing changed."""
+    updated = job
+    for index, item in news.items():
+        part = updated.part(index)
+        if part.uploading is None:
+            continue
+        uploading = item.applied_to(part.uploading)
+        if uploading != part.uploading:
+            updated = updated.with_part(dataclasses.replace(part, uploading=uploading))
+    if updated is job:
+        return None
+    return dataclasses.replace(updated, metrika=outcome_of(updated, now))
+
+
+def _became_final(change: Change) -> bool:
+    after, before = change.after.metrika, change.before.metrika
+    return (
+        change.written
+        and after is not None
+        and after.outcome in FINAL_OUTCOMES
+        and (before is None or before.outcome not in FINAL_OUTCOMES)
+    )
 
 
 class Poller:
@@ -209,25 +198,18 @@ class Poller:
     def poll(self) -> PollSummary:
         """One round over the pending index: one status look-up per counter, one
         compare-and-swap per file."""
-        entries = list(list_pending(self.store, self.settings.work_prefix))
+        entries = list(list_pending(self.store, self.jobs.layout))
         client = _CountingClient(self.metrika)
-        by_counter: dict[int, list[PendingUpload]] = defaultdict(list)
+        statuses = self._ask(client, [e.upload for e in entries])
+        by_job: dict[tuple[str, int], list[Entry]] = defaultdict(list)
         for entry in entries:
-            by_counter[entry.counter_id].append(entry)
-        statuses: dict[tuple[int, int], Uploading] = {}
-        for counter_id, group in sorted(by_counter.items()):
-            try:
-                found = fetch_statuses(client, counter_id, {e.uploading_id for e in group})
-            except MetrikaError as exc:
-                log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
-                continue
-            statuses.update({(counter_id, uid): u for uid, u in found.items()})
-        by_job: dict[tuple[str, int], list[PendingUpload]] = defaultdict(list)
-        for entry in entries:
-            by_job[(entry.source, entry.generation)].append(entry)
+            by_job[(entry.upload.source, entry.upload.generation)].append(entry)
         updated = final = 0
         for (source, generation), group in sorted(by_job.items()):
-            answers = {e.part: statuses.get((e.counter_id, e.uploading_id)) for e in group}
+            answers = {
+                e.upload.part: statuses.get((e.upload.counter_id, e.upload.uploading_id))
+                for e in group
+            }
             changed, finished, _ = self._apply(source, generation, group, answers)
             updated += changed
             final += finished
@@ -235,108 +217,106 @@ class Poller:
         log.info("poll round done", extra={"poll": summary.to_json()})
         return summary
 
+    def _ask(
+        self, client: _CountingClient, uploads: list[PendingUpload]
+    ) -> dict[tuple[int, int], Uploading]:
+        """Metrica's answers, by (counter, uploading id); a counter that fails is skipped."""
+        by_counter: dict[int, set[int]] = defaultdict(set)
+        for upload in uploads:
+            by_counter[upload.counter_id].add(upload.uploading_id)
+        statuses: dict[tuple[int, int], Uploading] = {}
+        for counter_id, wanted in sorted(by_counter.items()):
+            try:
+                found = fetch_statuses(client, counter_id, wanted)
+            except MetrikaError as exc:
+                log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
+                continue
+            statuses.update({(counter_id, uid): u for uid, u in found.items()})
+        return statuses
+
     def refresh(self, name: str, generation: int) -> Job | None:
         """The same for one file (the CLI's `status gs://… --refresh`)."""
         loaded = self.jobs.load(name, generation)
         if loaded is None:
             return None
         job = loaded[0]
-        counter = int(str(job.routing.get("counter_id")))
+        counter = job.routing.counter_id
+        if counter is None:
+            return job
         client = _CountingClient(self.metrika)
         entries = [
-            PendingUpload(
-                counter, int((p.uploading or {})["id"]), name, generation, p.index, job.updated_at
+            Entry(
+                PendingUpload(counter, p.uploading.id, name, generation, p.index, job.updated_at),
+                object_name="",
             )
             for p in job.parts
-            if p.state is PartState.UPLOADED
-            and (p.uploading or {}).get("status") not in FINAL_STATUSES
+            if p.awaits_metrika and p.uploading is not None
         ]
-        answers = {e.part: client.get(counter, e.uploading_id) for e in entries}
+        answers = {e.upload.part: client.get(counter, e.upload.uploading_id) for e in entries}
         _, _, written = self._apply(name, generation, entries, answers)
         return written or job
-
-    def _new_status(
-        self, entry: PendingUpload, uploading: Uploading | None
-    ) -> dict[str, Any] | None:
-        """What to record for one upload: Metrica's word, or that we gave up; None = no news."""
-        gave_up = self.clock() - entry.since > self.settings.poll_give_up_s
-        if uploading is None:
-            return {"id": entry.uploading_id, "status": GAVE_UP} if gave_up else None
-        status = uploading.to_json()
-        if gave_up and not uploading.is_final:
-            status["status"] = GAVE_UP
-        return status
 
     def _apply(
         self,
         source: str,
         generation: int,
-        entries: list[PendingUpload],
+        entries: list[Entry],
         answers: Mapping[int, Uploading | None],
     ) -> tuple[int, int, Job | None]:
         """Write a file's upload statuses in one CAS; drop index entries that are final.
 
         Returns how many statuses changed, how many are final, and the job as written.
         """
+        now = self.clock()
         news = {
-            e.part: status
+            e.upload.part: _News(
+                answers.get(e.upload.part),
+                gave_up=now - e.upload.since > self.settings.poll_give_up_s,
+            )
             for e in entries
-            if (status := self._new_status(e, answers.get(e.part))) is not None
         }
+        news = {index: n for index, n in news.items() if n.answer is not None or n.gave_up}
         if not news:
             return 0, 0, None
-        now = self.clock()
-        became_final: list[Job] = []
-
-        def change(current: Job) -> Job | None:
-            became_final.clear()
-            updated = current
-            for index, status in news.items():
-                part = updated.part(index)
-                if dict(part.uploading or {}) != status:
-                    updated = updated.with_part(dataclasses.replace(part, uploading=status))
-            if updated is current:
-                return None
-            outcome = outcome_of(updated, now)
-            was = (current.metrika or {}).get("outcome")
-            updated = dataclasses.replace(updated, metrika=outcome)
-            if outcome["outcome"] in FINAL_OUTCOMES and was not in FINAL_OUTCOMES:
-                became_final.append(updated)
-            return updated
-
         with log_context(object=source, generation=str(generation)):
-            written: Job | None = None
             try:
-                written = self.jobs.update(source, generation, change)
+                change = self.jobs.update(
+                    source, generation, lambda current: _record_news(current, news, now)
+                )
             except ObjectNotFound:
                 log.warning("job state is gone; dropping its pending entries")
-                news = {e.part: {"status": GAVE_UP} for e in entries}
-            finished = 0
-            for entry in entries:
-                recorded = str(news.get(entry.part, {}).get("status"))
-                if recorded in FINAL_STATUSES or recorded == GAVE_UP:
-                    finished += 1
-                    if entry.object_name:
-                        self.store.delete(entry.object_name)
-            for job in became_final:
-                _log_outcome(job)
-            return len(news), finished, written
+                self._drop(entries)
+                return len(news), len(entries), None
+            done = [
+                e
+                for e in entries
+                if e.upload.part in news and not change.after.part(e.upload.part).awaits_metrika
+            ]
+            self._drop(done)
+            if _became_final(change):
+                _log_outcome(change.after)
+            return len(news), len(done), change.after if change.written else None
+
+    def _drop(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            if entry.object_name:
+                self.store.delete(entry.object_name)
 
 
 def _log_outcome(job: Job) -> None:
-    outcome = (job.metrika or {}).get("outcome", OUTCOME_UNKNOWN)
-    severity = 20 if outcome == OUTCOME_PROCESSED else 30
+    outcome = job.metrika.outcome if job.metrika else Outcome.STATUS_UNKNOWN
+    severity = 20 if outcome is Outcome.PROCESSED else 30
     log.log(
         severity,
         "Metrica outcome %s: %s",
-        outcome,
+        outcome.value,
         job.source.name,
         extra={
             "event": "metrika_outcome",
-            "outcome": outcome,
+            "outcome": outcome.value,
             "bucket": job.source.bucket,
             "object": job.source.name,
             "generation": str(job.source.generation),
-            "linked_quantity": (job.metrika or {}).get("linked_quantity"),
+            "linked_quantity": job.metrika.linked_quantity if job.metrika else None,
         },
     )

@@ -12,9 +12,6 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
-#: Custom metadata key set on every object the function writes; its value says what it is.
-OUTPUT_MARKER_KEY = "metrika-offline-output"
-
 
 @dataclasses.dataclass(frozen=True)
 class ObjectInfo:

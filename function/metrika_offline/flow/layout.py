@@ -1,0 +1,98 @@
+"""Every object the function writes: its name, and the role it is marked with.
+
+Beside a dropped `<name>.csv`, for its users:
+
+    <name>.csv.result.json          the result JSON (role `result`)
+    <name>.csv.rejected.csv         the rows left out, with the reason (role `rejects`)
+
+Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the function alone:
+
+    jobs/<name>/<generation>.json               a job's state (role `state`)
+    parts/<name>/<generation>/part-00001.csv    the parts to upload (role `part`)
+    dispatch/<name>/<generation>/part-00001.json  one order per part; its own finalize
+                                                event uploads that part (role `dispatch`)
+    pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
+                                                told us yet (role `pending`)
+
+Every object we write carries the custom metadata `ROLE_KEY: <role>`, so that the events our
+own writes trigger are recognised and skipped, whatever their names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+#: Custom metadata key set on every object the function writes; its value is the `Role`.
+ROLE_KEY = "metrika-offline-output"
+
+RESULT_SUFFIX = ".result.json"
+REJECTS_SUFFIX = ".rejected.csv"
+
+_JOBS = "jobs/"
+_PARTS = "parts/"
+_DISPATCH = "dispatch/"
+_PENDING = "pending/"
+
+
+class Role(enum.StrEnum):
+    """What an object we wrote is, as its `ROLE_KEY` metadata says."""
+
+    RESULT = "result"
+    REJECTS = "rejects"
+    STATE = "state"
+    PART = "part"
+    DISPATCH = "dispatch"
+    PENDING = "pending"
+
+
+def marked(role: Role, **extra: str) -> dict[str, str]:
+    """The custom metadata for an object of `role`, with any further fields."""
+    return {ROLE_KEY: role.value, **extra}
+
+
+def result_name(source: str) -> str:
+    return source + RESULT_SUFFIX
+
+
+def rejects_name(source: str) -> str:
+    return source + REJECTS_SUFFIX
+
+
+def is_own_output_name(name: str) -> bool:
+    """True for a name that only our own outputs beside a source have."""
+    return name.endswith((RESULT_SUFFIX, REJECTS_SUFFIX))
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkLayout:
+    """The names under one work prefix (it ends with `/`, or is empty)."""
+
+    prefix: str
+
+    def owns(self, name: str) -> bool:
+        return name.startswith(self.prefix)
+
+    def state(self, source: str, generation: int) -> str:
+        return f"{self.prefix}{_JOBS}{source}/{generation}.json"
+
+    def parts(self, source: str, generation: int) -> str:
+        """The prefix every part of one generation is written under."""
+        return f"{self.prefix}{_PARTS}{source}/{generation}/"
+
+    @property
+    def dispatch_prefix(self) -> str:
+        return self.prefix + _DISPATCH
+
+    def dispatch(self, source: str, generation: int, index: int) -> str:
+        return f"{self.dispatch_prefix}{source}/{generation}/part-{index:05d}.json"
+
+    def is_dispatch(self, name: str) -> bool:
+        return name.startswith(self.dispatch_prefix)
+
+    @property
+    def pending_prefix(self) -> str:
+        return self.prefix + _PENDING
+
+    def pending(self, counter_id: int, uploading_id: int) -> str:
+        return f"{self.pending_prefix}{counter_id}/{uploading_id}.json"

@@ -1,0 +1,137 @@
+"""The typed job record and the published `result.schema.json` say the same thing: every field
+the record projects is in the schema (and nothing the schema requires is missing), and every
+enum in the schema is the model's own."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from metrika_offline.check.report import Report, RowCounts, WarningSummary
+from metrika_offline.flow import codec
+from metrika_offline.flow.jobs import (
+    GAVE_UP,
+    Job,
+    Lease,
+    MetrikaOutcome,
+    Outcome,
+    Part,
+    PartState,
+    Problem,
+    Source,
+    Status,
+)
+from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.metrika.models import STATUSES, Uploading
+from metrika_offline.types import ConversionType
+from tests.schema import SCHEMA_PATH, check_result
+
+SCHEMA: dict[str, Any] = json.loads(Path(SCHEMA_PATH).read_text())
+DEFS: dict[str, Any] = SCHEMA["$defs"]
+
+UPLOADING = Uploading(
+    7, "2026-11-30 10:00:00", 3, 3, "c x", "BASIC", "CLIENT_ID", "PROCESSED", 1, 0, 2
+)
+PART = Part(1, "w/p1", 3, 40, "mo1", "c mo1", PartState.UPLOADED, 1, Lease("me", 1.0), UPLOADING)
+FULL_JOB = Job(
+    source=Source("b", "incoming/a.csv", 5, 40),
+    routing=Route(1, ConversionType.BASIC, "c", Mode.UPLOAD, {"counter_id": "path"}),
+    status=Status.PARTIALLY_UPLOADED,
+    created_at=1_800_000_000.0,
+    updated_at=1_800_000_100.0,
+    finished_at=1_800_000_100.0,
+    check=Report(
+        valid=True,
+        rejected_reason=None,
+        type=ConversionType.BASIC,
+        encoding="utf-8",
+        delimiter=",",
+        columns=("ClientId", "Target", "DateTime"),
+        rows=RowCounts(4, 3, 1, 0),
+        errors=(),
+        error_counts={"bad-date": 1},
+        errors_truncated=False,
+        warnings=(WarningSummary("bom-removed", 1, 1, None, "a byte order mark was removed"),),
+        parts=(),
+        dedupe_tracking_stopped_at_line=None,
+        bytes_read=40,
+    ),
+    parts=(
+        PART,
+        dataclasses.replace(
+            PART,
+            index=2,
+            state=PartState.FAILED,
+            uploading=None,
+            error=Problem(
+                "metrika-rejected", "no", http_status=400, error_type="invalid_parameter"
+            ),
+        ),
+    ),
+    rejects="incoming/a.csv.rejected.csv",
+    error=Problem("metrika-rejected", "a part was refused"),
+    metrika=MetrikaOutcome(Outcome.PROCESSED, "2026-11-30T10:00:00+00:00", 3, 3, 3, 2, 0, 1),
+)
+
+
+def enum_of(schema: dict[str, Any]) -> set[str]:
+    return set(schema["enum"])
+
+
+def test_a_full_result_is_valid() -> None:
+    check_result(json.loads(codec.encode_result(FULL_JOB)))
+
+
+def test_every_enum_is_the_models() -> None:
+    props = SCHEMA["properties"]
+    assert enum_of(props["status"]) == {s.value for s in Status}
+    assert enum_of(props["routing"]["properties"]["type"]) == {t.value for t in ConversionType}
+    assert enum_of(props["routing"]["properties"]["mode"]) == {m.value for m in Mode}
+    assert enum_of(DEFS["part"]["properties"]["state"]) == {s.value for s in PartState}
+    assert enum_of(DEFS["outcome"]["properties"]["outcome"]) == {o.value for o in Outcome}
+    assert enum_of(DEFS["uploading"]["properties"]["status"]) == {*STATUSES, GAVE_UP}
+
+
+@pytest.mark.parametrize(
+    ("schema", "projected"),
+    [
+        (SCHEMA, codec.result_json(FULL_JOB)),
+        (SCHEMA["properties"]["source"], codec.source_json(FULL_JOB.source)),
+        (SCHEMA["properties"]["routing"], FULL_JOB.routing.to_json()),
+        (DEFS["part"], codec.part_json(PART)),
+        (DEFS["uploading"], codec.to_builtins(UPLOADING)),
+        (DEFS["outcome"], codec.to_builtins(FULL_JOB.metrika)),
+        (DEFS["warning"], codec.to_builtins(WarningSummary("c", 1, None, None, "m"))),
+        (
+            DEFS["problem"],
+            codec.problem_json(
+                Problem("c", "m", http_status=1, error_type="t", metrika_message="x")
+            ),
+        ),
+    ],
+    ids=["result", "source", "routing", "part", "uploading", "outcome", "warning", "problem"],
+)
+def test_the_projection_and_the_schema_name_the_same_fields(
+    schema: dict[str, Any], projected: object
+) -> None:
+    assert isinstance(projected, dict)
+    assert set(schema["required"]) <= projected.keys()
+    optional_in_schema = {"warnings"} if schema is DEFS["part"] else set()
+    assert projected.keys() | optional_in_schema == schema["properties"].keys()
+
+
+def test_the_state_object_holds_the_whole_record() -> None:
+    """Everything the flow knows survives the state object, types and all."""
+    assert codec.decode_state(codec.encode_state(FULL_JOB)) == FULL_JOB
+
+
+def test_a_state_object_of_the_wrong_shape_is_refused() -> None:
+    data = json.loads(codec.encode_state(FULL_JOB))
+    data["parts"][0]["state"] = "lost"
+    with pytest.raises(msgspec.ValidationError, match="state"):
+        codec.decode_state(json.dumps(data).encode())

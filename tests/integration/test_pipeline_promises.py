@@ -23,6 +23,7 @@ import pytest
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
 from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pending import list_pending
 from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
 from metrika_offline.metrika.client import MetrikaClient
@@ -152,7 +153,7 @@ def test_an_uploaded_part_leaves_the_work_prefix_and_is_indexed(
     pipeline.upload_part(event.name, event.generation, 1, Deadline())
     assert names_under(store, f"{SETTINGS.work_prefix}parts/") == []
     uploaded = result(store)["parts"][0]["uploading"]["id"]
-    pending = list(list_pending(store, SETTINGS.work_prefix))
+    pending = [e.upload for e in list_pending(store, WorkLayout(SETTINGS.work_prefix))]
     assert [(p.counter_id, p.uploading_id, p.source, p.part) for p in pending] == [
         (5, uploaded, NAME, 1)
     ]

@@ -52,21 +52,42 @@ def _rows(draw: st.DrawFn) -> list[list[str]]:
     return rows
 
 
-def _csv(rows: list[list[str]], *, delimiter: str = ",", line_end: str = "\n") -> bytes:
+def _csv(
+    rows: list[list[str]],
+    *,
+    delimiter: str = ",",
+    line_end: str = "\n",
+    quoting: int = csv.QUOTE_MINIMAL,
+) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end)
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end, quoting=quoting)
     writer.writerow(HEADER)
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
 
 
-def _normalized(rows: list[list[str]]) -> list[str]:
+def _normalized(rows: list[list[str]], quoting: int = csv.QUOTE_MINIMAL) -> list[str]:
     out = []
     for row in rows:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow(row)
+        csv.writer(buffer, lineterminator="\n", quoting=quoting).writerow(row)
         out.append(buffer.getvalue())
     return out
+
+
+def _as_read_or_anew(body: str, rows: list[list[str]]) -> list[str]:
+    """Cut `body` into the rows of an all-quoted file: each either passed through as read
+    (every field quoted, commas, LF) or written anew (quoted only where needed); AssertionError
+    when a row is neither."""
+    cut = []
+    pos = 0
+    for quoted, minimal in zip(_normalized(rows, csv.QUOTE_ALL), _normalized(rows), strict=True):
+        text = quoted if body.startswith(quoted, pos) else minimal
+        assert body.startswith(text, pos), (body[pos : pos + 200], quoted, minimal)
+        cut.append(text)
+        pos += len(text)
+    assert pos == len(body)
+    return cut
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,11 +97,22 @@ def _normalized(rows: list[list[str]]) -> list[str]:
     step=st.integers(min_value=1, max_value=400),
     delimiter=st.sampled_from([",", ";", "\t"]),
     line_end=st.sampled_from(["\n", "\r\n"]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
 )
 def test_parts_hold_exactly_the_normalized_rows_in_order(
-    rows: list[list[str]], limit: int, step: int, delimiter: str, line_end: str
+    rows: list[list[str]],
+    limit: int,
+    step: int,
+    delimiter: str,
+    line_end: str,
+    *,
+    quoting: int,
 ) -> None:
-    data = _csv(rows, delimiter=delimiter, line_end=line_end)
+    """Rows quoted only where needed come out byte for byte as `csv.writer` writes them; rows
+    of a file where every field is quoted come out as read (quotes kept, commas, LF) unless
+    a cell holds a quote, a newline or the file's delimiter, and then as `csv.writer` writes
+    them. Either way, read back, they are the rows, in order."""
+    data = _csv(rows, delimiter=delimiter, line_end=line_end, quoting=quoting)
     header_line = ",".join(HEADER) + "\n"
     expected = _normalized(rows)
     longest = max(len(row.encode()) for row in expected)
@@ -88,7 +120,11 @@ def test_parts_hold_exactly_the_normalized_rows_in_order(
     options = CheckOptions(type=ConversionType.BASIC, now=NOW, max_part_bytes=limit)
     report = check_file(TrickleStream(data, step), options, sink=sink)  # type: ignore[arg-type]
 
-    if longest + len(header_line) > limit:
+    # A row passed through as read (all quoted) may be longer than written anew.
+    as_read = max(len(row.encode()) for row in _normalized(rows, quoting))
+    if longest + len(header_line) > limit or (
+        as_read + len(header_line) > limit and report.rejected_reason is not None
+    ):
         assert report.rejected_reason is not None
         assert report.rejected_reason.code == "row-too-large"
         assert sink.parts == {}
@@ -109,7 +145,11 @@ def test_parts_hold_exactly_the_normalized_rows_in_order(
         assert len(data_bytes) == part.bytes
         assert text.startswith(header_line)
         body += text[len(header_line) :]
-    assert body == "".join(expected)
+    if quoting == csv.QUOTE_MINIMAL:
+        assert body == "".join(expected)
+    else:
+        _as_read_or_anew(body, rows)
+    assert list(csv.reader(io.StringIO(body, newline=""))) == rows
 
 
 @settings(max_examples=200, deadline=None)

@@ -97,14 +97,51 @@ def test_empty_input_has_no_header() -> None:
     assert _read("\n \n\n")[0] is None
 
 
-def test_pieces_keep_plain_runs_as_read() -> None:
+def test_pieces_keep_lines_as_read_quoted_or_not() -> None:
     _, batches, _ = _read('a,b\n1,2\n3,4\n"5",6\n7,8\n')
     (batch,) = batches
+    assert [(p.row, p.rows, p.text) for p in batch.pieces] == [(0, 4, '1,2\n3,4\n"5",6\n7,8\n')]
+    assert [batch.row(i) for i in range(4)] == [["1", "2"], ["3", "4"], ["5", "6"], ["7", "8"]]
+
+
+def test_a_quote_inside_a_cell_has_its_row_written_anew() -> None:
+    _, batches, _ = _read('a,b\n"1",2\n"x""y",4\nu"v,6\n"7",8\n')
+    (batch,) = batches
     assert [(p.row, p.rows, p.text) for p in batch.pieces] == [
-        (0, 2, "1,2\n3,4\n"),
+        (0, 1, '"1",2\n'),
+        (1, 1, None),
         (2, 1, None),
-        (3, 1, "7,8\n"),
+        (3, 1, '"7",8\n'),
     ]
+    assert batch.row(1) == ['x"y', "4"]
+    assert batch.row(2) == ['u"v', "6"]
+
+
+def test_quoted_newlines_and_stray_quotes_are_read_one_record_at_a_time() -> None:
+    _, batches, _ = _read('a,b\n1,2\n"x\ny",3\n"tes"t,4\n5,6\n')
+    (batch,) = batches
+    assert [(p.row, p.rows, p.text) for p in batch.pieces] == [
+        (0, 1, "1,2\n"),
+        (1, 1, None),
+        (2, 1, None),
+        (3, 1, "5,6\n"),
+    ]
+    assert [batch.row(i) for i in range(4)] == [
+        ["1", "2"],
+        ["x\ny", "3"],
+        ["test", "4"],
+        ["5", "6"],
+    ]
+    assert list(batch.lines) == [2, 3, 5, 6]
+
+
+@pytest.mark.parametrize("empty", [",", '"",""', '"",', ',""'])
+def test_rows_of_empty_cells_among_quoted_rows_are_blank(empty: str) -> None:
+    _, batches, _ = _read(f'a,b\n"1",2\n{empty}\n"3",4\n')
+    (batch,) = batches
+    assert batch.count == 2
+    assert batch.blank_lines == 1
+    assert list(batch.lines) == [2, 4]
 
 
 def test_line_map_runs() -> None:

@@ -8,8 +8,12 @@ cost more than `csv.reader` itself, their garbage collection most of all.
 - A run of lines without a quote character is split with `str.split`, in one call for the
   whole run (that is exactly how `csv` reads such lines), and the markers prove in one slice
   that every row has the header's width.
-- A line with a quote goes to `csv.reader`, which may pull more lines (a quoted newline),
-  from later blocks too; the record must close within `max_row_chars`.
+- A chunk with quotes is read whole by one strict `csv.reader` call, each LF turned into a
+  quoted marker cell, when every line is one record of the header's width (the usual case,
+  fully quoted exports included); its lines are kept as read, to be passed through.
+- Otherwise (a quoted newline, a stray quote, a blank or malformed row in the chunk) each
+  line with a quote goes to `csv.reader` on its own, which may pull more lines (a quoted
+  newline), from later blocks too; the record must close within `max_row_chars`.
 - Blank lines, and rows of empty cells (what Excel leaves below a table), are skipped.
 - Line numbers are physical (LF after normalization), 1-based; a record that spans lines is
   reported at the line where it starts.
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
@@ -82,8 +88,9 @@ class Malformed:
 
 @dataclasses.dataclass(frozen=True)
 class Piece:
-    """Consecutive rows of a batch as they were read: `text` (LF-terminated lines, no quotes),
-    or None for one record that held quotes and must be written anew."""
+    """Consecutive rows of a batch as they were read: `text`, one LF-terminated line a row,
+    quoting as read; or None for one record that must be written anew (a quoted newline, a
+    quote inside a cell, or a row read on its own)."""
 
     row: int  # the batch row of its first row
     rows: int
@@ -108,6 +115,25 @@ class Batch:
     def row(self, index: int) -> list[str]:
         start = index * self.stride
         return self.cells[start : start + self.stride - 1]
+
+
+@functools.cache
+def _quoted_marker(delimiter: str) -> str:
+    """What a line's LF becomes to read every line as one record, with a marker cell
+    (`ROW_MARKER`, quoted) after each row."""
+    return delimiter + '"' + ROW_MARKER + '"' + delimiter
+
+
+@functools.cache
+def _empty_row_pattern(delimiter: str) -> re.Pattern[str]:
+    """A line of nothing but delimiters and quotes (after the first): maybe a row of empty
+    cells, `,,` or `"",""`."""
+    return re.compile("\n[" + re.escape(delimiter) + '"]*\n')
+
+
+@functools.cache
+def _empty_first_row_pattern(delimiter: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(delimiter) + '"]*\n')
 
 
 def detect_delimiter(line: str) -> str:
@@ -163,6 +189,46 @@ class _BatchBuilder:
         lines.pop()
         for offset, line in enumerate(lines):
             self._add_line(line, first_line + offset)
+
+    def add_quoted(self, text: str, first_line: int, n: int) -> bool:
+        """`n` lines with quotes, each ending in LF, cut in one C-level parse when each line
+        is one record of the header's width and none is empty (the usual case: a quoted
+        newline, an unclosed quote, a blank or malformed row make it False, and nothing is
+        added). The lines stay as read, quoting included; a row with a quote inside a cell
+        (`a"b`, `"a""b"`) is written anew."""
+        d, width = self.delimiter, self.width
+        if _empty_row_pattern(d).search(text) or _empty_first_row_pattern(d).match(text):
+            return False  # a row of empty cells, maybe: read line by line
+        # Each LF made a quoted marker cell: one record holding every row, markers in place.
+        # Strict parsing raises rather than let a stray quote swallow a marker.
+        try:
+            flat = next(
+                csv.reader((text.replace("\n", _quoted_marker(d)),), delimiter=d, strict=True)
+            )
+        except (csv.Error, StopIteration):
+            return False
+        stride = width + 1
+        if len(flat) != n * stride + 1 or flat[-1] or flat[width::stride].count(ROW_MARKER) != n:
+            return False
+        flat.pop()  # the empty cell after the last marker
+        self.cells = flat
+        self.lines.add(first_line, n)
+        self.count = n
+        self.trailing_blank_lines = 0
+        if '"' not in "".join(flat):
+            self.pieces.append(Piece(0, n, text))
+            return True
+        rewrite = sorted({index // stride for index, cell in enumerate(flat) if '"' in cell})
+        lines = text.split("\n")
+        done = 0
+        for row in rewrite:
+            if row > done:
+                self.pieces.append(Piece(done, row - done, "\n".join(lines[done:row]) + "\n"))
+            self.pieces.append(Piece(row, 1, None))
+            done = row + 1
+        if done < n:
+            self.pieces.append(Piece(done, n - done, "\n".join(lines[done:n]) + "\n"))
+        return True
 
     def _add_line(self, line: str, number: int) -> None:
         d = self.delimiter
@@ -389,11 +455,13 @@ class Records:
         while (got := self.next_chunk()) is not None:
             chunk, start, n = got
             builder = _BatchBuilder(width, self.delimiter)
-            if '"' in chunk:
-                last = self._mixed(chunk, start, builder)
-            else:
+            if '"' not in chunk:
                 builder.add_text(chunk, start, n)
                 last = start + n - 1
+            elif builder.add_quoted(chunk, start, n):
+                last = start + n - 1
+            else:
+                last = self._mixed(chunk, start, builder)
             yield builder.build(last)
 
     def _mixed(self, chunk: str, start: int, builder: _BatchBuilder) -> int:

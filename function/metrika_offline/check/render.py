@@ -1,11 +1,13 @@
 """Normalized CSV text for a checked batch: comma, LF, known columns only (UTF-8 on writing).
 
 The cheapest correct way wins, in this order:
-1. nothing changed: the batch's runs of plain lines as read (a semicolon file's lines with
-   the semicolons swapped, when no cell holds a comma); only quoted records are rewritten;
+1. nothing changed: the batch's lines as read, quoted or not (a semicolon file's lines with
+   the semicolons swapped, when no cell holds a comma or a semicolon); only records read on
+   their own (a quoted newline, a quote inside a cell) are written anew;
 2. some rows changed or go: the other rows' own lines, and the changed ones rewritten;
 3. columns go: every row rebuilt from the columns.
-A field is quoted only when it must be (comma, quote, newline), as `csv.QUOTE_MINIMAL` does.
+A row written anew quotes a field only when it must (comma, quote, newline), as
+`csv.QUOTE_MINIMAL` does; a row passed through keeps the quoting it was read with.
 """
 
 from __future__ import annotations
@@ -95,13 +97,14 @@ def _unchanged(
     that does not work (a semicolon file with commas in cells, a quoted newline)."""
     texts: list[str | None] = []
     quoted: list[int] = []
+    delimiters = len(columns) - 1  # in each row, when no cell holds one
     for piece in batch.pieces:
         if piece.text is None:
             texts.append(None)
             quoted.append(piece.row)
         elif delimiter == ",":
             texts.append(piece.text)
-        elif "," not in piece.text:
+        elif "," not in piece.text and piece.text.count(delimiter) == piece.rows * delimiters:
             texts.append(piece.text.replace(delimiter, ","))
         else:
             return None
@@ -117,10 +120,10 @@ def _unchanged(
     )
 
 
-def _source_lines(batch: Batch, delimiter: str) -> tuple[list[str | None], list[int]]:
+def _source_lines(batch: Batch, delimiter: str, width: int) -> tuple[list[str | None], list[int]]:
     """Each row's line as read, without its LF and with commas for delimiters, and the rows
-    that must be written anew (None in the list: quoted, or a semicolon file's row with a
-    comma in a cell)."""
+    that must be written anew (None in the list: read on their own, or a semicolon file's
+    row with a comma in a cell or a semicolon in a quoted cell)."""
     lines: list[str | None] = []
     rewrite: list[int] = []
     for piece in batch.pieces:
@@ -133,11 +136,11 @@ def _source_lines(batch: Batch, delimiter: str) -> tuple[list[str | None], list[
         split.pop()
         if delimiter == ",":
             lines += split
-        elif "," not in text:
+        elif "," not in text and text.count(delimiter) == piece.rows * (width - 1):
             lines += text.replace(delimiter, ",").split("\n")[:-1]
         else:
             for line in split:
-                if "," in line:
+                if "," in line or line.count(delimiter) != width - 1:
                     rewrite.append(len(lines))
                     lines.append(None)
                 else:
@@ -152,7 +155,7 @@ def _sparse(
     keep: list[bool],
     delimiter: str,
 ) -> Rendered:
-    lines, rewrite = _source_lines(batch, delimiter)
+    lines, rewrite = _source_lines(batch, delimiter, len(columns))
     for row in changed.union(rewrite):
         if keep[row]:
             lines[row] = csv_line(_row(columns, row))

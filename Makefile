@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench demo fake-metrika clean
+.PHONY: install test lint bench demo fake-metrika mutate clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ lint: install
 bench: install
 	$(BIN)/python -m tests.bench
 
+mutate: install
+	$(BIN)/python -m tests.mutate
+
 demo: install
 	$(BIN)/python -m tests.demo
 
@@ -35,4 +38,4 @@ fake-metrika: install
 	$(BIN)/python -m tests.fakes.metrika --port 8765
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .bench .demo
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .bench .demo .mutate

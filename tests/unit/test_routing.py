@@ -34,7 +34,12 @@ def test_metadata_wins_over_path() -> None:
         "October batch",
         Mode.DRY_RUN,
     )
-    assert set(routed.sources.values()) == {"metadata"}
+    assert routed.sources == {
+        "counter_id": "metadata",
+        "type": "metadata",
+        "comment": "metadata",
+        "mode": "metadata",
+    }
 
 
 def test_defaults_when_path_says_nothing() -> None:
@@ -89,3 +94,22 @@ def test_bad_metadata_is_a_clear_problem(meta: dict[str, str], code: str) -> Non
 def test_metadata_keys_any_case_and_padded() -> None:
     routed = route("incoming/x.csv", {" Counter-ID ": " 77 "}, Settings())
     assert routed.counter_id == 77
+
+
+def test_a_name_outside_the_input_prefix_is_read_whole() -> None:
+    routed = route("exports/123/calls/x.csv", {}, Settings(input_prefix="incoming/"))
+    assert (routed.counter_id, routed.type) == (123, ConversionType.CALLS)
+
+
+def test_no_counter_says_every_way_to_give_one() -> None:
+    routed = route("incoming/x.csv", {}, Settings())
+    assert routed.problem is not None
+    message = routed.problem.message
+    for way in ("counter-id", "incoming/51234567/", "DEFAULT_COUNTER_ID"):
+        assert way in message
+
+
+def test_a_bad_mode_lists_the_modes() -> None:
+    routed = route("incoming/1/x.csv", {"mode": "later"}, Settings())
+    assert routed.problem is not None
+    assert all(mode.value in routed.problem.message for mode in Mode)

@@ -19,7 +19,7 @@ from google.cloud import storage
 
 from metrika_offline import logs
 from metrika_offline.config import Settings
-from metrika_offline.errors import ClaimHeld, DeadlineReached, MetrikaRetryableError
+from metrika_offline.errors import RetryLater
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
@@ -75,7 +75,7 @@ def on_object_finalized(cloud_event: Any) -> None:
     with logs.log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
         try:
             rt.pipeline(event.bucket).handle(event, deadline)
-        except (ClaimHeld, DeadlineReached, MetrikaRetryableError) as exc:
+        except RetryLater as exc:
             log.info(
                 "handing over for a retry: %s", exc, extra={"retry_reason": type(exc).__name__}
             )

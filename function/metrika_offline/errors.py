@@ -8,16 +8,21 @@
     ├── MetrikaError                the Metrica API; carries status, error_type, message
     │   ├── MetrikaAuthError        401, 403 invalid_token/access_denied: stop
     │   ├── MetrikaRejectedError    400, 404, 409…: Metrica refused the request: stop
-    │   └── MetrikaRetryableError   worth another try, later
+    │   └── MetrikaRetryableError ◆ worth another try, later
     │       ├── MetrikaQuotaError       429, 420, 403 quota_*: wait (retry_after)
     │       └── MetrikaTransientError   5xx, timeouts, connection errors: retry
     │           └── MetrikaAmbiguousError  the body went out, the answer did not come
     │                                      back: look the upload up before sending again
-    ├── ClaimHeld                   another live worker holds the job: retry later
-    └── DeadlineReached             the invocation is about to be killed: hand over
+    └── RetryLater                  the work is not done and the job state says where to
+        │                           resume: deliver the event again (CLI: run again)
+        ├── ClaimHeld               another live worker holds the job
+        ├── DeadlineReached         the invocation is about to be killed: hand over
+        └── ◆ MetrikaRetryableError (also a MetrikaError, above)
 
 Transient faults raise so that the platform retries; everything a user must fix is written
-into the result JSON and the invocation returns.
+into the result JSON and the invocation returns. `main.py` and the CLI catch `RetryLater` in
+one place each; a `StoreError` that is not a lost race is a fault of the platform's and
+propagates as it is (the platform retries it too).
 """
 
 from __future__ import annotations
@@ -72,7 +77,14 @@ class MetrikaRejectedError(MetrikaError):
     """Metrica refused the request (bad file, bad parameter, unknown counter)."""
 
 
-class MetrikaRetryableError(MetrikaError):
+class RetryLater(MetrikaOfflineError):
+    """Not done, and not a failure: the event should be delivered again later.
+
+    The job state records how far the work got, so the next delivery resumes there.
+    """
+
+
+class MetrikaRetryableError(MetrikaError, RetryLater):
     """Worth another try later."""
 
     def __init__(
@@ -102,9 +114,9 @@ class MetrikaAmbiguousError(MetrikaTransientError):
     """The request body was sent but no answer came back: the upload may exist."""
 
 
-class ClaimHeld(MetrikaOfflineError):
+class ClaimHeld(RetryLater):
     """Another worker holds a live lease on this job; the event should be retried later."""
 
 
-class DeadlineReached(MetrikaOfflineError):
+class DeadlineReached(RetryLater):
     """The invocation is close to its time limit and hands the work over."""

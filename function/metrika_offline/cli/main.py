@@ -14,7 +14,7 @@ from metrika_offline import __version__
 from metrika_offline.cli import check as cli_check
 from metrika_offline.cli import metrika as cli_metrika
 from metrika_offline.cli import process as cli_process
-from metrika_offline.errors import ConfigError
+from metrika_offline.errors import ConfigError, RetryLater
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"metrika-offline: {exc}\n")
         return EXIT_USAGE
+    except RetryLater as exc:  # the work is recorded as far as it got
+        sys.stderr.write(f"metrika-offline: {exc}; run the command again to resume\n")
+        return EXIT_REJECTED
     except KeyboardInterrupt:
         return 130
     return code

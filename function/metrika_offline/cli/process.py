@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metrika_offline.config import Settings
-from metrika_offline.errors import ClaimHeld, ConfigError, MetrikaRetryableError, StoreError
+from metrika_offline.errors import ConfigError, StoreError
 from metrika_offline.flow import codec
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.jobs import Status
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         job = pipeline.process_source(event, Deadline())
-    except (ClaimHeld, MetrikaRetryableError, StoreError) as exc:
+    except StoreError as exc:
         sys.stderr.write(f"metrika-offline: {exc}; run the command again to resume\n")
         return 1
     result = codec.result_json(job)

@@ -1,8 +1,9 @@
 """The object store on Cloud Storage, through the official `google-cloud-storage` client.
 
-Error mapping: HTTP 412 becomes `PreconditionFailed`, 404 becomes `ObjectNotFound` (or None
-where the protocol says so); anything else the client gives up on (5xx after its retries,
-timeouts, broken connections) becomes `StoreError` with the client's error as its cause.
+Error mapping: every client call runs inside `gcs_errors.mapped`: HTTP 412 becomes
+`PreconditionFailed`, 404 becomes `ObjectNotFound` (or None where the protocol says so);
+anything else the client gives up on (5xx after its retries, timeouts, broken connections)
+becomes `StoreError` with the client's error as its cause.
 
 Retries follow the client's rule for conditional writes: a write or delete is retried only
 when it carries `if_generation_match`, because only then can a retry not clobber (or delete)
@@ -27,14 +28,13 @@ from typing import Any, Final
 
 import google_crc32c
 import requests
-from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from google.cloud.storage import exceptions as media_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY, DEFAULT_RETRY_IF_GENERATION_SPECIFIED
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed, StoreError
 from metrika_offline.store.base import ObjectInfo
+from metrika_offline.store.gcs_errors import CLIENT_ERRORS, mapped
 
 #: Resumable uploads need a multiple of 256 KiB; 8 MiB keeps memory flat and requests few.
 DEFAULT_CHUNK_BYTES: Final = 8 * 1024 * 1024
@@ -49,35 +49,6 @@ _BACKOFF_MAX_S: Final = 8.0
 _RETRYABLE: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 Timeout = float | tuple[float, float]
-
-
-def _status_of(exc: BaseException) -> int | None:
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        code = exc.code
-        return int(code) if code is not None else None
-    if isinstance(exc, media_exceptions.InvalidResponse | media_exceptions.DataCorruption):
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-        return int(status) if status is not None else None
-    return None
-
-
-def _translate(exc: Exception, what: str) -> Exception:
-    """The package's exception for a client error; the original stays as the cause."""
-    status = _status_of(exc)
-    if status == 412:
-        return PreconditionFailed(f"{what}: a generation precondition did not hold")
-    if status == 404:
-        return ObjectNotFound(f"{what}: not found")
-    return StoreError(f"{what}: {type(exc).__name__}: {exc}")
-
-
-_CLIENT_ERRORS: Final = (
-    api_exceptions.GoogleAPIError,
-    media_exceptions.InvalidResponse,
-    media_exceptions.DataCorruption,
-    OSError,
-)
 
 
 def _info(blob: storage.Blob, bucket: str) -> ObjectInfo:
@@ -117,10 +88,8 @@ class GcsReader(io.BufferedIOBase):
         return int(generation) if generation is not None else None
 
     def _fetch(self, size: int) -> bytes:
-        try:
+        with mapped(f"read {self._label}"):
             data: bytes = self._inner.read(size)
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"read {self._label}") from exc
         return data
 
     def read(self, size: int | None = -1, /) -> bytes:
@@ -224,7 +193,7 @@ class GcsWriter:
         self._buffer = bytearray()
         if self._url is not None:
             # The session expires on its own; a failed cancel must not hide the real error.
-            with contextlib.suppress(*_CLIENT_ERRORS):
+            with contextlib.suppress(*CLIENT_ERRORS):
                 self._http.delete(self._url, timeout=self._timeout)
 
     def __enter__(self) -> GcsWriter:
@@ -238,8 +207,8 @@ class GcsWriter:
 
     def _session_url(self) -> str:
         if self._url is None:
-            try:
-                # Opening a session commits nothing, so repeating it is always safe.
+            # Opening a session commits nothing, so repeating it is always safe.
+            with mapped(f"write {self._label}"):
                 self._url = self._blob.create_resumable_upload_session(
                     content_type=self._content_type,
                     timeout=self._timeout,
@@ -247,8 +216,6 @@ class GcsWriter:
                     if_generation_match=self._if_generation_match,
                     retry=DEFAULT_RETRY,
                 )
-            except _CLIENT_ERRORS as exc:
-                raise _translate(exc, f"write {self._label}") from exc
         return str(self._url)
 
     def _send(self, *, final: bool) -> None:
@@ -282,12 +249,10 @@ class GcsWriter:
 
     def _status(self, url: str) -> requests.Response:
         """Ask the session how many bytes it kept (or for the object, if it finished)."""
-        try:
+        with mapped(f"write {self._label}"):
             response: requests.Response = self._http.put(
                 url, data=b"", headers={"Content-Range": "bytes */*"}, timeout=self._timeout
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise StoreError(f"write {self._label}: {exc}") from exc
         return response
 
     def _absorb(self, response: requests.Response) -> bool:
@@ -378,20 +343,17 @@ class GcsStore:
         return f"gs://{self._bucket_name}/{name}"
 
     def stat(self, name: str) -> ObjectInfo | None:
-        try:
+        with mapped(f"stat {self._label(name)}"):
             blob = self._bucket.get_blob(name, timeout=self._timeout, retry=DEFAULT_RETRY)
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"stat {self._label(name)}") from exc
         return None if blob is None else _info(blob, self._bucket_name)
 
     def read_bytes(self, name: str) -> tuple[bytes, int] | None:
         blob = self._bucket.blob(name)
         try:
-            data: bytes = blob.download_as_bytes(timeout=self._timeout, retry=DEFAULT_RETRY)
-        except api_exceptions.NotFound:
+            with mapped(f"read {self._label(name)}"):
+                data: bytes = blob.download_as_bytes(timeout=self._timeout, retry=DEFAULT_RETRY)
+        except ObjectNotFound:
             return None
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"read {self._label(name)}") from exc
         # The client took the generation from the download's own headers: the bytes and the
         # number belong together, which a separate stat could not promise.
         if blob.generation is None:
@@ -414,7 +376,7 @@ class GcsStore:
         blob = self._bucket.blob(name)
         if metadata:
             blob.metadata = dict(metadata)
-        try:
+        with mapped(f"write {self._label(name)}"):
             blob.upload_from_string(
                 data,
                 content_type=content_type,
@@ -422,8 +384,6 @@ class GcsStore:
                 timeout=self._timeout,
                 retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
             )
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"write {self._label(name)}") from exc
         if blob.generation is None:
             raise StoreError(f"write {self._label(name)}: the answer carried no generation")
         return int(blob.generation)
@@ -451,18 +411,17 @@ class GcsStore:
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
         blob = self._bucket.blob(name)
         try:
-            blob.delete(
-                if_generation_match=if_generation_match,
-                timeout=self._timeout,
-                retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
-            )
-        except api_exceptions.NotFound:
+            with mapped(f"delete {self._label(name)}"):
+                blob.delete(
+                    if_generation_match=if_generation_match,
+                    timeout=self._timeout,
+                    retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+                )
+        except ObjectNotFound:
             return
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"delete {self._label(name)}") from exc
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        try:
+        with mapped(f"list {self._label(prefix)}*"):
             blobs = self._client.list_blobs(
                 self._bucket_name,
                 prefix=prefix,
@@ -472,5 +431,3 @@ class GcsStore:
             )
             for blob in blobs:
                 yield _info(blob, self._bucket_name)
-        except _CLIENT_ERRORS as exc:
-            raise _translate(exc, f"list {self._label(prefix)}*") from exc

@@ -167,11 +167,15 @@ def _token_leaks_in_values(config: Config) -> list[str]:
 def _names_secret_variables(name: str, value: object) -> bool:
     """A local that only builds the names METRIKA_TOKEN_<ACCOUNT> of secret variables: the
     per-account map, whose values are those names and nothing else."""
-    return name == "account_token_env" and re.fullmatch(
-        r".*=>\s*\\?\"METRIKA_TOKEN_\$\{upper\(replace\(account,.*\)\)\}\\?\"\s*\}?\}?",
-        str(value),
-        flags=re.DOTALL,
-    ) is not None
+    return (
+        name == "account_token_env"
+        and re.fullmatch(
+            r".*=>\s*\\?\"METRIKA_TOKEN_\$\{upper\(replace\(account,.*\)\)\}\\?\"\s*\}?\}?",
+            str(value),
+            flags=re.DOTALL,
+        )
+        is not None
+    )
 
 
 def token_problems(config: Config) -> list[str]:
@@ -332,7 +336,9 @@ def test_storage_service_agent_is_read_at_plan_time(config: Config) -> None:
     )
     assert "depends_on" not in agent.body
     binding = config.resource("google_project_iam_member", "gcs_agent_publishes_events").body
-    assert "data.google_storage_project_service_account.gcs_agent.email_address" in binding["member"]
+    assert (
+        "data.google_storage_project_service_account.gcs_agent.email_address" in binding["member"]
+    )
 
 
 def test_token_reaches_the_functions_only_as_a_pinned_secret(config: Config) -> None:
@@ -521,7 +527,9 @@ def secret_access_problems(config: Config) -> list[str]:
             problems.append(f"{block.address}: secret accessor granted above a single secret")
             continue
         target = reference(block.body.get("secret_id")) or ""
-        match = re.fullmatch(r"google_secret_manager_secret\.(\w+)(\[each\.key\])?\.secret_id", target)
+        match = re.fullmatch(
+            r"google_secret_manager_secret\.(\w+)(\[each\.key\])?\.secret_id", target
+        )
         if not match or match.group(1) not in secrets:
             problems.append(f"{block.address}: not bound on one secret of the stack")
             continue
@@ -579,7 +587,7 @@ def test_each_extra_secret_is_mounted_pinned_on_both_functions(config: Config) -
 
 def test_secret_variable_names_follow_the_contract(config: Config) -> None:
     assert tfconfig.squash(config.locals["account_token_env"]) == tfconfig.squash(
-        '{for account in keys(var.metrika_accounts) : account => '
+        "{for account in keys(var.metrika_accounts) : account => "
         '"METRIKA_TOKEN_${upper(replace(account, "/[^A-Za-z0-9]/", "_"))}"}'
     )
     targets = tfconfig.squash(config.locals["notification_targets"])

@@ -33,7 +33,10 @@ def _code(text: str) -> str:
             "the secrets created first",
             r"terraform apply\s*\\?\n?\s*-target=\S+google_secret_manager_secret\.metrika_token",
         ),
-        ("the accounts' secrets created first", r"-target=\S+google_secret_manager_secret\.account_token"),
+        (
+            "the accounts' secrets created first",
+            r"-target=\S+google_secret_manager_secret\.account_token",
+        ),
         (
             "the notification secrets created first",
             r"-target=\S+google_secret_manager_secret\.notification",
@@ -83,7 +86,10 @@ def test_readme_shows(readme: str, what: str, pattern: str) -> None:
         ("invocations, storage and the scheduler in the costs", r"Invocations.*Storage.*Scheduler"),
         ("that one apply is enough", r"One apply is enough"),
         ("what the waits are for", r"wait.{0,300}propagate.{0,600}404 Cannot find metric"),
-        ("incidents closing when failures stop", r"evaluation_missing_data.{0,200}closes\s+by\s+itself"),
+        (
+            "incidents closing when failures stop",
+            r"evaluation_missing_data.{0,200}closes\s+by\s+itself",
+        ),
         ("alerts firing again", r"next failure\s+opens a new incident"),
         ("the build account", r"<name_prefix>-build"),
         ("overwrites need more than objectCreator", r"objectCreator` cannot replace"),

@@ -193,8 +193,7 @@ def test_functions_get_the_contract_environment(
 def test_metrika_accounts_maps_each_counter_to_its_account(config: tfconfig.Config) -> None:
     """METRIKA_ACCOUNTS: a JSON object counter id => account name, set when there are accounts."""
     assert tfconfig.squash(config.locals["counter_accounts"]).startswith(
-        "merge([foraccount,countersinvar.metrika_accounts"
-        "forcounterincounterscounter>account]"
+        "merge([foraccount,countersinvar.metrika_accountsforcounterincounterscounter>account]"
     )
     environment = tfconfig.squash(config.locals["accounts_environment"])
     assert environment == tfconfig.squash(

@@ -28,6 +28,9 @@ SCHEMA = json.loads(
 
 
 def _check(text: str, kind: str = "BASIC", **options: Any) -> tuple[Report, MemorySink]:
+    """Bad Price values are these tests' way of making a row invalid: they keep rejecting
+    the row (`drop-row`) unless a test asks for the default."""
+    options.setdefault("on_bad_optional", "drop-row")
     sink = MemorySink()
     report = check_file(
         io.BytesIO(text.encode()),
@@ -129,12 +132,15 @@ def test_rejected_rows_go_to_a_csv_with_line_and_codes_opened_lazily() -> None:
     text = _basic([f"1,goal,{R},1", f" 2 ,goal,{R},-1", f"3,goal,{R},x,extra", "4,,soon,1"])
     check_file(
         io.BytesIO(text.encode()),
-        CheckOptions(type=ConversionType.BASIC, now=NOW, max_invalid_ratio=1.0),
+        CheckOptions(
+            type=ConversionType.BASIC, now=NOW, max_invalid_ratio=1.0, on_bad_optional="drop-row"
+        ),
         rejects=open_rejects,
     )
     (writer,) = opened
     assert writer.closed
-    rows = list(csv.reader(io.StringIO(writer.data.decode())))
+    assert writer.data.startswith(b"\xef\xbb\xbf")  # so that Excel reads it as UTF-8
+    rows = list(csv.reader(io.StringIO(writer.data.decode("utf-8-sig"))))
     assert rows == [
         ["line", "errors", "ClientId", "Target", "DateTime", "Price"],
         ["3", "negative-price", " 2 ", "goal", str(R), "-1"],

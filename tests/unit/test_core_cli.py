@@ -14,7 +14,8 @@ from metrika_offline.cli.check import _ProgressBar
 
 R = int(time.time()) - 3_600
 CLEAN = f"ClientId,Target,DateTime\n1,goal,{R}\n2,goal,{R}\n"
-SOME_BAD = f"ClientId,Target,DateTime,Price\n1,goal,{R},1\n2,goal,{R},x\n3,goal,{R},2\n"
+# A bad DateTime rejects its row (a bad Price would only be left empty).
+SOME_BAD = f"ClientId,Target,DateTime,Price\n1,goal,{R},1\n2,goal,later,1\n3,goal,{R},2\n"
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +45,7 @@ def test_validate_with_bad_rows_exits_1_and_json_is_the_report(
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is True
     assert report["rows"] == {"total": 3, "valid": 2, "invalid": 1, "duplicates": 0}
-    assert report["errors"][0]["code"] == "bad-price"
+    assert report["errors"][0]["code"] == "bad-datetime"
     assert report["errors"][0]["line"] == 3
 
 
@@ -56,7 +57,7 @@ def test_strict_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_split_writes_parts_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, rejects = tmp_path / "parts", tmp_path / "bad" / "rejects.csv"
     rows = "".join(f"{i},goal,{R},1\n" for i in range(30))
-    text = "ClientId,Target,DateTime,Price\n" + rows + f"99,goal,{R},x\n"
+    text = "ClientId,Target,DateTime,Price\n" + rows + "99,goal,later,1\n"
     args = ["split", _file(tmp_path, text), "--type", "basic", "--out", str(out)]
     code = cli.main([*args, "--max-part-bytes", "200", "--rejects", str(rejects)])
     assert code == 1
@@ -64,7 +65,9 @@ def test_split_writes_parts_and_rejects(tmp_path: Path, capsys: pytest.CaptureFi
     assert [p.name for p in parts][:2] == ["part-00001.csv", "part-00002.csv"]
     assert all(p.stat().st_size <= 200 for p in parts)
     assert sum(len(p.read_text().splitlines()) - 1 for p in parts) == 30
-    assert rejects.read_text().splitlines()[1] == f"32,bad-price,99,goal,{R},x"
+    assert (
+        rejects.read_text(encoding="utf-8-sig").splitlines()[1] == "32,bad-datetime,99,goal,later,1"
+    )
     assert "written to" in capsys.readouterr().out
 
 

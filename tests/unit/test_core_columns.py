@@ -91,7 +91,6 @@ def test_unknown_columns_are_dropped_with_a_warning() -> None:
         (B, ["Target", "DateTime", "Price"], "no-linking-id"),
         (C, ["DateTime", "PhoneNumber"], "no-linking-id"),
         (H, ["ClientID", "DateTime", "ChatPlatform"], "no-chat-contact"),
-        (B, ["", "ClientId", "Target", "DateTime"], "empty-column-name"),
         (B, ["ClientId", "Target", "DateTime", "CLIENTID"], "duplicate-column"),
         (B, ["ClientId", "Target", "DateTime", "x", "x"], "duplicate-column"),
     ],
@@ -100,6 +99,27 @@ def test_header_problems_reject(kind: ConversionType, names: list[str], code: st
     layout, issues = resolve_header(kind, names)
     assert layout is None
     assert code in [i.code for i in issues if i.is_error]
+
+
+def test_unnamed_cells_are_left_to_the_rows_and_brackets_quotes_spaces_do_not_count() -> None:
+    names = ["", "[Target]", "'Price'", "Date Time", "ClientId", "", "Unnamed: 6"]
+    layout, issues = resolve_header(B, names)
+    assert layout is not None
+    assert layout.unnamed == (0, 5, 6)
+    assert layout.output_header == ("Target", "Price", "DateTime", "ClientId")
+    assert {i.code for i in issues} == {"header-renamed"}
+    assert not any(i.is_error for i in issues)
+
+
+def test_a_column_map_names_the_files_own_columns() -> None:
+    names = ["Телефон", "Дата звонка", "ID клиента", "Источник"]
+    column_map = {"телефон": "PhoneNumber", "Дата  звонка": "DateTime", "ID клиента": "UserId"}
+    layout, issues = resolve_header(C, names, column_map)
+    assert layout is not None
+    assert layout.output_header == ("PhoneNumber", "DateTime", "UserId")
+    messages = [i.message for i in issues if i.code == "header-renamed"]
+    assert "Телефон is mapped to PhoneNumber" in messages
+    assert [i.code for i in issues if i.code == "unknown-column"] == ["unknown-column"]
 
 
 def test_chats_without_linking_ids_only_warn() -> None:

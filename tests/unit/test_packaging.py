@@ -27,6 +27,7 @@ def test_the_function_imports_only_what_is_installed() -> None:
         "google",
         "msgspec",
         "numpy",
+        "phonenumbers",
         "requests",
         "requests_toolbelt",
     }

@@ -23,13 +23,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
 from metrika_offline import logs
-from metrika_offline.check.codes import ERROR_CODES, WARNING_CODES
-from metrika_offline.check.columns import HeaderIssue, Layout, resolve_header
+from metrika_offline.check.choices import (
+    parse_column_map,
+    parse_date_order,
+    parse_encoding,
+    parse_on_bad_optional,
+    parse_phone_region,
+    parse_timezone,
+    zone_label,
+)
+from metrika_offline.check.codes import ERROR_CODES, POLICY_HINTS, WARNING_CODES
+from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, resolve_header
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch, RecordProblem, Records
@@ -37,7 +45,8 @@ from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
 from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
-from metrika_offline.check.validation import BatchValidator, Outcome, note_message
+from metrika_offline.check.unnamed import UnnamedColumns
+from metrika_offline.check.validation import BatchValidator, Outcome
 from metrika_offline.check.values import Context
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, DeadlineReached
@@ -71,6 +80,11 @@ class CheckOptions:
     max_errors: int = 100  # errors listed; counts stay exact
     max_dedupe_keys: int = 5_000_000  # past this, stop tracking duplicates and say so
     now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
+    encoding: str = "auto"  # auto, utf-8 or windows-1251 (see choices.py)
+    phone_region: str = "RU"  # country of phone numbers written without a country code
+    date_order: str | None = None  # DMY or MDY: how slash dates are read (None: an error)
+    on_bad_optional: str = "blank"  # blank: an invalid optional value is left empty
+    column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -87,6 +101,16 @@ class CheckOptions:
         )
 
     def __post_init__(self) -> None:
+        try:
+            parse_timezone(self.timezone)
+            parse_encoding(self.encoding)
+            parse_phone_region(self.phone_region)
+            parse_on_bad_optional(self.on_bad_optional)
+            if self.date_order is not None:
+                parse_date_order(self.date_order)
+            parse_column_map(self.column_map, KNOWN_COLUMNS)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.max_part_bytes <= 0:
             raise ConfigError("max_part_bytes must be positive")
         if not 0.0 <= self.max_invalid_ratio <= 1.0:
@@ -97,14 +121,10 @@ class CheckOptions:
 
 def time_zone(name: str) -> dt.tzinfo:
     """The named IANA zone; ConfigError if there is none."""
-    if name.strip().upper() in {"UTC", "Z", "GMT"}:
-        return dt.UTC
     try:
-        return zoneinfo.ZoneInfo(name.strip())
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown time zone {name!r}: use an IANA name like Europe/Moscow"
-        ) from None
+        return parse_timezone(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _cell_count_code(cells: list[str], width: int) -> str:
@@ -140,6 +160,9 @@ class _Run:
         self.ctx = Context(
             tz=time_zone(options.timezone),
             now=int(time.time() if options.now is None else options.now),
+            zone=zone_label(options.timezone),
+            phone_region=parse_phone_region(options.phone_region),
+            date_order=None if options.date_order is None else parse_date_order(options.date_order),
         )
         self.sink = sink
         self.open_rejects = rejects
@@ -153,7 +176,9 @@ class _Run:
 
     def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
         builder = self.builder
-        blocks = TextBlocks(stream, progress=progress)
+        blocks = TextBlocks(
+            stream, progress=progress, encoding=parse_encoding(self.options.encoding).value
+        )
         try:
             try:
                 self._read(blocks)
@@ -167,11 +192,15 @@ class _Run:
                 builder.encoding = blocks.encoding
                 builder.bytes_read = blocks.bytes_read
             if blocks.transcoded_at_line is not None:
+                chosen = self.options.encoding != "auto"
                 builder.warn(
                     "windows-1251",
                     blocks.transcoded_at_line,
                     None,
-                    "the file is Windows-1251 (from line "
+                    "the file was read as Windows-1251 (the encoding setting) and transcoded "
+                    "to UTF-8"
+                    if chosen
+                    else "the file is Windows-1251 (from line "
                     f"{blocks.transcoded_at_line}): transcoded to UTF-8",
                 )
             self._apply_policy()
@@ -209,7 +238,7 @@ class _Run:
             builder.add_error(issue)
             raise _Rejected(issue)
         builder.delimiter = records.delimiter
-        layout, issues = resolve_header(self.options.type, names)
+        layout, issues = resolve_header(self.options.type, names, self.options.column_map)
         self._header_issues(issues, records.header_line)
         if layout is None:
             raise _Rejected(next(e for e in builder.errors if e.line == records.header_line))
@@ -219,16 +248,37 @@ class _Run:
             header = (",".join(layout.output_header) + "\n").encode()
             self.splitter = PartSplitter(self.sink, self.options.max_part_bytes, header)
         if self.open_rejects is not None:
-            self.rejects = RejectsWriter(self.open_rejects, [name.strip() for name in names])
+            self.rejects = RejectsWriter(
+                self.open_rejects, [name.strip() for name in names], records.delimiter
+            )
         max_keys = self.options.max_dedupe_keys
-        validator = BatchValidator(layout, self.ctx, KeySet(max_keys) if max_keys else None)
+        blank = not self.options.strict and self.options.on_bad_optional == "blank"
+        validator = BatchValidator(
+            layout, self.ctx, KeySet(max_keys) if max_keys else None, blank_invalid=blank
+        )
+        unnamed = UnnamedColumns(layout.unnamed) if layout.unnamed else None
         for batch in records.batches(layout.width):
             if self.should_stop is not None and self.should_stop():
                 raise DeadlineReached("the check was stopped before the end of the file")
+            if unnamed is not None:
+                self._unnamed_holds_data(unnamed, batch)
             self._take(batch, validator.check(batch, builder.error_room), layout, records)
+        if unnamed is not None:
+            for code, position, message in unnamed.warnings():
+                builder.warn(code, records.header_line, f"column {position + 1}", message)
         if builder.total == 0:
             issue = Issue("header-only", None, None, "the file has a header and no data rows")
             builder.add_error(issue)
+            raise _Rejected(issue)
+
+    def _unnamed_holds_data(self, unnamed: UnnamedColumns, batch: Batch) -> None:
+        problem = unnamed.check(batch)
+        if problem is not None:
+            line = batch.lines[problem.row]
+            issue = Issue(
+                "empty-column-name", line, f"column {problem.position + 1}", problem.message
+            )
+            self.builder.add_error(issue)
             raise _Rejected(issue)
 
     def _header_issues(self, issues: list[HeaderIssue], line: int) -> None:
@@ -251,7 +301,7 @@ class _Run:
                 note.code,
                 lines[note.first_row],
                 note.column,
-                note_message(note.code, note.column),
+                note.message,
                 note.count,
             )
         if outcome.duplicates:
@@ -366,6 +416,12 @@ class _Run:
             "blank-line", line, None, "blank lines and rows of empty cells were skipped", times
         )
 
+    def _likely_cause(self, invalid: int) -> str:
+        hint = _row_error_hint(self.builder.error_counts, invalid)
+        if hint is not None:
+            return hint
+        return f"is this the right type ({self.options.type.value}) and format?"
+
     def _apply_policy(self) -> None:
         builder = self.builder
         if builder.rejected_reason is not None:
@@ -389,12 +445,20 @@ class _Run:
                     None,
                     None,
                     f"{invalid} of {total} rows ({invalid / total:.0%}) are invalid, above the "
-                    f"{self.options.max_invalid_ratio:.0%} limit: is this the right type "
-                    f"({self.options.type.value}) and format?",
+                    f"{self.options.max_invalid_ratio:.0%} limit: {self._likely_cause(invalid)}",
                 )
             )
         elif total and not valid:
             builder.reject(Issue("no-valid-rows", None, None, "no row is left to upload"))
+
+
+def _row_error_hint(error_counts: Mapping[str, int], invalid: int) -> str | None:
+    """The fix for the error most invalid rows share, when there is one that has a fix."""
+    hinted = [(times, code) for code, times in error_counts.items() if code in POLICY_HINTS]
+    if not hinted:
+        return None
+    times, code = max(hinted)
+    return POLICY_HINTS[code] if times * 2 >= invalid else None
 
 
 def check_file(

@@ -20,7 +20,7 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "bad-encoding": "bytes that are neither UTF-8 nor Windows-1251 text (line, byte offset)",
         "unclosed-quote": "a quoted field that is never closed, or runs on past the row limit",
         "row-too-large": "a row over the row limit, or too big for a part with the header",
-        "empty-column-name": "a header cell is empty (an index column written by R or pandas?)",
+        "empty-column-name": "a header cell is empty and its column holds data (not row numbers)",
         "duplicate-column": "two header cells name the same column",
         "missing-column": "a required column is absent from the header",
         "no-linking-id": "no ID column in the header, or a row with every ID cell empty",
@@ -30,7 +30,9 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "too-few-cells": "the row has fewer cells than the header",
         "too-many-cells": "the row has more cells than the header",
         "missing-value": "a required cell (DateTime, Target, ChatPlatform) is empty",
-        "bad-datetime": "DateTime is neither Unix seconds nor an ISO 8601 date and time",
+        "bad-datetime": "DateTime is neither Unix seconds nor a date and time read without a guess",
+        "ambiguous-date": "DateTime is a slash date (01/11/2026) and no date_order says which "
+        "part is the day",
         "future-datetime": "DateTime is in the future (more than 5 minutes ahead)",
         "bad-price": "Price is not a decimal number",
         "negative-price": "Price is below zero",
@@ -39,7 +41,8 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "bad-duration": "TalkDuration or HoldDuration is not a whole number of seconds",
         "tag-too-long": "Tag is over 100 characters",
         "bad-url": "URL, CallTrackerURL or MessengerTrackerURL is not an absolute http(s) URL",
-        "bad-phone": "PhoneNumber does not reduce to + and 7 to 15 digits",
+        "bad-phone": "PhoneNumber is neither + and 7 to 15 digits nor a valid number of the "
+        "phone region",
         "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber",
         "bad-id": "ClientId or Yclid is not a number",
         # Policy: why a file with some invalid rows was rejected whole.
@@ -53,13 +56,27 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
 #: duplicate or blank, or a value will probably not do what the user expects.
 WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
     {
-        "windows-1251": "the file was Windows-1251 and was transcoded to UTF-8",
+        "windows-1251": "the file was Windows-1251 (detected, or the encoding setting) and was "
+        "transcoded to UTF-8",
+        "empty-column-dropped": "a column with an empty name and only empty cells was dropped",
+        "index-column-dropped": "an unnamed first column of row numbers (R, pandas) was dropped",
         "header-renamed": "a header cell was renamed to its canonical spelling",
         "unknown-column": "a column this type does not have was dropped",
         "whitespace-trimmed": "spaces around a value were removed",
         "decimal-comma": "a decimal comma in Price became a full stop",
-        "datetime-converted": "a date and time was converted to Unix seconds",
+        "thousands-spaces-removed": "spaces between digit groups in Price were removed "
+        "(1 500,00 became 1500.00)",
+        "currency-rouble": "roubles written as руб, р., RUR or ₽ became RUB",
+        "datetime-converted": "a date and time was converted to Unix seconds (the message "
+        "names the time zone used)",
+        "datetime-day-first": "a DD.MM.YYYY date was read day first and converted",
+        "datetime-date-order": "a slash date was read in the configured date_order and converted",
+        "fractional-seconds": "fractions of a second in Unix seconds were dropped",
         "phone-normalized": "spaces, dashes, dots or brackets were removed from a phone number",
+        "phone-national": "a number without a country code was read in the phone region "
+        "(8 912 345-67-89 became +79123456789)",
+        "invalid-value-blanked": "an invalid optional value was left empty and its row kept "
+        "(Price and Currency together)",
         "chat-platform-lowercased": "ChatPlatform was lower-cased",
         "currency-uppercased": "Currency was upper-cased",
         "older-than-linking-window": "DateTime is over 21 days old: the row will not link",
@@ -69,6 +86,22 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "dedupe-stopped": "too many distinct rows to remember: later ones were only compared "
         "with the earlier",
         "blank-line": "a blank line (or a row of empty cells) was skipped",
+    }
+)
+
+#: What to say when most invalid rows share one error: the setting that would fix them.
+POLICY_HINTS: Mapping[str, str] = MappingProxyType(
+    {
+        "ambiguous-date": "most rows have slash dates (01/11/2026): set date_order (DMY or MDY)",
+        "bad-datetime": "most rows have dates that could not be read: write them as "
+        "2026-11-01 14:30 or 01.11.2026 14:30, or as Unix seconds",
+        "future-datetime": "most rows are dated in the future: are the times local? set the "
+        "time zone (TIMEZONE, --timezone, or timezone in the folder settings)",
+        "bad-phone": "most rows have phone numbers that could not be read: set the phone "
+        "region (PHONE_REGION or phone_region in the folder settings) or write + and the "
+        "country code",
+        "no-linking-id": "most rows have no ClientId, UserId, Yclid or PurchaseId: is the ID "
+        "column named so Metrica knows it (a column_map in the folder settings can say)?",
     }
 )
 

@@ -47,6 +47,12 @@ class Column:
     required: bool = False  # the header must have it and no row may leave it empty
     aliases: tuple[str, ...] = ()  # other accepted names (compared like names, see `match_key`)
 
+    @property
+    def blank_when_invalid(self) -> bool:
+        """An invalid value may be left empty, the row kept: optional, not a date, not one of
+        Metrica's IDs (see `blanking.py`)."""
+        return not self.required and self.kind not in _NEVER_BLANKED
+
 
 @dataclasses.dataclass(frozen=True)
 class Group:
@@ -72,6 +78,13 @@ class TypeRules:
                 return column
         raise KeyError(name)
 
+
+#: Kinds whose invalid values reject the row even where the column is optional.
+_NEVER_BLANKED = frozenset({Kind.UNIX_TIME, Kind.NUMERIC_ID})
+
+#: Columns left empty together when either is invalid: a price without its currency (or the
+#: other way round) means nothing, and Metrica sends neither.
+BLANK_TOGETHER: tuple[tuple[str, str], ...] = (("Price", "Currency"),)
 
 B, C, H = ConversionType.BASIC, ConversionType.CALLS, ConversionType.CHATS
 
@@ -171,11 +184,12 @@ CHAT_PLATFORMS: frozenset[str] = frozenset({"whatsapp", "telegram", "viber"})
 
 TAG_MAX_CHARS = 100
 
-_IGNORED_IN_NAMES = re.compile(r"[\s_\-.]+")
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-.\[\]{}'\"`«»„“”]+")
 
 
 def match_key(name: str) -> str:
-    """How header names are compared: case, spaces, `_`, `-` and `.` do not count."""
+    """How header names are compared: case, spaces, `_`, `-`, `.`, brackets and quotes do not
+    count (`[Target]`, `'Price'` and `Date Time` all match)."""
     return _IGNORED_IN_NAMES.sub("", name).casefold()
 
 
@@ -185,7 +199,7 @@ _SAFE_NAME = re.compile(r"[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_ .\-]{
 def safe_label(name: str, position: int) -> str:
     """A header cell as it may appear in a report: itself when it reads like a column name,
     else its position. A file without a header row has data there (phones, IDs)."""
-    stripped = name.strip()
+    stripped = " ".join(name.split()).strip("[]{}'\"`«»„“”")
     if _SAFE_NAME.fullmatch(stripped) and sum(ch.isdigit() for ch in stripped) < 4:
         return stripped
     return f"column {position + 1}"
@@ -209,6 +223,7 @@ class Layout:
     width: int  # cells per row, as in the header
     columns: tuple[Column | None, ...]  # per input position; None = dropped
     kept: tuple[int, ...]  # input positions written out, in input order
+    unnamed: tuple[int, ...] = ()  # input positions with an empty name (dropped)
 
     @property
     def output_header(self) -> tuple[str, ...]:
@@ -231,34 +246,41 @@ def _lookup(rules: TypeRules) -> dict[str, Column]:
     return table
 
 
+_UNNAMED = re.compile(r"(?:Unnamed: ?[0-9]+)?", re.IGNORECASE)
+
+
+def is_unnamed(name: str) -> bool:
+    """An empty header cell, or pandas' name for one (`Unnamed: 0`)."""
+    return _UNNAMED.fullmatch(name.strip()) is not None
+
+
 def _name_issues(
-    kind: ConversionType, rules: TypeRules, names: Sequence[str]
+    kind: ConversionType,
+    rules: TypeRules,
+    names: Sequence[str],
+    column_map: Mapping[str, str],
 ) -> tuple[list[Column | None], list[HeaderIssue]]:
-    """Each header cell's column (None when dropped), and what was odd about the cells."""
+    """Each header cell's column (None when dropped), and what was odd about the cells.
+    Unnamed cells are left to the caller: their column is dropped if its cells are empty
+    or row numbers (see `unnamed.py`)."""
     lookup = _lookup(rules)
+    chosen = {match_key(source): target for source, target in column_map.items()}
     issues: list[HeaderIssue] = []
     mapped: list[Column | None] = []
     seen: dict[str, int] = {}
     for position, raw in enumerate(names):
         name = raw.strip()
         label = safe_label(name, position)
-        column = lookup.get(match_key(name)) if name else None
+        if is_unnamed(name):
+            mapped.append(None)
+            continue
+        target = chosen.get(match_key(name))
+        column = lookup.get(match_key(target if target is not None else name))
         # Two cells are the same column if they resolve to one (ClientId and _ym_uid do).
         identity = column.name if column is not None else match_key(name)
         if identity in seen:
             column = None
         mapped.append(column)
-        if not name:
-            issues.append(
-                HeaderIssue(
-                    "empty-column-name",
-                    f"column {position + 1}",
-                    f"header cell {position + 1} is empty: name it, or drop the column "
-                    "(R's write.csv adds one unless row.names = FALSE)",
-                    is_error=True,
-                )
-            )
-            continue
         if identity in seen:
             issues.append(
                 HeaderIssue(
@@ -271,20 +293,22 @@ def _name_issues(
             continue
         seen[identity] = position
         if column is None:
+            mapped_to = f" (mapped to {target})" if target is not None else ""
             issues.append(
                 HeaderIssue(
                     "unknown-column",
                     label,
-                    f"{label} is not a {kind.value} column: dropped",
+                    f"{label}{mapped_to} is not a {kind.value} column: dropped",
                     is_error=False,
                 )
             )
         elif name != column.name:
+            how = "mapped to" if target is not None else "written as"
             issues.append(
                 HeaderIssue(
                     "header-renamed",
                     column.name,
-                    f"{label} is written as {column.name}",
+                    f"{label} is {how} {column.name}",
                     is_error=False,
                 )
             )
@@ -327,15 +351,23 @@ def _presence_issues(
 
 
 def resolve_header(
-    kind: ConversionType, names: Sequence[str]
+    kind: ConversionType, names: Sequence[str], column_map: Mapping[str, str] | None = None
 ) -> tuple[Layout | None, list[HeaderIssue]]:
-    """Map header cells to columns. Returns the layout (None when the header rejects the file)
+    """Map header cells to columns (through `column_map` first, when given: the file's own
+    names to canonical ones). Returns the layout (None when the header rejects the file)
     and every issue found: errors, and warnings for renamed and dropped columns."""
     rules = RULES[kind]
-    mapped, issues = _name_issues(kind, rules, names)
+    mapped, issues = _name_issues(kind, rules, names, column_map or {})
     present = {column.name for column in mapped if column is not None}
     issues += _presence_issues(kind, rules, present)
     if any(issue.is_error for issue in issues):
         return None, issues
     kept = tuple(i for i, column in enumerate(mapped) if column is not None)
-    return Layout(rules, len(names), tuple(mapped), kept), issues
+    unnamed = tuple(i for i, name in enumerate(names) if is_unnamed(name))
+    return Layout(rules, len(names), tuple(mapped), kept, unnamed), issues
+
+
+#: Every canonical column name of every type (what a column map may point at).
+KNOWN_COLUMNS: frozenset[str] = frozenset(
+    column.name for rules in RULES.values() for column in rules.columns
+)

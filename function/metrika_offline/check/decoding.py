@@ -2,8 +2,12 @@
 
 - UTF-8, with or without a BOM (the BOM is dropped).
 - Windows-1251 (what a Russian Excel saves as "CSV"): chosen when the first non-ASCII bytes are
-  not UTF-8 but read as Cyrillic text; everything before them was ASCII, which both encodings
-  share, so switching then loses nothing. The caller is told, to warn the user.
+  not UTF-8 and the file reads as Windows-1251 text: no byte undefined there (0x98) and no
+  control character but tab, CR and LF. Everything before them was ASCII, which both encodings
+  share, so switching then loses nothing. Whether the high bytes are letters does not matter:
+  an Excel file may hold nothing but no-break spaces, « » — or №. The caller is told, to warn
+  the user. A chosen `encoding` (utf-8 or windows-1251) replaces the detection; a UTF-8 BOM
+  always means UTF-8.
 - Anything else is rejected at the first bad byte, with its line and byte offset: guessing
   further would upload garbled names.
 - NUL bytes mean a binary file (a workbook, an archive) or UTF-16: rejected.
@@ -27,11 +31,10 @@ _BINARY_SIGNATURES = (
     (b"\x1f\x8b", "a gzip archive: upload the CSV inside it"),
     (b"%PDF", "a PDF document"),
 )
-_HIGH_BYTES = bytes(range(0x80, 0x100))
-_ASCII_BYTES = bytes(range(0x80))
-# Windows-1251 letters: А-я (0xC0-0xFF), Ё (0xA8), ё (0xB8). Everything else up there is
-# punctuation and rarer letters.
-_CP1251_NON_LETTERS = bytes(b for b in _HIGH_BYTES if b < 0xC0 and b not in (0xA8, 0xB8))
+# Bytes that are not text in Windows-1251: C0 controls but tab, LF and CR, and 0x98 (undefined).
+# NUL is refused earlier for every encoding.
+_NOT_CP1251_TEXT = bytes([*(b for b in range(1, 0x20) if b not in (0x09, 0x0A, 0x0D)), 0x98])
+_ALL_BUT_NOT_CP1251_TEXT = bytes(b for b in range(256) if b not in _NOT_CP1251_TEXT)
 
 
 class DecodeProblem(Exception):
@@ -45,19 +48,22 @@ class DecodeProblem(Exception):
 
 
 def looks_like_windows_1251(data: bytes) -> bool:
-    """Mostly Cyrillic letters among the non-ASCII bytes, and no byte undefined in cp1251."""
-    high = data.translate(None, _ASCII_BYTES)
-    if not high or b"\x98" in high:
-        return False
-    letters = len(high.translate(None, _CP1251_NON_LETTERS))
-    return letters >= 0.7 * len(high)
+    """Non-ASCII bytes, and all of `data` is Windows-1251 text (see the module docstring)."""
+    return not data.isascii() and _cp1251_text_error(data) < 0
+
+
+def _cp1251_text_error(data: bytes) -> int:
+    """Index of the first byte that is not Windows-1251 text, or -1."""
+    bad = data.translate(None, _ALL_BUT_NOT_CP1251_TEXT)
+    return -1 if not bad else data.index(bad[0])
 
 
 class TextBlocks:
     """Iterate over a binary stream as blocks of text with LF line ends.
 
     After iteration, `encoding` is `utf-8`, `utf-8-sig` (a BOM was there) or `windows-1251`;
-    `transcoded_at_line` is the line where Windows-1251 was detected (None otherwise).
+    `transcoded_at_line` is the line where Windows-1251 was detected (1 when it was chosen;
+    None otherwise).
     """
 
     def __init__(
@@ -66,8 +72,10 @@ class TextBlocks:
         *,
         block_bytes: int = BLOCK_BYTES,
         progress: Callable[[int], None] | None = None,
+        encoding: str = "auto",
     ) -> None:
         self._stream = stream
+        self._chosen = encoding  # auto, utf-8 or windows-1251
         self._block_bytes = block_bytes
         self._progress = progress
         self.encoding = "utf-8"
@@ -98,7 +106,14 @@ class TextBlocks:
             for signature, what in _BINARY_SIGNATURES:
                 if data.startswith(signature):
                     raise DecodeProblem("binary-file", 1, f"this is not a CSV file: {what}")
+            if self._chosen == "windows-1251":
+                self._use_windows_1251(1)
         return data
+
+    def _use_windows_1251(self, line: int) -> None:
+        self.encoding = "windows-1251"
+        self.transcoded_at_line = line
+        self._decoder = codecs.getincrementaldecoder("cp1251")()
 
     def __iter__(self) -> Iterator[str]:
         raw = self._first_block()
@@ -132,6 +147,8 @@ class TextBlocks:
                 f"NUL byte at line {line}, byte offset {offset}: a binary file or UTF-16 text, "
                 "not a UTF-8 CSV",
             )
+        if self.encoding == "windows-1251":
+            self._check_cp1251_text(raw)
         buffered = len(self._decoder.getstate()[0])
         try:
             text: str = self._decoder.decode(raw)
@@ -141,25 +158,38 @@ class TextBlocks:
             self._ascii_so_far = False
         return text
 
+    def _check_cp1251_text(self, raw: bytes) -> None:
+        bad = _cp1251_text_error(raw)
+        if bad >= 0:
+            line, offset = self._where(raw, bad)
+            raise DecodeProblem(
+                "bad-encoding",
+                line,
+                f"neither UTF-8 nor Windows-1251 text at line {line}, byte offset {offset} "
+                "(a control character): save the file as UTF-8",
+            )
+
     def _recover(self, raw: bytes, bad: int) -> str:
         """UTF-8 failed at `raw[bad]`: switch to Windows-1251 if that is safe, else reject."""
         line, offset = self._where(raw, bad)
         switchable = (
             self.encoding == "utf-8"
+            and self._chosen == "auto"
             and self._ascii_so_far
             and bad >= 0
             and raw[:bad].isascii()
-            and looks_like_windows_1251(raw)
         )
         if not switchable:
-            raise DecodeProblem(
-                "bad-encoding",
-                line,
-                f"not UTF-8 at line {line}, byte offset {offset}: save the file as UTF-8",
+            hint = (
+                "the encoding setting says UTF-8"
+                if self._chosen == "utf-8"
+                else "save the file as UTF-8"
             )
-        self.encoding = "windows-1251"
-        self.transcoded_at_line = line
-        self._decoder = codecs.getincrementaldecoder("cp1251")()
+            raise DecodeProblem(
+                "bad-encoding", line, f"not UTF-8 at line {line}, byte offset {offset}: {hint}"
+            )
+        self._check_cp1251_text(raw)
+        self._use_windows_1251(line)
         try:
             return self._decoder.decode(raw)
         except UnicodeDecodeError as exc:  # 0x98 is undefined in cp1251

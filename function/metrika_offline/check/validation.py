@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from itertools import compress, count
 from operator import not_
 
+from metrika_offline.check.blanking import CODE as BLANKED
+from metrika_offline.check.blanking import Blanker
 from metrika_offline.check.columns import Column, Group, Layout
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch
@@ -17,8 +19,29 @@ from metrika_offline.check.values import CHECKS, Check, Context
 NOTE_MESSAGES: dict[str, str] = {
     "whitespace-trimmed": "spaces around {column} values were removed",
     "decimal-comma": "decimal commas in {column} became full stops",
-    "datetime-converted": "{column} dates and times were converted to Unix seconds",
+    "thousands-spaces-removed": (
+        "spaces between groups of three digits in {column} were removed (and a decimal comma "
+        "became a full stop)"
+    ),
+    "currency-rouble": "roubles written as руб, р., RUR or ₽ in {column} became RUB",
+    "datetime-converted": (
+        "{column} dates and times were converted to Unix seconds; those without a UTC offset "
+        "were read as {zone} time"
+    ),
+    "datetime-day-first": (
+        "{column} dates written DD.MM.YYYY were read day first and converted to Unix seconds, "
+        "as {zone} time"
+    ),
+    "datetime-date-order": (
+        "{column} slash dates were read in the configured order ({date_order}) and converted "
+        "to Unix seconds, as {zone} time"
+    ),
+    "fractional-seconds": "fractions of a second in {column} were dropped",
     "phone-normalized": "{column} numbers were reduced to + and digits",
+    "phone-national": (
+        "{column} numbers written without a country code were read as {region} numbers "
+        "(the phone region) and written as + and digits"
+    ),
     "chat-platform-lowercased": "{column} was lower-cased",
     "currency-uppercased": "{column} codes were upper-cased",
     "older-than-linking-window": (
@@ -35,8 +58,14 @@ NOTE_MESSAGES: dict[str, str] = {
 }
 
 
-def note_message(code: str, column: str | None) -> str:
-    return NOTE_MESSAGES.get(code, code).format(column=column or "")
+def note_message(code: str, column: str | None, ctx: Context | None = None) -> str:
+    """A warning's message; `ctx` names the time zone, phone region and date order used."""
+    return NOTE_MESSAGES.get(code, code).format(
+        column=column or "",
+        zone=ctx.zone if ctx is not None else "UTC",
+        region=ctx.phone_region if ctx is not None else "RU",
+        date_order=(ctx.date_order or "none") if ctx is not None else "none",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +83,7 @@ class Note:
     column: str | None
     count: int
     first_row: int
+    message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +103,13 @@ class Outcome:
 class BatchValidator:
     """Checks batches against one file's layout."""
 
-    def __init__(self, layout: Layout, ctx: Context, keys: KeySet | None) -> None:
+    def __init__(
+        self, layout: Layout, ctx: Context, keys: KeySet | None, *, blank_invalid: bool = False
+    ) -> None:
         self._layout = layout
         self._ctx = ctx
         self._keys = keys
+        self._blanker = Blanker(layout) if blank_invalid else None
         self._checks: list[tuple[int, Column, Check]] = [
             (position, column, CHECKS[column.kind])
             for position, column in enumerate(layout.columns)
@@ -106,7 +139,12 @@ class BatchValidator:
             for (code, message), rows in found.errors.items():
                 found_errors.append((position, code, column.name, message, rows))
             for code, (times, first) in found.notes.items():
-                notes.append(Note(code, column.name, times, first))
+                message = note_message(code, column.name, self._ctx)
+                notes.append(Note(code, column.name, times, first, message))
+        if self._blanker is not None and found_errors:
+            found_errors, blanked = self._blanker.blank(found_errors, columns, changed)
+            for done in blanked:
+                notes.append(Note(BLANKED, done.column, len(done.rows), done.rows[0], done.message))
         for group, positions in self._groups:
             missing = self._missing_group(columns, positions, n)
             if not missing:
@@ -115,7 +153,8 @@ class BatchValidator:
                 message = f"every one of {', '.join(group.columns)} is empty"
                 found_errors.append((self._layout.width, group.code, None, message, missing))
             else:
-                notes.append(Note(group.code, None, len(missing), missing[0]))
+                message = note_message(group.code, None, self._ctx)
+                notes.append(Note(group.code, None, len(missing), missing[0], message))
         invalid: dict[int, list[str]] = {}
         error_counts: dict[str, int] = {}
         for _, code, _, _, rows in found_errors:

@@ -17,6 +17,7 @@ from itertools import compress, count
 from operator import not_
 from typing import NamedTuple
 
+from metrika_offline.check.choices import DateOrder
 from metrika_offline.check.columns import Column
 
 NUL = "\x00"
@@ -33,10 +34,14 @@ EARLIEST_UNIX_S = 946_684_800
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """What value checks depend on besides the values: the clock and the time zone."""
+    """What value checks depend on besides the values: the clock, the time zone (and its name,
+    for messages), the region of national phone numbers, and how slash dates are read."""
 
     tz: dt.tzinfo
     now: int
+    zone: str = "UTC"
+    phone_region: str = "RU"
+    date_order: DateOrder | None = None
 
     @property
     def future_limit(self) -> int:

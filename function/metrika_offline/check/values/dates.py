@@ -1,4 +1,10 @@
-"""DateTime: Unix seconds, or a date and time converted to them in the file's time zone."""
+"""DateTime: Unix seconds, or a date and time converted to them in the file's time zone.
+
+Read without a guess: ISO 8601 (`2026-11-01 14:30`, with or without an offset); Unix seconds
+with a fraction (a float column's export: the fraction is dropped); `01.11.2026 14:30`, which
+is day first wherever it is written; and slash dates only in a configured `date_order`,
+since 01/11/2026 is 1 November in Moscow and 11 January in New York.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +33,74 @@ _DATE_TIME = re.compile(
     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
-_DATETIME_HINT = (
-    "DateTime must be Unix seconds (UTC) or a date and time like 2024-05-01 14:30[:00] "
-    "or 2024-05-01T14:30:00+03:00"
+_FRACTIONAL = re.compile(r"([0-9]{10})[.,][0-9]+")
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_SLASHED = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4})"
+    r"(?:,?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
 )
+_DATETIME_HINT = (
+    "DateTime must be Unix seconds (UTC) or a date and time like 2024-05-01 14:30[:00], "
+    "2024-05-01T14:30:00+03:00 or 01.05.2024 14:30"
+)
+_SLASH_HINT = (
+    "DateTime is a slash date (01/11/2026): day or month first? set date_order "
+    "(DMY or MDY) in the folder settings or the object's metadata"
+)
+#: A DateTime at most this far ahead reads like local time taken for UTC.
+_ZONE_SLIP_S = 14 * 3600
+
+
+def _future(seconds: int, ctx: Context) -> Verdict:
+    ahead = seconds - ctx.now
+    if ahead <= _ZONE_SLIP_S:
+        hours = -(-ahead // 3600)
+        message = (
+            f"DateTime is up to {hours} h in the future: if the file's times are local "
+            f"(they were read as {ctx.zone}), set the time zone: TIMEZONE, --timezone, or "
+            "timezone in the folder settings or the object's metadata"
+        )
+    else:
+        message = "DateTime is in the future"
+    return Verdict("", error="future-datetime", message=message)
+
+
+def _local_to_unix(parts: tuple[int, int, int, int, int, int], tz: dt.tzinfo) -> int:
+    year, month, day, hour, minute, second = parts
+    return int(dt.datetime(year, month, day, hour, minute, second, tzinfo=tz).timestamp())
+
+
+def _human_to_unix(text: str, ctx: Context) -> tuple[int, str] | Verdict:
+    """Seconds and the repair's code, or the error's verdict."""
+    match = _DATE_TIME.fullmatch(text)
+    if match is not None:
+        return _iso_to_unix(match, ctx.tz), "datetime-converted"
+    match = _DOTTED.fullmatch(text)
+    if match is not None:
+        day, month, year = (int(match.group(i)) for i in (1, 2, 3))
+        hour, minute, second = (int(match.group(i) or 0) for i in (4, 5, 6))
+        return _local_to_unix((year, month, day, hour, minute, second), ctx.tz), (
+            "datetime-day-first"
+        )
+    match = _SLASHED.fullmatch(text)
+    if match is not None:
+        if ctx.date_order is None:
+            return Verdict(text, error="ambiguous-date", message=_SLASH_HINT)
+        first, second_, year = (int(match.group(i)) for i in (1, 2, 3))
+        day, month = (first, second_) if ctx.date_order == "DMY" else (second_, first)
+        hour, minute, second = (int(match.group(i) or 0) for i in (4, 5, 6))
+        meridiem = (match.group(7) or "").lower()
+        if meridiem and not 1 <= hour <= 12:
+            raise ValueError("an hour past 12 with AM or PM")
+        if meridiem:
+            hour = hour % 12 + (12 if meridiem == "p" else 0)
+        return _local_to_unix((year, month, day, hour, minute, second), ctx.tz), (
+            "datetime-date-order"
+        )
+    fraction = _FRACTIONAL.fullmatch(text)
+    if fraction is not None:
+        return int(fraction.group(1)), "fractional-seconds"
+    return Verdict(text, error="bad-datetime", message=_DATETIME_HINT)
 
 
 def _iso_to_unix(match: re.Match[str], tz: dt.tzinfo) -> int:
@@ -63,14 +133,13 @@ def _fix_unix_time(value: str, column: Column, ctx: Context) -> Verdict:
         seconds = int(text)
         repair = "whitespace-trimmed"
     else:
-        match = _DATE_TIME.fullmatch(text)
-        if match is None:
-            return Verdict(value, error="bad-datetime", message=_DATETIME_HINT)
         try:
-            seconds = _iso_to_unix(match, ctx.tz)
+            read = _human_to_unix(text, ctx)
         except (ValueError, OverflowError):
             return Verdict(value, error="bad-datetime", message="DateTime is not a real date")
-        repair = "datetime-converted"
+        if isinstance(read, Verdict):
+            return read
+        seconds, repair = read
     if seconds < EARLIEST_UNIX_S:
         return Verdict(
             value,
@@ -78,7 +147,7 @@ def _fix_unix_time(value: str, column: Column, ctx: Context) -> Verdict:
             message="DateTime is before 2000: Unix seconds were expected",
         )
     if seconds > ctx.future_limit:
-        return Verdict(value, error="future-datetime", message="DateTime is in the future")
+        return _future(seconds, ctx)
     return Verdict(str(seconds), repair)
 
 
@@ -105,7 +174,8 @@ def check_unix_time(values: list[str], column: Column, ctx: Context) -> Findings
     odd_set = set(odd)
     for row in compress(count(), map(gt, values, repeat(limit))):
         if row not in odd_set:
-            found.error(row, "future-datetime", "DateTime is in the future")
+            verdict = _future(int(values[row]), ctx)
+            found.error(row, "future-datetime", verdict.message)
     final = found.final
     bad = {row for rows in found.errors.values() for row in rows}
     cut = ctx.window_start

@@ -21,6 +21,8 @@ from metrika_offline.check.values.base import (
 _PRICE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?)?")
 _DECIMAL_COMMA = re.compile(r"([0-9]+),([0-9]{1,2}|[0-9]{4,})")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:[ ,\u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?")
+# Spaces (plain, no-break, narrow no-break) between groups of three: never a decimal mark.
+_SPACE_GROUPED = re.compile(r"([0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)(?:[.,]([0-9]+))?")
 _NEGATIVE = re.compile(r"-\s*[0-9]+(?:[.,][0-9]+)?")
 _PRICE_HINT = "Price must be a number with a full stop, like 1500.00"
 
@@ -34,12 +36,17 @@ def _fix_price(value: str, _column: Column, _ctx: Context) -> Verdict | None:
         return Verdict(f"{match.group(1)}.{match.group(2)}", "decimal-comma")
     if _NEGATIVE.fullmatch(text):
         return Verdict(value, error="negative-price", message="Price is negative")
+    grouped = _SPACE_GROUPED.fullmatch(text)
+    if grouped:
+        whole = grouped.group(1).replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+        cents = grouped.group(2)
+        return Verdict(whole if cents is None else f"{whole}.{cents}", "thousands-spaces-removed")
     if _THOUSANDS.fullmatch(text):
         return Verdict(
             value,
             error="bad-price",
-            message="Price has a thousands separator (or an ambiguous comma): "
-            "write 1500.00, not 1 500,00 or 1,500",
+            message="Price has a comma between groups of three digits (a thousands separator "
+            "or a decimal comma?): write 1500.00, not 1,500",
         )
     return Verdict(value, error="bad-price", message=_PRICE_HINT)
 
@@ -70,7 +77,10 @@ def check_price(values: list[str], column: Column, ctx: Context) -> Findings | N
 
 
 _CURRENCIES_OR_EMPTY = CURRENCIES | {""}
-_ROUBLE_SPELLINGS = frozenset({"RUR", "РУБ", "РУБ.", "Р.", "₽", "РУБЛЬ", "РУБЛИ", "RUB."})
+#: Roubles as CRMs and spreadsheets write them (upper-cased); RUR is the pre-1998 code.
+_ROUBLE_SPELLINGS = frozenset(
+    {"RUR", "RUB.", "РУБ", "РУБ.", "Р", "Р.", "₽", "РУБЛЬ", "РУБЛИ", "РУБЛЕЙ", "RUBLES", "RUBLE"}
+)
 _THREE_LETTERS = re.compile(r"[A-Z]{3}")
 
 
@@ -80,7 +90,7 @@ def _fix_currency(value: str, _column: Column, _ctx: Context) -> Verdict | None:
     if upper in _CURRENCIES_OR_EMPTY:
         return Verdict(upper, "currency-uppercased" if upper != text else "whitespace-trimmed")
     if upper in _ROUBLE_SPELLINGS:
-        return Verdict(value, error="bad-currency", message="Currency: write RUB for roubles")
+        return Verdict("RUB", "currency-rouble")
     if _THREE_LETTERS.fullmatch(upper):
         message = f"Currency {upper} is not an ISO 4217 code"
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from metrika_offline import cli
 from metrika_offline.cli.check import _ProgressBar
+from metrika_offline.cli.main import build_parser
 
 R = int(time.time()) - 3_600
 CLEAN = f"ClientId,Target,DateTime\n1,goal,{R}\n2,goal,{R}\n"
@@ -115,3 +118,38 @@ def test_progress_bar_only_on_a_terminal() -> None:
         bar.update(100_000_000)
     assert "50%" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r")
+
+
+_IMPORTED = """
+import sys
+from metrika_offline import cli
+code = cli.main(sys.argv[1:])
+heavy = ("google.cloud.storage", "requests", "functions_framework")
+print(",".join(name for name in heavy if name in sys.modules))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "split"])
+def test_validate_and_split_start_without_the_storage_and_http_libraries(
+    tmp_path: Path, command: str
+) -> None:
+    args = [command, _file(tmp_path, CLEAN), "--type", "basic"]
+    if command == "split":
+        args += ["--out", str(tmp_path / "parts")]
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == ""
+    if command == "split":
+        assert (tmp_path / "parts" / "part-00001.csv").exists()
+
+
+def test_other_commands_still_parse_after_lazy_registration() -> None:
+    parser = build_parser("process")
+    assert parser.parse_args(["process", "x.csv", "--counter", "1"]).command == "process"

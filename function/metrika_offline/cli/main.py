@@ -7,18 +7,26 @@ Exit codes (the contract): 0 done and clean, 1 data rejected or upload failed,
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from metrika_offline import __version__
-from metrika_offline.cli import check as cli_check
-from metrika_offline.cli import metrika as cli_metrika
-from metrika_offline.cli import process as cli_process
 from metrika_offline.errors import ConfigError, RetryLater
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+
+#: The module (in this package) that registers each command. Only the command being run is
+#: imported: `validate` and `split` then start without the storage client and HTTP libraries.
+COMMAND_MODULES = {
+    "validate": "check",
+    "split": "check",
+    "upload": "metrika",
+    "status": "metrika",
+    "process": "process",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,20 +36,26 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone when it is known, else for every command (help, a
+    mistyped name)."""
     parser = _Parser(
         prog="metrika-offline",
         description="Check, split and upload CSV files of Yandex Metrica offline conversions.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (cli_check, cli_metrika, cli_process):
-        module.register(sub)
+    known = COMMAND_MODULES.get(command or "")
+    for name in dict.fromkeys(COMMAND_MODULES.values()):
+        if known in (None, name):
+            importlib.import_module(f"metrika_offline.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Options before the command take no value (--help, --version): the first word is it.
+    parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)

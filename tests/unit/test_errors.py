@@ -91,7 +91,7 @@ def test_the_cli_says_to_run_again_when_asked_to_retry(
     def held(_: argparse.Namespace) -> int:
         raise ClaimHeld("incoming/a.csv is being checked elsewhere")
 
-    def parser() -> argparse.ArgumentParser:
+    def parser(_command: str | None = None) -> argparse.ArgumentParser:
         built = argparse.ArgumentParser()
         built.set_defaults(handler=held)
         return built

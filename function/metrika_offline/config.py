@@ -14,7 +14,7 @@ from typing import Any
 from metrika_offline.errors import ConfigError
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
 
-# The contract's names (design.md); more may be added, these stay.
+# The contract's names (docs/contract.md); more may be added, these stay.
 METRIKA_TOKEN = "METRIKA_TOKEN"  # noqa: S105 (the variable's name, not a value)
 METRIKA_API_URL = "METRIKA_API_URL"
 INPUT_PREFIX = "INPUT_PREFIX"

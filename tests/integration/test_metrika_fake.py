@@ -1,4 +1,4 @@
-"""The fake Metrica is strict where metrika-api.md says Metrica is, answers with Metrica's
+"""The fake Metrica is strict where docs/metrika-api.md says Metrica is, answers with Metrica's
 error body, and can be driven over HTTP and run as its own process."""
 
 from __future__ import annotations

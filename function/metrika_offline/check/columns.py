@@ -1,4 +1,4 @@
-"""The columns of BASIC, CALLS and CHATS files, as one table of data (see metrika-api.md).
+"""The columns of BASIC, CALLS and CHATS files, as one table of data (see docs/metrika-api.md).
 
 `_TABLE` says, for each column Metrica knows, what kind of value it holds and whether each type
 requires it, allows it or does not have it. `_GROUPS` holds the at-least-one rules and

@@ -159,3 +159,28 @@ def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: 
 def test_auth_failures_make_a_failed_file() -> None:
     parts = (part(1, PartState.FAILED, error=Problem("metrika-auth", "bad token")),)
     assert settle_status(job(parts=parts, check=report())) is Status.FAILED
+
+
+def test_an_update_tells_what_it_changed_from(jobs: JobStore) -> None:
+    created = jobs.create(job(parts=(part(1),)))
+    change = jobs.update(
+        "incoming/a.csv",
+        5,
+        lambda j: j.with_part(dataclasses.replace(j.part(1), state=PartState.SENDING)),
+    )
+    assert change.written
+    assert change.before == created
+    assert change.before.part(1).state is PartState.PENDING
+    assert change.after.part(1).state is PartState.SENDING
+    assert change.after.revision == created.revision + 1
+
+
+def test_an_update_that_changes_nothing_writes_nothing(jobs: JobStore) -> None:
+    created = jobs.create(job())
+    change = jobs.update("incoming/a.csv", 5, lambda _: None)
+    assert not change.written
+    assert change.after is change.before
+    assert change.after == created
+    loaded = jobs.load("incoming/a.csv", 5)
+    assert loaded is not None
+    assert loaded[0].revision == created.revision

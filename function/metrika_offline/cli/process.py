@@ -19,7 +19,7 @@ from metrika_offline.errors import ConfigError, StoreError
 from metrika_offline.flow import codec
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.jobs import Status
-from metrika_offline.flow.layout import result_name
+from metrika_offline.flow.layout import LOCAL_WORK_PREFIX, result_name
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
@@ -28,7 +28,6 @@ from metrika_offline.store.base import ObjectStore
 from metrika_offline.store.gcs import GcsStore
 from metrika_offline.store.local import LocalStore
 
-LOCAL_WORK_PREFIX = ".metrika-offline/"
 CLEAN_STATUSES = frozenset({Status.UPLOADED, Status.VALIDATED})
 
 
@@ -127,7 +126,7 @@ def summarize(result: Mapping[str, Any]) -> str:
         lines.extend(f"  warning: {w['code']}: {w['message']}" for w in metrika["warnings"])
     if result.get("rejects"):
         lines.append(f"  rejected rows: {result['rejects']}")
-    lines.append(f"  result: gs://{source['bucket']}/{source['name']}.result.json")
+    lines.append(f"  result: gs://{source['bucket']}/{result_name(source['name'])}")
     return "\n".join(lines)
 
 

@@ -26,6 +26,9 @@ import enum
 #: Custom metadata key set on every object the function writes; its value is the `Role`.
 ROLE_KEY = "metrika-offline-output"
 
+#: The work prefix of `metrika-offline process` on a local file: a hidden folder beside it.
+LOCAL_WORK_PREFIX = ".metrika-offline/"
+
 RESULT_SUFFIX = ".result.json"
 REJECTS_SUFFIX = ".rejected.csv"
 

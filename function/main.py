@@ -19,7 +19,7 @@ from google.cloud import storage
 
 from metrika_offline import logs
 from metrika_offline.config import Settings
-from metrika_offline.errors import RetryLater
+from metrika_offline.errors import ConfigError, RetryLater
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
@@ -73,6 +73,12 @@ def on_object_finalized(cloud_event: Any) -> None:
     event = ObjectEvent.from_cloud_event(cloud_event.get_attributes(), cloud_event.data)
     deadline = Deadline.for_invocation(rt.settings, started)
     with logs.log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
+        try:
+            rt.settings.check_lease()
+        except ConfigError as exc:
+            # Nothing is claimed or sent; the event comes back once the deployment is fixed.
+            log.error("configuration error: %s", exc, extra={"code": "config-error"})
+            raise
         try:
             rt.pipeline(event.bucket).handle(event, deadline)
         except RetryLater as exc:

@@ -1,6 +1,6 @@
 """`make demo`: the whole flow on this machine, nothing from the internet.
 
-Starts the Cloud Storage emulator behind the precondition proxy (which is also the trigger:
+Starts fake-gcs-server, the Cloud Storage emulator, behind our tap (which is also the trigger:
 every finalized object, the function's own writes included, posts a CloudEvent), the fake
 Metrica, and the real function under functions-framework (`on_object_finalized` and
 `poll_uploads`). Drops sample files of each type, one bad and one big enough to split, waits
@@ -85,7 +85,7 @@ def main() -> int:
         )
         with worker, poller:
             gcs.events.add_subscriber(worker.url)
-            print(f"storage emulator (with preconditions and trigger): {gcs.url}")
+            print(f"Cloud Storage (fake-gcs-server, with the trigger): {gcs.url}")
             print(f"fake Metrica: {metrika.url}")
             print(f"function: {worker.url} (logs in {WORK}/)\n")
             client = make_client(gcs.url)

@@ -34,6 +34,8 @@ LOG_LEVEL = "LOG_LEVEL"
 BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
+#: A lease must outlast the invocation holding it by this share of the invocation's time limit.
+LEASE_MARGIN = 0.1
 
 
 def parse_bool(value: str, *, name: str) -> bool:
@@ -92,6 +94,22 @@ class Settings:
             raise ConfigError(f"{MAX_INVALID_RATIO} must be between 0 and 1")
         if self.work_prefix.startswith(self.input_prefix) and self.input_prefix:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
+
+    def check_lease(self) -> None:
+        """ConfigError unless LEASE_S is comfortably above INVOCATION_TIMEOUT_S.
+
+        A worker still running when its lease ends is taken over by the next delivery of
+        its event, and a part it was sending could be sent twice. Checked where leases are
+        taken (the worker function and `process`), not for every command.
+        """
+        needed = round(self.invocation_timeout_s * (1 + LEASE_MARGIN), 3)
+        if self.lease_s < needed:
+            raise ConfigError(
+                f"{LEASE_S} ({self.lease_s:g} s) must be at least {needed:g} s, "
+                f"{LEASE_MARGIN:.0%} above {INVOCATION_TIMEOUT_S} "
+                f"({self.invocation_timeout_s:g} s): a worker still running when its lease "
+                "ends would be taken over, and a part could be sent twice"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

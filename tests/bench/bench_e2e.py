@@ -24,7 +24,8 @@ from pathlib import Path
 import psutil
 
 from tests.fakes.function import FunctionServer
-from tests.fakes.gcs import LocalGcs, RetryPolicy
+from tests.fakes.gcs import LocalGcs
+from tests.fakes.gcs_events import RetryPolicy
 from tests.fakes.gcs_fixtures import make_client
 from tests.fakes.metrika import FAKE_TOKEN
 
@@ -61,7 +62,7 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
 @contextlib.contextmanager
 def fake_metrika() -> Iterator[str]:
     """The fake Metrica in a process of its own, as the real one is elsewhere: its parsing
-    must not compete for this process's GIL with the storage proxy serving the function."""
+    must not compete for this process's GIL with the storage tap serving the function."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.metrika", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -117,11 +118,13 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
             "THREADS": "1",
         }
         with FunctionServer(env, log_path=workdir / "function.log") as server:
-            gcs.events.add_subscriber(server.url)
-            gcs.events.pause()  # time the pipeline, not the user's upload
+            # Time the pipeline, not the user's upload: its event goes out once it is done.
             bucket.blob("incoming/calls/big.csv").upload_from_filename(str(source))
+            dropped = bucket.get_blob("incoming/calls/big.csv")
+            assert dropped is not None
+            gcs.events.add_subscriber(server.url)
             started = time.perf_counter()
-            gcs.events.resume()
+            gcs.events.finalized(dropped._properties)
             if not gcs.events.wait_idle(3600):
                 raise RuntimeError("the pipeline did not finish")
             pipeline_s = time.perf_counter() - started

@@ -1,5 +1,5 @@
-"""The whole local stack for end-to-end tests: storage emulator behind the precondition proxy
-(which is also the trigger), the fake Metrica, and the real function under functions-framework.
+"""The whole local stack for end-to-end tests: fake-gcs-server behind the tap (which is also
+the trigger), the fake Metrica, and the real function under functions-framework.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 
 from tests.fakes.function import FunctionServer
-from tests.fakes.gcs import RetryPolicy
+from tests.fakes.gcs_events import RetryPolicy
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
 from tests.schema import check_result
 
 COUNTER = 51234567
+#: A lease short enough for a test to outwait, still above the invocation's time limit (the
+#: function refuses anything else), and small parts.
+SHORT_LEASE = {"LEASE_S": "4", "INVOCATION_TIMEOUT_S": "3.6", "MAX_PART_BYTES": "4096"}
 #: Like RETRY_POLICY_RETRY, only quicker: a refused or failed delivery comes back soon, for
 #: long enough to outlive a short lease held by a dead worker.
 PATIENT_RETRY = RetryPolicy(max_attempts=60, initial_s=0.05, max_delay_s=0.4)

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.layout import WorkLayout
+from metrika_offline.flow.pending import list_pending
 from tests import samples
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import SHORT_LEASE, LocalStack
 
 pytestmark = pytest.mark.slow
 
-SHORT_LEASE = {"LEASE_S": "2", "MAX_PART_BYTES": "4096"}
 ROWS = 200
 
 
@@ -60,6 +61,9 @@ def assert_each_part_uploaded_once(stack: LocalStack, result: dict[str, Any]) ->
     assert sum(u.rows for u in uploads) == ROWS
     ids = {p["uploading"]["id"] for p in result["parts"]}
     assert ids == {u.uploading_id for u in uploads}
+    # Every upload is indexed for the follow-up, whatever the kill interrupted.
+    pending = list_pending(stack.gcs.store, WorkLayout("metrika-offline/"))
+    assert sorted(p.upload.uploading_id for p in pending) == sorted(ids)
 
 
 @pytest.mark.parametrize("stack_env", [SHORT_LEASE], indirect=True)

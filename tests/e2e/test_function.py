@@ -3,11 +3,14 @@ functions-framework, the fake Metrica. Every result is checked against the JSON 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from tests import samples
-from tests.e2e.conftest import COUNTER, LocalStack
-from tests.fakes.gcs_events import finalized_event, post_event
+from tests.e2e.conftest import COUNTER, SHORT_LEASE, LocalStack
+from tests.fakes.gcs_events import RetryPolicy, finalized_event, post_event
 from tests.fakes.metrika import Fault
 
 pytestmark = pytest.mark.slow
@@ -125,7 +128,7 @@ def test_own_outputs_trigger_nothing(local_stack: LocalStack) -> None:
         "incoming/1/leads.csv.result.json"
     )
     assert resource is not None
-    event = finalized_event(resource._properties)
+    event = finalized_event(resource._properties)  # the object resource as the API gave it
     assert post_event(local_stack.function.url, event).ok
     assert local_stack.result("incoming/1/leads.csv")["updated_at"] == before["updated_at"]
     assert len(local_stack.uploads()) == 1
@@ -145,6 +148,7 @@ def test_the_same_event_three_times_at_once_uploads_each_part_once(
     assert sorted(u.comment for u in uploads) == sorted(p["comment"] for p in result["parts"])
 
 
+@pytest.mark.parametrize("stack_env", [{}, SHORT_LEASE], indirect=True)
 def test_metrica_faults_end_in_success(local_stack: LocalStack) -> None:
     local_stack.metrika.script(
         Fault.http(503, endpoint="upload"),
@@ -174,3 +178,22 @@ def test_a_400_is_a_rejected_result_and_no_retry(local_stack: LocalStack) -> Non
     attempts = [e for e in local_stack.metrika.journal if e.endpoint == "upload"]
     assert len(attempts) == 1
     assert all(d.attempts == 1 for d in local_stack.gcs.events.deliveries)
+
+
+@pytest.mark.parametrize("stack_env", [{"LEASE_S": "4"}], indirect=True)
+def test_a_lease_shorter_than_the_invocation_is_refused_and_nothing_is_sent(
+    local_stack: LocalStack, function_log: Callable[[], list[dict[str, Any]]]
+) -> None:
+    local_stack.gcs.events.retry = RetryPolicy(max_attempts=2, initial_s=0.05)
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle()
+    (delivery,) = local_stack.gcs.events.deliveries
+    assert (delivery.ok, delivery.attempts) == (False, 2)  # kept for after the fix
+    assert local_stack.metrika.journal == []
+    assert local_stack.gcs.store.stat("incoming/1/leads.csv.result.json") is None
+    assert list(local_stack.gcs.store.list("metrika-offline/")) == []
+    errors = [line for line in function_log() if line["severity"] == "ERROR"]
+    assert len(errors) == 2
+    assert "LEASE_S (4 s)" in errors[0]["message"]
+    assert "INVOCATION_TIMEOUT_S (540 s)" in errors[0]["message"]
+    assert errors[0]["object"] == "incoming/1/leads.csv"

@@ -1,6 +1,6 @@
-"""The local Cloud Storage stack: emulator, precondition proxy, and the local trigger.
+"""The local Cloud Storage: fake-gcs-server behind the tap, which is also the trigger.
 
-    client (real google-cloud-storage) ──► PreconditionProxy ──► gcp-storage-emulator
+    client (real google-cloud-storage) ──► StorageTap ──► fake-gcs-server (in memory)
                                               │ every finalize
                                               ▼
                                           EventSource ──► subscriber URLs (CloudEvents)
@@ -20,44 +20,16 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import FrameType
 
-from .gcs_emulator import EmulatorProcess, free_port
-from .gcs_events import (
-    FINALIZED_TYPE,
-    CloudEvent,
-    Delivery,
-    EventSource,
-    RetryPolicy,
-    event_payload,
-    finalized_event,
-    post_event,
-)
-from .gcs_proxy import Fault, PreconditionProxy, Preconditions, error_body
-
-__all__ = [
-    "FINALIZED_TYPE",
-    "CloudEvent",
-    "Delivery",
-    "EmulatorProcess",
-    "EventSource",
-    "Fault",
-    "LocalGcs",
-    "PreconditionProxy",
-    "Preconditions",
-    "RetryPolicy",
-    "error_body",
-    "event_payload",
-    "finalized_event",
-    "free_port",
-    "post_event",
-]
+from .gcs_events import EventSource, RetryPolicy
+from .gcs_server import FakeGcsServer
+from .gcs_tap import StorageTap
 
 
 class LocalGcs:
-    """Emulator + proxy + event source, started and stopped together.
+    """Emulator and tap, started and stopped together; `events` watches `buckets`.
 
-    Give `data_dir` when objects are big: in memory, the emulator keeps every object in RAM.
+    Give `data_dir` for big objects: in memory, the emulator holds every object in RAM.
     """
 
     def __init__(
@@ -66,45 +38,30 @@ class LocalGcs:
         buckets: Iterable[str] = (),
         subscribers: Iterable[str] = (),
         port: int = 0,
-        host: str = "127.0.0.1",
         data_dir: Path | None = None,
-        duplicates: int = 1,
         retry: RetryPolicy | None = None,
-        delivery_timeout_s: float = 600.0,
     ) -> None:
-        self._buckets = list(buckets)
-        self.emulator = EmulatorProcess(host=host, data_dir=data_dir)
-        self.events = EventSource(
-            subscribers, retry=retry, duplicates=duplicates, timeout_s=delivery_timeout_s
-        )
-        self._host, self._port = host, port
-        self.proxy: PreconditionProxy | None = None
+        self.buckets = list(buckets)
+        self.tap = StorageTap(port=port)
+        self.server = FakeGcsServer(external_url=self.tap.url, data_dir=data_dir)
+        self.events = EventSource(subscribers, retry=retry)
 
     @property
     def url(self) -> str:
-        if self.proxy is None:
-            raise RuntimeError("not started")
-        return self.proxy.url
+        return self.tap.url
 
     def start(self) -> LocalGcs:
-        self.emulator.start()
-        try:
-            for bucket in self._buckets:
-                self.emulator.create_bucket(bucket)
-            self.proxy = PreconditionProxy(
-                self.emulator.url, events=self.events, host=self._host, port=self._port
-            ).start()
-        except BaseException:
-            self.emulator.stop()
-            raise
+        self.server.start()
+        self.tap.start(self.server.port)
+        for bucket in self.buckets:
+            self.server.create_bucket(bucket)
+            self.tap.watchers[bucket] = self.events
         return self
 
     def stop(self) -> None:
-        if self.proxy is not None:
-            self.proxy.stop()
-            self.proxy = None
         self.events.close()
-        self.emulator.stop()
+        self.tap.stop()
+        self.server.stop()
 
     def __enter__(self) -> LocalGcs:
         return self.start()
@@ -113,43 +70,18 @@ class LocalGcs:
         self.stop()
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.fakes.gcs", description="Local Cloud Storage with a trigger."
-    )
-    parser.add_argument("--port", type=int, default=0, help="proxy port (default: any free)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--bucket", action="append", default=[], help="bucket to create")
-    parser.add_argument(
-        "--subscriber", action="append", default=[], help="URL to POST finalize events to"
-    )
-    parser.add_argument("--data-dir", type=Path, help="keep objects on disk here")
-    parser.add_argument("--duplicates", type=int, default=1, help="deliver every event N times")
-    parser.add_argument("--max-attempts", type=int, default=8)
-    parser.add_argument("--max-delay-s", type=float, default=10.0)
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.gcs")
+    parser.add_argument("--port", type=int, default=0, help="the tap's port (default: any)")
+    parser.add_argument("--bucket", action="append", default=[], help="bucket to create")
+    parser.add_argument("--subscriber", action="append", default=[], help="POST events here")
+    args = parser.parse_args(argv)
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    retry = RetryPolicy(max_attempts=args.max_attempts, initial_s=0.5, max_delay_s=args.max_delay_s)
-    stack = LocalGcs(
-        buckets=args.bucket,
-        subscribers=args.subscriber,
-        port=args.port,
-        host=args.host,
-        data_dir=args.data_dir,
-        duplicates=args.duplicates,
-        retry=retry,
-    )
-    with stack:
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    retry = RetryPolicy(max_attempts=8, initial_s=0.5, max_delay_s=10.0)
+    with LocalGcs(buckets=args.bucket, subscribers=args.subscriber, port=args.port,
+                  retry=retry) as stack:  # fmt: skip
         print(stack.url, flush=True)
         stop.wait()
     return 0

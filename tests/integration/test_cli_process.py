@@ -96,3 +96,21 @@ def test_process_an_object_in_the_bucket(
 )
 def test_usage_errors_exit_2(env: FakeMetrika, argv: list[str]) -> None:
     assert main(argv) == 2
+
+
+def test_process_refuses_a_lease_shorter_than_the_invocation(
+    env: FakeMetrika,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LEASE_S", "4")
+    source = tmp_path / "leads.csv"
+    source.write_bytes(samples.basic_csv(2))
+    assert main(["process", str(source), "--counter", "51234567"]) == 2
+    err = capsys.readouterr().err
+    assert "LEASE_S (4 s)" in err
+    assert "INVOCATION_TIMEOUT_S (540 s)" in err
+    assert env.journal == []
+    assert not source.with_name("leads.csv.result.json").exists()
+    assert not (tmp_path / ".metrika-offline").exists()

@@ -1,4 +1,4 @@
-"""The pipeline in-process, on the emulated bucket (through the precondition proxy) and the
+"""The pipeline in-process, on the emulated bucket (fake-gcs-server, through the tap) and the
 fake Metrica: the paths that are hard to reach through the trigger."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from metrika_offline.errors import ClaimHeld, DeadlineReached
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.jobs import PartState
 from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.layout import WorkLayout
+from metrika_offline.flow.pending import list_pending
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
-from tests.fakes.metrika import FakeMetrika
+from tests.fakes.metrika import FakeMetrika, Fault, Gate
 from tests.schema import check_result
 
 NAME = "incoming/5/leads.csv"
@@ -124,3 +126,64 @@ def test_a_source_gone_before_reading_fails_clearly(
     found = result(gcs_stack)
     assert (found["status"], found["error"]["code"]) == ("failed", "source-missing")
     assert fake_metrika.journal == []
+
+
+def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
+    gcs_stack: GcsStack,
+    fake_metrika: FakeMetrika,
+    metrika_client: MetrikaClient,
+    metrika_client_for: Callable[..., MetrikaClient],
+) -> None:
+    now = [time.time()]
+    settings = Settings(max_event_age_s=3600, lease_s=60, invocation_timeout_s=50)
+    taker = Pipeline(store=gcs_stack.store, settings=settings, metrika=metrika_client,
+                     clock=lambda: now[0])  # fmt: skip
+    event = drop(gcs_stack, samples.basic_csv(3))
+    taker.process_source(event, Deadline())
+    taking_over = threading.Thread(
+        target=lambda: taker.upload_part(event.name, event.generation, 1, Deadline())
+    )
+    gates: list[Gate] = []
+
+    def backoff_outlives_the_lease(_seconds: float) -> None:
+        # While the first owner waits to retry, its lease runs out and a redelivered event
+        # takes the part over: its upload is in flight when the first owner wakes up.
+        if gates:
+            return
+        now[0] += settings.lease_s + 1
+        gates.append(fake_metrika.hold("upload"))
+        taking_over.start()
+        assert gates[0].wait_for(1)
+
+    slow = metrika_client_for(fake_metrika, sleep=backoff_outlives_the_lease)
+    owner = Pipeline(store=gcs_stack.store, settings=settings, metrika=slow, clock=lambda: now[0])
+    fake_metrika.script(Fault.http(503, endpoint="upload"))
+    try:
+        with pytest.raises(ClaimHeld, match="taken over"):
+            owner.upload_part(event.name, event.generation, 1, Deadline())
+    finally:
+        for gate in gates:
+            gate.release()
+        if gates:
+            taking_over.join(timeout=30)
+    attempts = [e for e in fake_metrika.journal if e.endpoint == "upload"]
+    assert len(attempts) == 2  # the first owner's 503 and the new owner's upload; no third
+    assert len(fake_metrika.uploads) == 1
+    part = result(gcs_stack)["parts"][0]
+    assert (part["state"], part["attempts"]) == ("uploaded", 2)
+
+
+def test_a_part_event_again_indexes_an_upload_a_killed_worker_left_unindexed(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(gcs_stack, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())
+    dispatch_part(pipeline, event)()
+    layout = WorkLayout(SETTINGS.work_prefix)
+    (entry,) = list_pending(gcs_stack.store, layout)
+    # As if the worker died after recording the upload, before indexing it.
+    gcs_stack.store.delete(entry.object_name)
+    dispatch_part(pipeline, event)()  # the killed invocation's event, delivered again
+    again = list_pending(gcs_stack.store, layout)
+    assert [e.upload.uploading_id for e in again] == [entry.upload.uploading_id]
+    assert len(fake_metrika.uploads) == 1

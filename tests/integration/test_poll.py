@@ -1,5 +1,5 @@
 """The follow-up poller against the fake Metrica (its clock moved by the test, no sleeping)
-and the emulated bucket behind the precondition proxy."""
+and the emulated bucket (fake-gcs-server)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
-"""The object store contract, run against both stores: Cloud Storage (the real client through
-the precondition proxy to the emulator) and the local folder."""
+"""The object store contract, run against both stores: Cloud Storage (the real client, through
+the tap, on fake-gcs-server) and the local folder.
+
+Preconditions on streamed writes and on deletes are checked on the local folder only:
+fake-gcs-server ignores them (test_storage_gcs.py shows it), and the flow never relies on
+them. Its claims stand on one-request writes, whose preconditions the emulator enforces."""
 
 from __future__ import annotations
 
@@ -23,6 +27,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
         yield request.getfixturevalue("gcs_stack").store
     else:
         yield LocalStore(tmp_path / "bucket")
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalStore:
+    """For the preconditions Cloud Storage keeps and the emulator does not."""
+    return LocalStore(tmp_path / "bucket")
 
 
 def test_write_then_stat_and_read(store: ObjectStore) -> None:
@@ -104,10 +114,10 @@ def test_racing_create_only_writes_have_exactly_one_winner(store: ObjectStore) -
     assert found[0] == f"racer {winners[0]}".encode()
 
 
-def test_racing_create_only_streams_have_exactly_one_winner(store: ObjectStore) -> None:
+def test_racing_create_only_streams_have_exactly_one_winner(local_store: ObjectStore) -> None:
     # Every writer opens (passing the first check) before any commits: the check that
     # counts is the one made when the last chunk commits.
-    writers = [store.open_write("part.csv", if_generation_match=0) for _ in range(6)]
+    writers = [local_store.open_write("part.csv", if_generation_match=0) for _ in range(6)]
     for index, writer in enumerate(writers):
         writer.write(f"writer {index}".encode())
     start = threading.Barrier(len(writers))
@@ -130,7 +140,7 @@ def test_racing_create_only_streams_have_exactly_one_winner(store: ObjectStore) 
     winners = [i for i, outcome in outcomes.items() if outcome == "won"]
     assert len(outcomes) == len(writers)
     assert len(winners) == 1
-    found = store.read_bytes("part.csv")
+    found = local_store.read_bytes("part.csv")
     assert found is not None
     assert found[0] == f"writer {winners[0]}".encode()
 
@@ -193,14 +203,14 @@ def test_read_bytes_returns_the_generation_of_those_bytes(store: ObjectStore) ->
         assert written[generation] == data
 
 
-def test_delete_with_a_precondition(store: ObjectStore) -> None:
-    first = store.write_bytes("old.csv", b"1")
-    second = store.write_bytes("old.csv", b"2")
+def test_delete_with_a_precondition(local_store: ObjectStore) -> None:
+    first = local_store.write_bytes("old.csv", b"1")
+    second = local_store.write_bytes("old.csv", b"2")
     with pytest.raises(PreconditionFailed):
-        store.delete("old.csv", if_generation_match=first)
-    assert store.read_bytes("old.csv") == (b"2", second)
-    store.delete("old.csv", if_generation_match=second)
-    assert store.stat("old.csv") is None
+        local_store.delete("old.csv", if_generation_match=first)
+    assert local_store.read_bytes("old.csv") == (b"2", second)
+    local_store.delete("old.csv", if_generation_match=second)
+    assert local_store.stat("old.csv") is None
 
 
 def test_list_by_prefix_in_name_order(store: ObjectStore) -> None:
@@ -268,13 +278,15 @@ def test_an_aborted_writer_leaves_nothing(store: ObjectStore) -> None:
     assert store.stat("half.csv") is None
 
 
-def test_a_create_only_stream_loses_to_a_write_that_committed_first(store: ObjectStore) -> None:
-    writer = store.open_write("part-0001.csv", if_generation_match=0)
+def test_a_create_only_stream_loses_to_a_write_that_committed_first(
+    local_store: ObjectStore,
+) -> None:
+    writer = local_store.open_write("part-0001.csv", if_generation_match=0)
     writer.write(b"late bytes")
-    won = store.write_bytes("part-0001.csv", b"early bytes", if_generation_match=0)
+    won = local_store.write_bytes("part-0001.csv", b"early bytes", if_generation_match=0)
     with pytest.raises(PreconditionFailed):
         writer.close()
-    assert store.read_bytes("part-0001.csv") == (b"early bytes", won)
+    assert local_store.read_bytes("part-0001.csv") == (b"early bytes", won)
 
 
 def test_empty_objects(store: ObjectStore) -> None:

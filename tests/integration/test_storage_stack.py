@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 
 from metrika_offline.store.gcs import GcsStore
-from tests.fakes.gcs_fixtures import EventSink, GcsStack, make_client
+from tests.fakes.gcs_fixtures import GcsStack, make_client
+from tests.integration.conftest import EventSink
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -64,3 +64,21 @@ def test_json_lines_with_context_and_masked_secret() -> None:
         "7",
         2,
     )
+
+
+def test_the_default_lease_outlasts_the_invocation() -> None:
+    Settings().check_lease()
+    Settings(lease_s=594, invocation_timeout_s=540).check_lease()
+
+
+@pytest.mark.parametrize(("lease_s", "timeout_s"), [(4, 540), (540, 540), (593, 540), (30, 28)])
+def test_a_lease_not_comfortably_above_the_invocation_is_refused(
+    lease_s: float, timeout_s: float
+) -> None:
+    settings = Settings.from_env({"LEASE_S": str(lease_s), "INVOCATION_TIMEOUT_S": str(timeout_s)})
+    with pytest.raises(ConfigError) as caught:
+        settings.check_lease()
+    message = str(caught.value)
+    assert "LEASE_S" in message
+    assert "INVOCATION_TIMEOUT_S" in message
+    assert f"{lease_s:g} s" in message

@@ -64,6 +64,7 @@ def _open_source(source: str, settings: Settings) -> tuple[ObjectStore, str, Set
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     store, name, settings = _open_source(args.source, settings)
+    settings.check_lease()  # `process` takes leases as the function does
     info = store.stat(name)
     if info is None:
         raise ConfigError(f"no such object: {args.source}")

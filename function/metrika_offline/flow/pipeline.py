@@ -66,7 +66,8 @@ from metrika_offline.store.base import ObjectStore
 
 log = get_logger("pipeline")
 
-#: Leave this much of the invocation's time for recording state and handing over.
+#: Leave this much of the invocation's time (at most a quarter of it) for recording state and
+#: handing over.
 DEADLINE_MARGIN_S = 30.0
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
@@ -85,7 +86,8 @@ class Deadline:
     @classmethod
     def for_invocation(cls, settings: Settings, started: float | None = None) -> Deadline:
         start = time.monotonic() if started is None else started
-        budget = max(settings.invocation_timeout_s - DEADLINE_MARGIN_S, 1.0)
+        limit = settings.invocation_timeout_s
+        budget = limit - min(DEADLINE_MARGIN_S, limit / 4)
         return cls(start + budget)
 
 
@@ -396,6 +398,11 @@ class Pipeline:
                 return None
             job = claimed.after
             if not claimed.written:
+                part = job.part(index)
+                counter = job.routing.counter_id
+                if part.awaits_metrika and part.uploading is not None and counter is not None:
+                    # A worker killed after recording the upload may not have indexed it.
+                    self._after_upload(job, part, counter, part.uploading.id)
                 return job  # final already
             if self._too_old(event_time):
                 return self._finish_part(
@@ -414,6 +421,11 @@ class Pipeline:
                 Problem("metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"),
             )
         kind = job.routing.type
+
+        def open_part() -> BinaryIO:  # called before every attempt to send, retries included
+            self._renew_lease(job, part.index, owner)
+            return cast(BinaryIO, self.store.open_read(part.name))
+
         try:
             found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
             if found is not None:
@@ -424,7 +436,7 @@ class Pipeline:
                     counter,
                     kind,
                     part.comment,
-                    lambda: cast(BinaryIO, self.store.open_read(part.name)),
+                    open_part,
                     part.bytes,
                     marker=part.marker,
                     filename=posixpath.basename(job.source.name),
@@ -439,6 +451,23 @@ class Pipeline:
         job = self._finish_part(job, part.index, uploading, None)
         self._after_upload(job, part, counter, uploading.id)
         return job
+
+    def _renew_lease(self, job: Job, index: int, owner: str) -> None:
+        """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
+        now = self.clock()
+
+        def renew(current: Job) -> Job:
+            part = current.part(index)
+            if (
+                part.state is not PartState.SENDING
+                or part.lease is None
+                or (part.lease.owner != owner)
+            ):
+                raise ClaimHeld(f"part {index} was taken over; its new owner sends it")
+            lease = Lease(owner, now + self.settings.lease_s)
+            return current.with_part(dataclasses.replace(part, lease=lease))
+
+        self.jobs.update(job.source.name, job.source.generation, renew)
 
     def _release_part(self, job: Job, index: int, owner: str) -> None:
         """Let the next delivery take the part over at once; it stays `sending`."""

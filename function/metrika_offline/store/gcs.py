@@ -399,6 +399,9 @@ class GcsStore:
         blob = self._bucket.blob(name)
         if metadata:
             blob.metadata = dict(metadata)
+        # In the session's object resource too, not only in X-Upload-Content-Type: emulators
+        # read the resource alone.
+        blob.content_type = content_type
         return GcsWriter(
             blob,
             chunk_bytes=self._chunk_bytes,

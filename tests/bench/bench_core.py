@@ -1,20 +1,27 @@
 """Speed and memory of the core check-and-split, as ratios to baselines measured in the same run.
 
-- Throughput of `validate` (check only) and `split` (check, repair, write parts to disk) on
-  200 MB CALLS files, as a ratio to a bare `csv.reader` pass over the same file (target: at
-  least 0.5x, aim 0.8x) and to `frictionless validate` (target: at least 6x). Frictionless is
-  timed on a 20 MB slice and compared in MB/s, so the run stays short.
-- The duplicate check's cost per row: `validate` with and without it.
-- Peak resident memory of `metrika-offline split` in a child process, on a 200 MB file and on
-  a 2 GB one (target: under 150 MB, and the same for both).
+Whole commands, start-up included, each paired with its baseline run just before it (A B A B
+…), the ratio taken pair by pair and the median quoted, so that a machine shared with other
+work slows both sides of a pair alike:
 
-Two 200 MB files, generated under `.bench/` (git-ignored) and reused while the generator is
-unchanged, both with every CALLS column, Cyrillic tags and dates over the last 30 days:
-- clean: what a tracking system exports: 1% of tags quoted (a comma inside), nothing to fix;
-- dirty: what a CRM export looks like: 2% of tags quoted, 3% of phones to normalize, 0.2%
-  bad prices, 0.3% repeated rows: every batch takes the slow paths.
-Timings are CPU seconds of this process (not wall time: the machine may be shared), the best
-of a few interleaved runs.
+- `metrika-offline validate` and `metrika-offline split` (parts written to disk) on CALLS
+  exports of three shapes, against a bare `csv.reader` pass over the same file in a fresh
+  `python` (target: at least 0.6x, aim 0.8x). Ratios of CPU seconds (user + system, the
+  kernel's own accounting of the finished child) and of wall seconds.
+  - plain: no quote anywhere (a tracking system's export);
+  - one quoted field a row: a Tag with a comma in every row;
+  - all quoted: every field quoted (R `write.csv`, pandas `QUOTE_ALL`, CRMs).
+  A dirty export (3% of phones to normalize, 0.2% bad prices, 0.3% repeated rows, 2% of tags
+  quoted) shows the cost of repairs.
+- Start-up: `metrika-offline validate --help` against `python -c pass`.
+- The duplicate check's cost per row (in process: validate with and without it).
+- Peak resident memory of `metrika-offline split` on the dirty export and on one ten times
+  its size (target: flat).
+- `frictionless validate` (in process, on a slice) as a yardstick.
+
+Files are generated under `.bench/` (git-ignored) and reused while the generator is unchanged.
+Sizes: BENCH_CORE_MB (default 60) for the shapes, BENCH_RSS_MB (default 200) for the memory
+pair (the large file is ten times that).
 
 Run with `make bench`, or `python -c "from tests.bench import bench_core; bench_core.main()"`.
 """
@@ -24,33 +31,57 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from metrika_offline.check.checker import CheckOptions, check_file
-from metrika_offline.check.report import Report
-from metrika_offline.check.splitter import FolderSink
 from metrika_offline.types import ConversionType
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / ".bench"
-GENERATOR_VERSION = "core-2"
+GENERATOR_VERSION = "core-3"
 MB = 1_000_000
-SIZE_SMALL = 200 * MB
-SIZE_LARGE = 2_000 * MB
+SHAPE_BYTES = int(os.environ.get("BENCH_CORE_MB", "60")) * MB
+RSS_BYTES = int(os.environ.get("BENCH_RSS_MB", "200")) * MB
 SLICE = 20 * MB
-REPEATS = 3
+PAIRS = int(os.environ.get("BENCH_PAIRS", "5"))
+CLI = Path(sys.executable).with_name("metrika-offline")
 
-HEADER = (
-    "UserId,ClientId,Yclid,DateTime,StaticCall,Price,Currency,PhoneNumber,TalkDuration,"
-    "HoldDuration,CallMissed,Tag,FirstTimeCaller,URL,CallTrackerURL\n"
-)
+HEADER = [
+    "UserId",
+    "ClientId",
+    "Yclid",
+    "DateTime",
+    "StaticCall",
+    "Price",
+    "Currency",
+    "PhoneNumber",
+    "TalkDuration",
+    "HoldDuration",
+    "CallMissed",
+    "Tag",
+    "FirstTimeCaller",
+    "URL",
+    "CallTrackerURL",
+]
 _TAGS = ["lead", "звонок с сайта", "repeat", "", "vip"]
+_TAGS_WITH_COMMAS = ["hot, callback", "звонок, сайт", "repeat, vip", "lead, new"]
+SHAPES = ("plain", "one-quoted", "all-quoted", "dirty")
+
+CSV_READER_PASS = """
+import csv, sys
+with open(sys.argv[1], encoding="utf-8", newline="") as stream:
+    for _ in csv.reader(stream):
+        pass
+"""
 
 # The child reports its own high-water mark. Not getrusage's ru_maxrss: Linux carries the
 # parent's peak across fork and exec into it, and this parent holds hundreds of MB.
@@ -72,23 +103,37 @@ sys.exit(code)
 # --- files -------------------------------------------------------------------------------------
 
 
-def _row(rng: random.Random, serial: int, now: int, *, dirty: bool) -> str:
+def _row(rng: random.Random, serial: int, now: int, shape: str) -> list[str]:
     roll = rng.random()
     phone = f"+7{rng.randrange(9_000_000_000, 9_999_999_999)}"
+    dirty = shape == "dirty"
     if dirty and roll < 0.03:
         phone = f"+7 ({phone[2:5]}) {phone[5:8]}-{phone[8:10]}-{phone[10:]}"
-    quoted = 0.03 <= roll < (0.05 if dirty else 0.04)
-    tag = '"hot, callback"' if quoted else rng.choice(_TAGS)
+    if shape == "one-quoted" or (dirty and 0.03 <= roll < 0.05):
+        tag = rng.choice(_TAGS_WITH_COMMAS)
+    else:
+        tag = rng.choice(_TAGS)
     price = f"{rng.randrange(100, 90_000)}.{rng.randrange(100):02d}"
     if dirty and 0.05 <= roll < 0.052:
         price = "abc"
     client = str(rng.randrange(10**17, 10**18)) if rng.random() < 0.7 else ""
-    return (
-        f"u{serial},{client},,{now - rng.randrange(30 * 86_400)},{rng.randrange(2)},{price},RUB,"
-        f"{phone},{rng.randrange(900)},{rng.randrange(90)},{rng.randrange(2)},{tag},"
-        f"{rng.randrange(2)},https://shop.example.com/item/{rng.randrange(10**6)},"
-        f"https://calltracker.example.com/c/{serial}\n"
-    )
+    return [
+        f"u{serial}",
+        client,
+        "",
+        str(now - rng.randrange(30 * 86_400)),
+        str(rng.randrange(2)),
+        price,
+        "RUB",
+        phone,
+        str(rng.randrange(900)),
+        str(rng.randrange(90)),
+        str(rng.randrange(2)),
+        tag,
+        str(rng.randrange(2)),
+        f"https://shop.example.com/item/{rng.randrange(10**6)}",
+        f"https://calltracker.example.com/c/{serial}",
+    ]
 
 
 def _fresh(path: Path, size: int) -> bool:
@@ -101,47 +146,44 @@ def _fresh(path: Path, size: int) -> bool:
     )
 
 
-def generate_small(path: Path, *, dirty: bool, size: int = SIZE_SMALL) -> None:
-    """A CALLS file of about `size` bytes (see the module docstring)."""
+def generate(path: Path, shape: str, size: int) -> None:
+    """A CALLS export of about `size` bytes of the given shape (see the module docstring)."""
     if _fresh(path, size):
         return
-    rng = random.Random(20_240_501)
+    rng = random.Random(20_261_130)
     now = int(time.time()) - 3_600
-    written = 0
-    serial = 0
-    previous = ""
+    quoting = csv.QUOTE_ALL if shape == "all-quoted" else csv.QUOTE_MINIMAL
+    written = serial = 0
+    previous: list[str] | None = None
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as out:
-        out.write(HEADER)
+        csv.writer(out, quoting=quoting, lineterminator="\n").writerow(HEADER)
         while written < size:
             block = io.StringIO()
+            writer = csv.writer(block, quoting=quoting, lineterminator="\n")
             for _ in range(5_000):
                 serial += 1
-                repeat = dirty and previous and rng.random() < 0.003
-                row = previous if repeat else _row(rng, serial, now, dirty=dirty)
+                repeat = shape == "dirty" and previous is not None and rng.random() < 0.003
+                row = previous if repeat and previous else _row(rng, serial, now, shape)
                 previous = row
-                block.write(row)
+                writer.writerow(row)
             text = block.getvalue()
             out.write(text)
             written += len(text.encode())
     path.with_suffix(".version").write_text(f"{GENERATOR_VERSION} {size}")
 
 
-def generate_large(path: Path, source: Path, size: int = SIZE_LARGE) -> None:
-    """About `size` bytes: copies of `source`'s rows, each with its own user IDs, so that the
-    duplicate check keeps meeting new keys (and reaches its limit)."""
+def generate_large(path: Path, source: Path, copies: int = 10) -> None:
+    """`copies` times `source`'s rows, each copy with its own user IDs, so that the duplicate
+    check keeps meeting new keys (and reaches its limit)."""
+    size = source.stat().st_size * copies
     if _fresh(path, size):
         return
     body = source.read_bytes().split(b"\n", 1)[1]
-    written = 0
     with path.open("wb") as out:
-        out.write(HEADER.encode())
-        copy = 0
-        while written < size:
-            copy += 1
-            block = body.replace(b"\nu", b"\nu%d_" % copy)
-            out.write(block)
-            written += len(block)
+        out.write((",".join(HEADER) + "\n").encode())
+        for copy in range(1, copies + 1):
+            out.write(body.replace(b"\nu", b"\nu%d_" % copy))
     path.with_suffix(".version").write_text(f"{GENERATOR_VERSION} {size}")
 
 
@@ -151,34 +193,102 @@ def cut_slice(path: Path, source: Path, size: int = SLICE) -> None:
     path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
-# --- measurements -------------------------------------------------------------------------------
+# --- whole commands ----------------------------------------------------------------------------
 
 
-def csv_reader_pass(path: Path) -> float:
-    start = time.process_time()
-    with path.open(encoding="utf-8", newline="") as stream:
-        for _ in csv.reader(stream):
-            pass
-    return time.process_time() - start
+def run_command(argv: list[str], before: Callable[[], None] | None = None) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one run of `argv` to its exit, start-up included."""
+    if before is not None:
+        before()
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    errors = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    child.stderr.close()
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"{argv} exited {child.returncode}: {errors.decode()[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
 
 
-def check_pass(
-    path: Path, *, split_to: Path | None = None, dedupe: bool = True
-) -> tuple[float, Report]:
-    options = CheckOptions(type=ConversionType.CALLS, max_dedupe_keys=5_000_000 if dedupe else 0)
-    if split_to is not None:
-        shutil.rmtree(split_to, ignore_errors=True)
-    start = time.process_time()
-    with path.open("rb") as stream:
-        sink = FolderSink(split_to) if split_to is not None else None
-        report = check_file(stream, options, sink=sink)
-    elapsed = time.process_time() - start
-    if split_to is not None:
-        shutil.rmtree(split_to, ignore_errors=True)
-    return elapsed, report
+def paired(
+    command: list[str], baseline: list[str], before: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Throughput of `command` as a ratio to `baseline` (baseline time / command time), run
+    in turn, pair by pair; medians, CPU and wall, and each side's median seconds."""
+    cpu, wall, seconds, base_seconds = [], [], [], []
+    run_command(command, before)  # warm-up: the file in the page cache, the imports compiled
+    for _ in range(PAIRS):
+        base_cpu, base_wall = run_command(baseline)
+        own_cpu, own_wall = run_command(command, before)
+        cpu.append(base_cpu / own_cpu)
+        wall.append(base_wall / own_wall)
+        seconds.append(own_cpu)
+        base_seconds.append(base_cpu)
+    return {
+        "cpu_ratio": round(statistics.median(cpu), 2),
+        "cpu_ratio_min": round(min(cpu), 2),
+        "cpu_ratio_max": round(max(cpu), 2),
+        "wall_ratio": round(statistics.median(wall), 2),
+        "cpu_s": round(statistics.median(seconds), 3),
+        "baseline_cpu_s": round(statistics.median(base_seconds), 3),
+    }
 
 
-def frictionless_pass(path: Path) -> float:
+def _measure_shape(path: Path, split_dir: Path) -> dict[str, Any]:
+    baseline = [sys.executable, "-c", CSV_READER_PASS, str(path)]
+    validate = [str(CLI), "validate", str(path), "--type", "calls"]
+    split = [str(CLI), "split", str(path), "--type", "calls", "--out", str(split_dir)]
+    figures = {
+        "file_mb": round(path.stat().st_size / MB),
+        "validate": paired(validate, baseline),
+        "split": paired(split, baseline, lambda: shutil.rmtree(split_dir, ignore_errors=True)),
+    }
+    shutil.rmtree(split_dir, ignore_errors=True)
+    size = path.stat().st_size / MB
+    for name in ("validate", "split"):
+        figures[name]["mb_s_cpu"] = round(size / figures[name]["cpu_s"], 1)
+    figures["csv_reader_mb_s_cpu"] = round(size / figures["validate"]["baseline_cpu_s"], 1)
+    return figures
+
+
+def startup() -> dict[str, float]:
+    """`metrika-offline validate --help` (every import `validate` needs) against `python -c
+    pass`: both sides' median wall and CPU milliseconds."""
+    figures = paired([str(CLI), "validate", "--help"], [sys.executable, "-c", "pass"])
+    bare = figures["baseline_cpu_s"]
+    return {
+        "cli_cpu_ms": round(figures["cpu_s"] * 1000),
+        "python_cpu_ms": round(bare * 1000),
+        "imports_cpu_ms": round((figures["cpu_s"] - bare) * 1000),
+        "times_python_pass": round(figures["cpu_s"] / bare, 1),
+    }
+
+
+# --- in process ---------------------------------------------------------------------------------
+
+
+def dedupe_ns_per_row(path: Path) -> int:
+    """CPU cost of the duplicate check per row: validate with and without it, best of three."""
+    best: dict[bool, float] = {}
+    rows = 0
+    for _ in range(3):
+        for dedupe in (True, False):
+            options = CheckOptions(
+                type=ConversionType.CALLS, max_dedupe_keys=5_000_000 if dedupe else 0
+            )
+            start = time.process_time()
+            with path.open("rb") as stream:
+                report = check_file(stream, options)
+            elapsed = time.process_time() - start
+            best[dedupe] = min(best.get(dedupe, elapsed), elapsed)
+            rows = report.rows.total
+    return round((best[True] - best[False]) / rows * 1e9)
+
+
+def frictionless_mb_s(path: Path) -> float:
     import frictionless
     from frictionless import system
 
@@ -188,25 +298,16 @@ def frictionless_pass(path: Path) -> float:
     elapsed = time.process_time() - start
     rows = report.tasks[0].stats["rows"] if report.tasks else 0
     assert rows > 0, report.flatten(["type", "message"])[:3]
-    return elapsed
+    return path.stat().st_size / MB / elapsed
 
 
 def peak_rss(path: Path, out: Path) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of `metrika-offline split` on `path` in a child process."""
+    """(peak RSS in MB, wall seconds) of `metrika-offline split` on `path` in a child."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
+    args = ["split", str(path), "--type", "calls", "--out", str(out)]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _PEAK_RSS_SCRIPT,
-            "split",
-            str(path),
-            "--type",
-            "calls",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-c", _PEAK_RSS_SCRIPT, *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -221,82 +322,70 @@ def peak_rss(path: Path, out: Path) -> tuple[float, float]:
     return int(marker[0].split("=")[1]) / 1024, elapsed
 
 
-def _measure(path: Path, split_dir: Path) -> dict[str, Any]:
-    """csv.reader, validate, split and validate without the duplicate check on one file."""
-    runs: dict[str, list[float]] = {"csv": [], "validate": [], "split": [], "nodedupe": []}
-    report: Report | None = None
-    for _ in range(REPEATS):  # interleaved, so that a noisy neighbour hits all alike
-        runs["csv"].append(csv_reader_pass(path))
-        seconds, report = check_pass(path)
-        runs["validate"].append(seconds)
-        runs["split"].append(check_pass(path, split_to=split_dir)[0])
-        runs["nodedupe"].append(check_pass(path, dedupe=False)[0])
-    assert report is not None
-    best = {name: min(values) for name, values in runs.items()}
-    size = path.stat().st_size / MB
-    rows = report.rows.total
-    return {
-        "file_mb": round(size),
-        "rows": rows,
-        "report_rows": report.rows.to_json(),
-        "cpu_s": {name: round(value, 2) for name, value in best.items()},
-        "mb_s": {name: round(size / value, 1) for name, value in best.items()},
-        "validate_vs_csv_reader": round(best["csv"] / best["validate"], 2),
-        "split_vs_csv_reader": round(best["csv"] / best["split"], 2),
-        "validate_without_dedupe_vs_csv_reader": round(best["csv"] / best["nodedupe"], 2),
-        "dedupe_ns_per_row": round((best["validate"] - best["nodedupe"]) / rows * 1e9),
-    }
+# --- the run ------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    clean = BENCH_DIR / "core-calls-clean-200mb.csv"
-    dirty = BENCH_DIR / "core-calls-dirty-200mb.csv"
-    large = BENCH_DIR / "core-calls-dirty-2gb.csv"
-    sliced = BENCH_DIR / "core-calls-clean-20mb.csv"
+    mb = SHAPE_BYTES // MB
+    files = {shape: BENCH_DIR / f"core-calls-{shape}-{mb}mb.csv" for shape in SHAPES}
+    rss_small = BENCH_DIR / f"core-calls-dirty-{RSS_BYTES // MB}mb.csv"
+    rss_large = BENCH_DIR / f"core-calls-dirty-{RSS_BYTES * 10 // MB}mb.csv"
+    sliced = BENCH_DIR / "core-calls-plain-slice.csv"
     split_dir = BENCH_DIR / "core-split"
     print("generating (reused when present)...", flush=True)
-    generate_small(clean, dirty=False)
-    generate_small(dirty, dirty=True)
-    generate_large(large, dirty)
-    cut_slice(sliced, clean)
+    for shape, path in files.items():
+        generate(path, shape, SHAPE_BYTES)
+    generate(rss_small, "dirty", RSS_BYTES)
+    generate_large(rss_large, rss_small)
+    cut_slice(sliced, files["plain"])
 
-    figures: dict[str, Any] = {
-        "clean": _measure(clean, split_dir),
-        "dirty": _measure(dirty, split_dir),
+    figures: dict[str, Any] = {"pairs": PAIRS, "startup": startup()}
+    for shape, path in files.items():
+        figures[shape] = _measure_shape(path, split_dir)
+    figures["dedupe_ns_per_row"] = dedupe_ns_per_row(files["dirty"])
+    figures["frictionless_mb_s_cpu"] = round(frictionless_mb_s(sliced), 2)
+    small_rss, _ = peak_rss(rss_small, BENCH_DIR / "core-split-rss")
+    large_rss, large_s = peak_rss(rss_large, BENCH_DIR / "core-split-rss")
+    figures["peak_rss_mb"] = {
+        f"{RSS_BYTES // MB}mb": round(small_rss),
+        f"{RSS_BYTES * 10 // MB}mb": round(large_rss),
     }
-    frictionless_mb_s = sliced.stat().st_size / MB / frictionless_pass(sliced)
-    figures["frictionless_mb_s"] = round(frictionless_mb_s, 2)
-    for name in ("clean", "dirty"):
-        mb_s = figures[name]["mb_s"]
-        figures[name]["validate_vs_frictionless"] = round(mb_s["validate"] / frictionless_mb_s, 1)
-        figures[name]["split_vs_frictionless"] = round(mb_s["split"] / frictionless_mb_s, 1)
-    rss_small, _ = peak_rss(dirty, BENCH_DIR / "core-split-rss")
-    rss_large, large_s = peak_rss(large, BENCH_DIR / "core-split-rss")
-    figures["peak_rss_mb"] = {"200mb": round(rss_small), "2gb": round(rss_large)}
-    figures["split_2gb_wall_mb_s"] = round(large.stat().st_size / MB / large_s, 1)
+    figures["split_large_wall_mb_s"] = round(rss_large.stat().st_size / MB / large_s, 1)
+    BENCH_DIR.mkdir(exist_ok=True)
     (BENCH_DIR / "bench_core.json").write_text(json.dumps(figures, indent=2))
+    print(report(figures), flush=True)
 
-    lines = []
-    for name in ("clean", "dirty"):
-        f = figures[name]
+
+def report(figures: dict[str, Any]) -> str:
+    start = figures["startup"]
+    lines = [
+        f"whole commands, {figures['pairs']} pairs each, median ratio to a csv.reader pass "
+        "over the same file (CPU; wall in brackets)",
+        f"{'shape':<12} {'MB':>4} {'csv.reader':>11} {'validate':>16} {'split':>16}",
+    ]
+    for shape in SHAPES:
+        f = figures[shape]
+        v, s = f["validate"], f["split"]
         lines.append(
-            f"{name} 200 MB CALLS file, {f['rows']:,} rows {f['report_rows']}\n"
-            f"  csv.reader pass      {f['mb_s']['csv']:6.1f} MB/s  (baseline)\n"
-            f"  validate             {f['mb_s']['validate']:6.1f} MB/s  "
-            f"{f['validate_vs_csv_reader']:.2f}x csv.reader, "
-            f"{f['validate_vs_frictionless']:.1f}x frictionless\n"
-            f"  split (to disk)      {f['mb_s']['split']:6.1f} MB/s  "
-            f"{f['split_vs_csv_reader']:.2f}x csv.reader, "
-            f"{f['split_vs_frictionless']:.1f}x frictionless\n"
-            f"  duplicate check      {f['dedupe_ns_per_row']} ns a row (validate without it: "
-            f"{f['validate_without_dedupe_vs_csv_reader']:.2f}x csv.reader)"
+            f"{shape:<12} {f['file_mb']:>4} {f['csv_reader_mb_s_cpu']:>6.1f} MB/s "
+            f"{v['cpu_ratio']:>6.2f}x ({v['wall_ratio']:.2f}x) "
+            f"{s['cpu_ratio']:>6.2f}x ({s['wall_ratio']:.2f}x)"
         )
-    lines.append(
-        f"frictionless validate  {frictionless_mb_s:.2f} MB/s (on a {SLICE // MB} MB slice)\n"
-        f"peak RSS of split      {rss_small:.0f} MB on 200 MB, {rss_large:.0f} MB on 2 GB "
-        f"({figures['split_2gb_wall_mb_s']} MB/s wall on 2 GB)"
-    )
-    print("\n".join(lines), flush=True)
+    frictionless = figures["frictionless_mb_s_cpu"]
+    plain = figures["plain"]["validate"]["mb_s_cpu"]
+    rss = figures["peak_rss_mb"]
+    lines += [
+        f"start-up: metrika-offline validate --help {start['cli_cpu_ms']} ms CPU, python -c pass "
+        f"{start['python_cpu_ms']} ms ({start['times_python_pass']}x; imports "
+        f"{start['imports_cpu_ms']} ms)",
+        f"duplicate check: {figures['dedupe_ns_per_row']} ns a row",
+        f"frictionless validate: {frictionless} MB/s (validate on plain: "
+        f"{plain / frictionless:.1f}x)",
+        "peak RSS of split: "
+        + ", ".join(f"{mb_s} MB on {name}" for name, mb_s in rss.items())
+        + f" ({figures['split_large_wall_mb_s']} MB/s wall on the large one)",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.base import ObjectStore
+from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
@@ -262,7 +263,8 @@ class Pipeline:
             else StorePartSink(self.store, self.layout.parts(source.name, source.generation))
         )
         try:
-            reader = self.store.open_read(source.name, source.generation)
+            # The next blocks download while this one is checked.
+            reader = ReadAhead(self.store.open_read(source.name, source.generation))
         except ObjectNotFound:
             return None
         try:

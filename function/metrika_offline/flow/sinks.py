@@ -6,6 +6,7 @@ from __future__ import annotations
 from metrika_offline.check.checker import PartWriter
 from metrika_offline.flow.layout import Role, marked
 from metrika_offline.store.base import ObjectStore, Writer
+from metrika_offline.store.streams import WriteBehind
 
 
 class StorePartSink:
@@ -19,8 +20,9 @@ class StorePartSink:
     def open_part(self, index: int, name: str) -> PartWriter:  # noqa: ARG002 (the name says it)
         object_name = self.prefix + name
         self.written.append(object_name)
-        return self.store.open_write(
-            object_name, content_type="text/csv", metadata=marked(Role.PART)
+        # Sent on a thread of its own while the checker goes on.
+        return WriteBehind(
+            self.store.open_write(object_name, content_type="text/csv", metadata=marked(Role.PART))
         )
 
     def discard(self) -> None:

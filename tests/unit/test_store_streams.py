@@ -103,10 +103,13 @@ def test_write_behind_writes_in_order_and_commits_on_close() -> None:
 def test_a_failed_write_raises_in_the_writer_and_commits_nothing() -> None:
     target = _Target(fail_at=10)
     writer = WriteBehind(target, depth=1)
-    with pytest.raises(OSError, match="upload failed"):  # at a later write, or at close
+    def write_all() -> None:
         for _ in range(1_000):
             writer.write(b"0123456789")
         writer.close()
+
+    with pytest.raises(OSError, match="upload failed"):  # at a later write, or at close
+        write_all()
     with pytest.raises(OSError, match="upload failed"):
         writer.close()  # whatever came first, closing after a failure commits nothing
     assert not target.closed

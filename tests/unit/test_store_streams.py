@@ -103,6 +103,7 @@ def test_write_behind_writes_in_order_and_commits_on_close() -> None:
 def test_a_failed_write_raises_in_the_writer_and_commits_nothing() -> None:
     target = _Target(fail_at=10)
     writer = WriteBehind(target, depth=1)
+
     def write_all() -> None:
         for _ in range(1_000):
             writer.write(b"0123456789")

@@ -41,7 +41,14 @@ FILES: list[tuple[str, bytes, dict[str, str], str]] = [
      "BASIC without its Target column: rejected"),
     ("incoming/51234567/basic/check-only.csv", samples.basic_csv(3), {"mode": "dry-run"},
      "a dry run: validated, nothing sent"),
+    ("incoming/crm/bitrix24/calls-2026-11-29.csv", samples.bitrix24_calls_csv(6), {},
+     "a Bitrix24 call export (Windows-1251, ;, Cyrillic headers, 29.11.2026 14:30 in Moscow "
+     "time, 8 (912) … numbers, 1 500,00 руб) read through the folder's metrika-offline.json"),
 ]  # fmt: skip
+#: Folder settings dropped before the files: the nightly CRM export's folder says how to read it.
+SETTINGS_FILES: list[tuple[str, bytes]] = [
+    ("incoming/crm/bitrix24/metrika-offline.json", samples.bitrix24_settings(51234567)),
+]
 
 
 def read_result(gcs: Any, name: str) -> dict[str, Any]:
@@ -59,11 +66,28 @@ def describe(result: dict[str, Any]) -> str:
     if result.get("error"):
         line += f"; {result['error']['code']}: {result['error']['message']}"
     if result["warnings"]:
-        line += "; " + ", ".join(f"{w['code']} x{w['count']}" for w in result["warnings"])
+        counts: dict[str, int] = {}
+        for warning in result["warnings"]:  # one entry per code and column: one per code here
+            counts[warning["code"]] = counts.get(warning["code"], 0) + warning["count"]
+        line += "; " + ", ".join(f"{code} x{count}" for code, count in counts.items())
     if result.get("metrika"):
         metrika = result["metrika"]
         line += f"; Metrica: {metrika['outcome']}, {metrika.get('linked_quantity', 0)} linked"
     return line
+
+
+def describe_repairs(result: dict[str, Any]) -> str:
+    """Where a file's routing came from, and every repair made, as the result says them."""
+    routing = result["routing"]
+    lines = [
+        f"{result['status']}, routed by {routing['settings_file'] or 'no settings file'}: "
+        + ", ".join(f"{key} from {source}" for key, source in routing["sources"].items())
+    ]
+    lines += [
+        f"  {w['code']} x{w['count']} ({w['column'] or 'file'}): {w['message']}"
+        for w in result["warnings"]
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -89,6 +113,10 @@ def main() -> int:
             print(f"fake Metrica: {metrika.url}")
             print(f"function: {worker.url} (logs in {WORK}/)\n")
             client = make_client(gcs.url)
+            for name, data in SETTINGS_FILES:
+                blob = client.bucket(BUCKET).blob(name)
+                blob.upload_from_string(data, content_type="application/json")
+                print(f"dropped gs://{BUCKET}/{name}\n  folder settings (docs/folder-settings/)")
             for name, data, metadata, what in FILES:
                 blob = client.bucket(BUCKET).blob(name)
                 blob.metadata = metadata or None
@@ -116,6 +144,8 @@ def main() -> int:
             )
             example = read_result(client, FILES[0][0])
             print(f"\n{FILES[0][0]}.result.json:\n{json.dumps(example, indent=2)}")
+            crm = FILES[-1][0]
+            print(f"\n{crm}: {describe_repairs(read_result(client, crm))}")
             client.close()
     return 0
 

@@ -7,6 +7,7 @@ export really produces.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 DAY_S = 86_400
 
@@ -65,3 +66,31 @@ def big_calls_csv(rows: int, *, now: float | None = None) -> bytes:
         for i in range(rows)
     )
     return ("\n".join(lines) + "\n").encode()
+
+
+def bitrix24_calls_csv(rows: int = 5, *, now: float | None = None) -> bytes:
+    """A Bitrix24 call statistics export as a Russian Excel saves it: Windows-1251, semicolons,
+    Cyrillic headers, DD.MM.YYYY HH:MM in Moscow time, numbers with the trunk prefix 8, prices
+    with a space between thousands and a decimal comma, roubles as руб. Read through the
+    column map of docs/folder-settings/bitrix24-calls.json."""
+    now = time.time() if now is None else now
+    header = (
+        "ID контакта;Дата звонка;Номер телефона;Тип звонка;Длительность;Пропущенный;"
+        "Стоимость;Валюта;Ответственный"
+    )
+    lines = [header]
+    moscow = 3 * 3600
+    for i in range(rows):
+        when = time.strftime("%d.%m.%Y %H:%M", time.gmtime(_recent(now, i) + moscow))
+        phone = f"8 (912) 345-{10 + i:02d}-{20 + i:02d}"
+        price = f"{1 + i} 500,00" if i % 2 == 0 else ""
+        kind = "Входящий" if i % 2 == 0 else "Исходящий"
+        lines.append(f"{1000 + i};{when};{phone};{kind};{60 + i};{i % 2};{price};руб;Иван Петров")
+    return ("\r\n".join(lines) + "\r\n").encode("cp1251")
+
+
+def bitrix24_settings(counter_id: int = 51234567) -> bytes:
+    """The folder settings for `bitrix24_calls_csv`: the docs' example, with the counter."""
+    example = Path(__file__).resolve().parents[1] / "docs/folder-settings/bitrix24-calls.json"
+    text = example.read_text(encoding="utf-8").replace("51234567", str(counter_id))
+    return text.encode()

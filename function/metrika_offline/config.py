@@ -24,6 +24,9 @@ MAX_PART_BYTES = "MAX_PART_BYTES"
 # Ours.
 WORK_PREFIX = "WORK_PREFIX"
 TIMEZONE = "TIMEZONE"
+PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a country code
+DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how slash dates are read (unset: they are errors)
+ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
 STRICT = "STRICT"
 LEASE_S = "LEASE_S"
@@ -76,6 +79,9 @@ class Settings:
     default_type: ConversionType = ConversionType.BASIC
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
     timezone: str = "UTC"
+    phone_region: str = "RU"
+    date_order: str = ""  # empty: slash dates are errors
+    on_bad_optional: str = "blank"
     max_invalid_ratio: float = 0.5
     strict: bool = False
     lease_s: float = 600.0
@@ -123,6 +129,9 @@ class Settings:
             (INPUT_PREFIX, "input_prefix", str),
             (WORK_PREFIX, "work_prefix", str),
             (TIMEZONE, "timezone", str),
+            (PHONE_REGION, "phone_region", str),
+            (DATE_ORDER, "date_order", str),
+            (ON_BAD_OPTIONAL, "on_bad_optional", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
             (MAX_PART_BYTES, "max_part_bytes", int),

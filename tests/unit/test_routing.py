@@ -9,6 +9,8 @@ from metrika_offline.flow.routing import Mode, route
 from metrika_offline.types import ConversionType
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)
+CHOICES = ("timezone", "phone_region", "date_order", "encoding", "on_bad_optional")
+CHOICES_BY_DEFAULT = dict.fromkeys(CHOICES, "default")
 
 
 def test_path_gives_counter_and_type_in_any_case() -> None:
@@ -21,6 +23,7 @@ def test_path_gives_counter_and_type_in_any_case() -> None:
         "type": "path",
         "comment": "default",
         "mode": "default",
+        **CHOICES_BY_DEFAULT,
     }
     assert routed.comment == "a"
 
@@ -39,6 +42,7 @@ def test_metadata_wins_over_path() -> None:
         "type": "metadata",
         "comment": "metadata",
         "mode": "metadata",
+        **CHOICES_BY_DEFAULT,
     }
 
 

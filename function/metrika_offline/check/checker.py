@@ -94,6 +94,9 @@ class CheckOptions:
         return cls(
             type=type,
             timezone=settings.timezone,
+            phone_region=settings.phone_region,
+            date_order=settings.date_order or None,
+            on_bad_optional=settings.on_bad_optional,
             strict=settings.strict,
             max_invalid_ratio=settings.max_invalid_ratio,
             max_part_bytes=settings.max_part_bytes,

@@ -1,6 +1,6 @@
 """`metrika-offline validate` and `metrika-offline split`: the core on a local file.
 
-    metrika-offline validate FILE --type T [--json] [--timezone Z] [--strict]
+    metrika-offline validate FILE --type T [--json] [--timezone Z] [--strict] [--settings JSON]
     metrika-offline split FILE --type T --out DIR [--max-part-bytes N] [--rejects PATH]
 
 FILE may be `-` for standard input. Settings not given as options come from the environment
@@ -25,6 +25,8 @@ from metrika_offline.check.checker import CheckOptions, Report, check_file
 from metrika_offline.check.splitter import FolderSink, PartWriter
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
+from metrika_offline.flow.folder_settings import SettingsProblem, parse_settings
+from metrika_offline.flow.routing import PARSERS
 from metrika_offline.types import ConversionType
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -69,7 +71,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the CSV file, or - for standard input")
     parser.add_argument(
-        "--type", required=True, type=_conversion_type, help="BASIC, CALLS or CHATS"
+        "--type", type=_conversion_type, help="BASIC, CALLS or CHATS (or the settings file's)"
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="JSON",
+        help="a folder settings file (metrika-offline.json): type, time zone, phone region, "
+        "date order, encoding, on_bad_optional, column map; options given here win over it",
     )
     parser.add_argument(
         "--timezone", help="time zone of dates written without one (TIMEZONE, default UTC)"
@@ -121,7 +129,37 @@ def _options(args: argparse.Namespace, **extra: Any) -> CheckOptions:
         if value is not None:
             overrides[option] = value
     settings = Settings.from_env(**overrides)
-    return dataclasses.replace(CheckOptions.from_settings(settings, type=args.type), **extra)
+    chosen, kind = _settings_file(args.settings) if args.settings else ({}, None)
+    if "timezone" in overrides:  # given on the command line: it wins over the file
+        chosen.pop("timezone", None)
+    kind = args.type or kind
+    if kind is None:
+        raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")
+    options = CheckOptions.from_settings(settings, type=kind)
+    return dataclasses.replace(options, **chosen, **extra)
+
+
+def _settings_file(name: str) -> tuple[dict[str, Any], ConversionType | None]:
+    """The check choices and the type a folder settings file gives (ConfigError if bad)."""
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(f"no such settings file: {name}")
+    try:
+        folder = parse_settings(path.read_bytes(), name, PARSERS)
+    except SettingsProblem as problem:
+        raise ConfigError(f"bad-settings: {problem.message}") from None
+    chosen: dict[str, Any] = {
+        key: PARSERS[key](value) for key, value in folder.fields.items() if key in _CHOICES
+    }
+    if folder.column_map:
+        chosen["column_map"] = dict(folder.column_map)
+    kind = folder.fields.get("type")
+    return chosen, ConversionType.parse(kind) if kind is not None else None
+
+
+#: What a settings file may choose for `validate` and `split` (counter, comment and mode are
+#: about uploading).
+_CHOICES = frozenset({"timezone", "phone_region", "date_order", "encoding", "on_bad_optional"})
 
 
 def _open_input(name: str) -> tuple[BinaryIO, int | None]:

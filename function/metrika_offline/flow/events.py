@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
 from metrika_offline.config import Settings
+from metrika_offline.flow.folder_settings import SETTINGS_FILE
 from metrika_offline.flow.layout import ROLE_KEY, Role, WorkLayout, is_own_output_name
 
 
@@ -80,6 +82,8 @@ def classify(event: ObjectEvent, settings: Settings) -> Decision:
         return Decision(Kind.SKIP, "own output, by name")
     if not name.startswith(settings.input_prefix):
         return Decision(Kind.SKIP, f"outside the input prefix {settings.input_prefix!r}")
+    if posixpath.basename(name) == SETTINGS_FILE:
+        return Decision(Kind.SKIP, "folder settings, read with the files beside it")
     if not name.lower().endswith(".csv"):
         return Decision(Kind.SKIP, "not a .csv file")
     if name.endswith("/"):

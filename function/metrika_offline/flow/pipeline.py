@@ -41,6 +41,12 @@ from metrika_offline.errors import (
 )
 from metrika_offline.flow import codec
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
+from metrika_offline.flow.folder_settings import (
+    BAD_SETTINGS,
+    FolderSettings,
+    SettingsProblem,
+    find_settings,
+)
 from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
@@ -56,7 +62,7 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
 from metrika_offline.flow.pending import PendingUpload, add_pending
-from metrika_offline.flow.routing import Mode, Route, route
+from metrika_offline.flow.routing import PARSERS, Mode, Route, RoutingProblem, route
 from metrika_offline.flow.sinks import LazyRejects, StorePartSink
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.client import MetrikaClient
@@ -164,9 +170,16 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------- source
 
+    def _folder_settings(self, event: ObjectEvent) -> FolderSettings | RoutingProblem | None:
+        """The nearest folder settings file above the object, or why it cannot be used."""
+        try:
+            return find_settings(self.store, event.name, self.settings.input_prefix, PARSERS)
+        except SettingsProblem as problem:
+            return RoutingProblem(BAD_SETTINGS, problem.message)
+
     def process_source(self, event: ObjectEvent, deadline: Deadline) -> Job:
         """Claim, check and split one generation of a CSV, then dispatch its parts."""
-        routed = route(event.name, event.metadata, self.settings)
+        routed = route(event.name, event.metadata, self.settings, self._folder_settings(event))
         # Leases belong to one invocation, not to the instance: a duplicate delivery may run
         # in another thread of this very process.
         owner = uuid.uuid4().hex
@@ -256,7 +269,10 @@ class Pipeline:
         raises DeadlineReached.
         """
         source, routed = job.source, job.routing
-        options = CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock())
+        options = dataclasses.replace(
+            CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock()),
+            **routed.check_choices(),
+        )
         sink = (
             None
             if routed.mode is Mode.DRY_RUN

@@ -1,9 +1,14 @@
-"""Where a dropped file goes: counter, type, comment and mode.
+"""Where a dropped file goes and how it is read: counter, type, comment, mode, and the file's
+own choices (time zone, phone region, date order, encoding, what to do with a bad optional
+value, a column map).
 
-Object custom metadata wins (`counter-id`, `type`, `comment`, `mode`), then the path below the
-input prefix (an all-digit folder is the counter id; a folder named basic, calls or chats, any
-case, is the type), then the defaults. Each value remembers where it came from, so the result
-JSON can tell a user why their file went where it went.
+Each value comes from the first source that has it, in the order of `PRECEDENCE`: the
+object's custom metadata (`counter-id`, `type`, `timezone`, …), the nearest folder settings
+file (`metrika-offline.json`, see `folder_settings.py`), the path below the input prefix (an
+all-digit folder is the counter id; a folder named basic, calls or chats, any case, is the
+type), then the defaults (the environment). `FIELDS` lists every value with its metadata key
+and its parser; `route` runs its named steps over them. Each value remembers where it came
+from (`Route.sources`), so the result JSON tells a user why their file went where it went.
 """
 
 from __future__ import annotations
@@ -11,16 +16,28 @@ from __future__ import annotations
 import dataclasses
 import enum
 import posixpath
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
+from metrika_offline.check.choices import (
+    parse_date_order,
+    parse_encoding,
+    parse_on_bad_optional,
+    parse_phone_region,
+    parse_timezone,
+    zone_label,
+)
 from metrika_offline.config import Settings
+from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.types import ConversionType
 
 META_COUNTER = "counter-id"
 META_TYPE = "type"
 META_COMMENT = "comment"
 META_MODE = "mode"
+
+#: Where values come from, the first that has one winning.
+PRECEDENCE = ("metadata", "folder", "path", "default")
 
 
 class Mode(enum.StrEnum):
@@ -42,8 +59,15 @@ class Route:
     type: ConversionType
     comment: str
     mode: Mode
-    sources: Mapping[str, str]  # field -> "metadata" | "path" | "default"
+    sources: Mapping[str, str]  # field -> one of PRECEDENCE
     problem: RoutingProblem | None = None
+    timezone: str = "UTC"
+    phone_region: str = "RU"
+    date_order: str | None = None
+    encoding: str = "auto"
+    on_bad_optional: str = "blank"
+    column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    settings_file: str | None = None  # the folder settings object that was used
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,20 +75,81 @@ class Route:
             "type": self.type.value,
             "comment": self.comment,
             "mode": self.mode.value,
+            "timezone": self.timezone,
+            "phone_region": self.phone_region,
+            "date_order": self.date_order,
+            "encoding": self.encoding,
+            "on_bad_optional": self.on_bad_optional,
+            "column_map": dict(self.column_map),
+            "settings_file": self.settings_file,
             "sources": dict(self.sources),
         }
 
+    def check_choices(self) -> dict[str, Any]:
+        """The CheckOptions fields this route decides."""
+        return {
+            "timezone": self.timezone,
+            "phone_region": self.phone_region,
+            "date_order": self.date_order,
+            "encoding": self.encoding,
+            "on_bad_optional": self.on_bad_optional,
+            "column_map": dict(self.column_map),
+        }
 
-def _path_hints(name: str, input_prefix: str) -> tuple[int | None, ConversionType | None]:
-    relative = name[len(input_prefix) :] if name.startswith(input_prefix) else name
-    counter: int | None = None
-    kind: ConversionType | None = None
-    for folder in relative.split("/")[:-1]:
-        if folder.isdigit() and folder.isascii() and counter is None:
-            counter = int(folder)
-        elif kind is None and folder.upper() in ConversionType.__members__:
-            kind = ConversionType(folder.upper())
-    return counter, kind
+
+def _counter(raw: str) -> int:
+    text = raw.strip()
+    if not (text.isdigit() and text.isascii()):
+        raise ValueError(f"must be digits, got {raw!r}")
+    return int(text)
+
+
+def _mode(raw: str) -> Mode:
+    try:
+        return Mode(raw.strip().lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(m.value for m in Mode)}") from None
+
+
+def _timezone(raw: str) -> str:
+    parse_timezone(raw)
+    return zone_label(raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One routed value: its name (a Route field, a settings key), its metadata key, its
+    parser (raises ValueError), and the code of a bad value in metadata."""
+
+    name: str
+    meta_key: str
+    parse: Callable[[str], object]
+    bad_code: str = BAD_SETTINGS
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("counter_id", META_COUNTER, _counter, "bad-counter-id"),
+    Field("type", META_TYPE, ConversionType.parse, "bad-type"),
+    Field("comment", META_COMMENT, str.strip),
+    Field("mode", META_MODE, _mode, "bad-mode"),
+    Field("timezone", "timezone", _timezone),
+    Field("phone_region", "phone-region", parse_phone_region),
+    Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
+    Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
+    Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
+)
+
+#: The parser of every field, by its settings key (what folder settings are checked with).
+PARSERS: Mapping[str, Callable[[str], object]] = {f.name: f.parse for f in FIELDS}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layer:
+    """The raw values one source offers, by field name."""
+
+    source: str
+    raw: Mapping[str, str]
+    label: str  # how a message names this source
 
 
 def default_comment(name: str) -> str:
@@ -73,59 +158,119 @@ def default_comment(name: str) -> str:
     return stem
 
 
-def route(name: str, metadata: Mapping[str, str], settings: Settings) -> Route:
-    """Work out where `name` goes. Never raises: a problem is returned in `Route.problem`."""
+# --- the steps, one per source ------------------------------------------------------------------
+
+
+def _from_metadata(metadata: Mapping[str, str]) -> _Layer:
     meta = {key.strip().lower(): value.strip() for key, value in metadata.items()}
-    path_counter, path_type = _path_hints(name, settings.input_prefix)
+    raw = {}
+    for field in FIELDS:
+        value = meta.get(field.meta_key)
+        # An empty comment is a choice; an empty anything else is no value.
+        if value is not None and (value or field.name == "comment"):
+            raw[field.name] = value
+    return _Layer("metadata", raw, "metadata")
+
+
+def _from_folder(folder: FolderSettings | None) -> _Layer:
+    if folder is None:
+        return _Layer("folder", {}, "folder settings")
+    return _Layer("folder", dict(folder.fields), folder.name)
+
+
+def _from_path(name: str, input_prefix: str) -> _Layer:
+    relative = name[len(input_prefix) :] if name.startswith(input_prefix) else name
+    raw: dict[str, str] = {}
+    for folder in relative.split("/")[:-1]:
+        if folder.isdigit() and folder.isascii() and "counter_id" not in raw:
+            raw["counter_id"] = folder
+        elif "type" not in raw and folder.upper() in ConversionType.__members__:
+            raw["type"] = folder
+    return _Layer("path", raw, "path")
+
+
+def _defaults(name: str, settings: Settings) -> dict[str, object]:
+    return {
+        "counter_id": settings.default_counter_id,
+        "type": settings.default_type,
+        "comment": default_comment(name),
+        "mode": Mode.UPLOAD,
+        "timezone": zone_label(settings.timezone),
+        "phone_region": settings.phone_region,
+        "date_order": settings.date_order or None,
+        "encoding": "auto",
+        "on_bad_optional": settings.on_bad_optional,
+    }
+
+
+def _resolve(
+    layers: list[_Layer], defaults: Mapping[str, object]
+) -> tuple[dict[str, object], dict[str, str], RoutingProblem | None]:
+    """Each field's value from the first layer that has it (else the default), where it came
+    from, and the first bad value's problem (that field then takes no value)."""
+    values: dict[str, object] = {}
     sources: dict[str, str] = {}
     problem: RoutingProblem | None = None
-
-    counter: int | None
-    if meta.get(META_COUNTER):
-        raw = meta[META_COUNTER]
-        sources["counter_id"] = "metadata"
-        counter = int(raw) if raw.isdigit() and raw.isascii() else None
-        if counter is None:
-            problem = RoutingProblem(
-                "bad-counter-id", f"metadata {META_COUNTER} must be digits, got {raw!r}"
-            )
-    elif path_counter is not None:
-        counter, sources["counter_id"] = path_counter, "path"
-    else:
-        counter, sources["counter_id"] = settings.default_counter_id, "default"
-
-    kind = settings.default_type
-    sources["type"] = "default"
-    if meta.get(META_TYPE):
-        sources["type"] = "metadata"
+    for field in FIELDS:
+        layer = next((layer for layer in layers if field.name in layer.raw), None)
+        if layer is None:
+            values[field.name], sources[field.name] = defaults[field.name], "default"
+            continue
+        sources[field.name] = layer.source
         try:
-            kind = ConversionType.parse(meta[META_TYPE])
+            values[field.name] = field.parse(layer.raw[field.name])
         except ValueError as exc:
-            problem = problem or RoutingProblem("bad-type", f"metadata {META_TYPE}: {exc}")
-    elif path_type is not None:
-        kind, sources["type"] = path_type, "path"
+            values[field.name] = None if field.name == "counter_id" else defaults[field.name]
+            code = field.bad_code if layer.source == "metadata" else BAD_SETTINGS
+            key = field.meta_key if layer.source == "metadata" else field.name
+            problem = problem or RoutingProblem(code, f"{layer.label} {key}: {exc}")
+    return values, sources, problem
 
-    if META_COMMENT in meta:
-        comment, sources["comment"] = meta[META_COMMENT], "metadata"
-    else:
-        comment, sources["comment"] = default_comment(name), "default"
 
-    mode = Mode.UPLOAD
-    sources["mode"] = "default"
-    if meta.get(META_MODE):
-        sources["mode"] = "metadata"
-        try:
-            mode = Mode(meta[META_MODE].lower())
-        except ValueError:
-            choices = ", ".join(m.value for m in Mode)
-            problem = problem or RoutingProblem(
-                "bad-mode", f"metadata {META_MODE} must be one of {choices}"
-            )
-
-    if counter is None and problem is None and mode is Mode.UPLOAD:
-        problem = RoutingProblem(
+def _no_counter(counter: object, mode: object) -> RoutingProblem | None:
+    if counter is None and mode is Mode.UPLOAD:
+        return RoutingProblem(
             "no-counter",
-            "no counter id: set metadata counter-id, put the file under a folder named by the "
-            "counter id (incoming/51234567/…), or set DEFAULT_COUNTER_ID",
+            "no counter id: set metadata counter-id, counter_id in the folder's "
+            "metrika-offline.json, put the file under a folder named by the counter id "
+            "(incoming/51234567/…), or set DEFAULT_COUNTER_ID",
         )
-    return Route(counter, kind, comment, mode, sources, problem)
+    return None
+
+
+def route(
+    name: str,
+    metadata: Mapping[str, str],
+    settings: Settings,
+    folder: FolderSettings | RoutingProblem | None = None,
+) -> Route:
+    """Work out where `name` goes and how it is read. `folder` is the nearest folder settings
+    file (or why it could not be used). Never raises: a problem is returned in
+    `Route.problem`."""
+    settings_problem = folder if isinstance(folder, RoutingProblem) else None
+    found = folder if isinstance(folder, FolderSettings) else None
+    layers = [
+        _from_metadata(metadata),
+        _from_folder(found),
+        _from_path(name, settings.input_prefix),
+    ]
+    values, sources, problem = _resolve(layers, _defaults(name, settings))
+    problem = settings_problem or problem or _no_counter(values["counter_id"], values["mode"])
+    column_map: Mapping[str, str] = found.column_map if found is not None else {}
+    if column_map:
+        sources["column_map"] = "folder"
+    return Route(
+        counter_id=cast(int | None, values["counter_id"]),
+        type=cast(ConversionType, values["type"]),
+        comment=cast(str, values["comment"]),
+        mode=cast(Mode, values["mode"]),
+        sources=sources,
+        problem=problem,
+        timezone=cast(str, values["timezone"]),
+        phone_region=cast(str, values["phone_region"]),
+        date_order=cast(str | None, values["date_order"]),
+        encoding=cast(str, values["encoding"]),
+        on_bad_optional=cast(str, values["on_bad_optional"]),
+        column_map=dict(column_map),
+        settings_file=found.name if found is not None else None,
+    )

@@ -135,3 +135,37 @@ def test_a_state_object_of_the_wrong_shape_is_refused() -> None:
     data["parts"][0]["state"] = "lost"
     with pytest.raises(msgspec.ValidationError, match="state"):
         codec.decode_state(json.dumps(data).encode())
+
+
+def test_a_state_of_the_previous_format_is_read() -> None:
+    """Jobs in flight when the function is upgraded carry on: their state still loads."""
+    previous = (Path(__file__).parent / "previous-format-state.json").read_bytes()
+    job = codec.decode_state(previous)
+    assert (job.source.generation, job.revision, job.status) == (7, 6, Status.PROCESSING)
+    assert job.routing.type is ConversionType.CALLS
+    assert job.routing.sources["comment"] == "metadata"
+    assert job.check is not None
+    assert (job.check.rows.invalid, job.check.encoding) == (1, "windows-1251")
+    assert job.check.errors[0].code == "bad-datetime"
+    first, gave_up, sending, failed = job.parts
+    assert first.uploading is not None
+    assert (first.uploading.id, first.uploading.status, first.uploading.linked_quantity) == (
+        1001,
+        "PROCESSED",
+        2,
+    )
+    assert gave_up.uploading is not None
+    assert (gave_up.uploading.id, gave_up.uploading.status) == (1002, GAVE_UP)
+    assert sending.lease == Lease("abc", 1_796_040_600.0)
+    assert failed.error == Problem(
+        "metrika-rejected",
+        "refused",
+        http_status=400,
+        error_type="invalid_parameter",
+        metrika_message="bad",
+    )
+    assert job.metrika is not None
+    assert job.metrika.outcome is Outcome.PENDING
+    # Written again, it is in the current format, and reads back the same.
+    assert codec.decode_state(codec.encode_state(job)) == job
+    check_result(json.loads(codec.encode_result(job)))

@@ -16,6 +16,7 @@ from typing import TypeVar
 import msgspec
 
 from metrika_offline.flow.jobs import Job, Part, Problem, Source
+from metrika_offline.metrika.models import Uploading
 
 SCHEMA_VERSION = 1
 
@@ -38,8 +39,63 @@ def encode_state(job: Job) -> bytes:
 
 
 def decode_state(data: bytes) -> Job:
-    """The job from its state object; msgspec.ValidationError if it is not one."""
-    return _STATE_DECODER.decode(data)
+    """The job from its state object; msgspec.ValidationError if it is not one.
+
+    A state written in the previous format (the result JSON plus an `internal` object) is
+    read too, so that jobs in flight across an upgrade carry on where they were.
+    """
+    try:
+        return _STATE_DECODER.decode(data)
+    except msgspec.ValidationError:
+        document = msgspec.json.decode(data)
+        if not isinstance(document, dict) or "internal" not in document:
+            raise
+        return msgspec.convert(_from_previous_format(document), Job, strict=False)
+
+
+def _from_previous_format(document: dict[str, object]) -> dict[str, object]:
+    """The fields of a state object of the previous format, as the record names them."""
+    internal = _object(document["internal"])
+    check = internal.get("check")
+    return {
+        "source": document["source"],
+        "routing": document["routing"],
+        "status": document["status"],
+        "created_at": internal["created_at_s"],
+        "updated_at": internal["updated_at_s"],
+        "finished_at": internal.get("finished_at_s"),
+        "revision": internal["revision"],
+        "lease": internal.get("lease"),
+        "split_attempts": internal.get("split_attempts", 0),
+        "check": None if check is None else {**_object(check), "parts": []},
+        "parts": [_previous_part(_object(part)) for part in _list(document["parts"])],
+        "rejects": document.get("rejects"),
+        "error": document.get("error"),
+        "metrika": document.get("metrika"),
+    }
+
+
+def _previous_part(part: dict[str, object]) -> dict[str, object]:
+    uploading = part.get("uploading")
+    if uploading is None:
+        return part
+    # A status we gave up on was recorded as just {"id", "status"}.
+    known: dict[str, object] = {field.name: None for field in dataclasses.fields(Uploading)}
+    known.update(create_time="", comment="", type="", source_quantity=0, line_quantity=0)
+    known.update(goal_not_found_quantity=0, user_not_found_quantity=0, linked_quantity=0)
+    return {**part, "uploading": {**known, **_object(uploading)}}
+
+
+def _object(value: object) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise msgspec.ValidationError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise msgspec.ValidationError(f"expected an array, got {type(value).__name__}")
+    return value
 
 
 def to_builtins(value: object) -> object:

@@ -51,6 +51,29 @@ def test_each_type_is_routed_checked_and_uploaded_once(local_stack: LocalStack) 
         assert part["marker"] in part["comment"]
 
 
+def test_a_crm_export_goes_through_its_folder_settings(local_stack: LocalStack) -> None:
+    folder = "incoming/crm/bitrix24/"
+    local_stack.drop(folder + "metrika-offline.json", samples.bitrix24_settings(888))
+    local_stack.drop(folder + "calls-2026-11-29.csv", samples.bitrix24_calls_csv(4))
+    local_stack.settle()
+
+    result = local_stack.result(folder + "calls-2026-11-29.csv")
+    assert result["status"] == "uploaded"
+    assert result["routing"]["settings_file"] == folder + "metrika-offline.json"
+    assert (result["routing"]["counter_id"], result["routing"]["type"]) == (888, "CALLS")
+    assert {w["code"] for w in result["warnings"]} == {
+        "windows-1251",
+        "header-renamed",
+        "unknown-column",
+        "datetime-day-first",
+        "phone-national",
+        "thousands-spaces-removed",
+        "currency-rouble",
+    }
+    assert [(u.counter_id, u.type, u.rows) for u in local_stack.uploads()] == [(888, "CALLS", 4)]
+    assert local_stack.gcs.store.read_bytes(folder + "metrika-offline.json.result.json") is None
+
+
 @pytest.mark.parametrize("stack_env", [{"MAX_PART_BYTES": "4096"}], indirect=True)
 def test_a_big_file_is_split_and_every_part_uploaded_once(
     local_stack: LocalStack,

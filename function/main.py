@@ -20,8 +20,9 @@ from google.cloud import storage
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, RetryLater
+from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import ObjectEvent
-from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.pipeline import Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.gcs import GcsStore

@@ -28,6 +28,7 @@ PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a count
 DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how slash dates are read (unset: they are errors)
 ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
+MAX_ERRORS = "MAX_ERRORS"
 STRICT = "STRICT"
 LEASE_S = "LEASE_S"
 MAX_EVENT_AGE_S = "MAX_EVENT_AGE_S"
@@ -83,6 +84,7 @@ class Settings:
     date_order: str = ""  # empty: slash dates are errors
     on_bad_optional: str = "blank"
     max_invalid_ratio: float = 0.5
+    max_errors: int = 100  # errors listed in a report; the counts stay exact
     strict: bool = False
     lease_s: float = 600.0
     max_event_age_s: float = 24 * 3600.0
@@ -98,6 +100,8 @@ class Settings:
             )
         if not 0.0 <= self.max_invalid_ratio <= 1.0:
             raise ConfigError(f"{MAX_INVALID_RATIO} must be between 0 and 1")
+        if self.max_errors < 0:
+            raise ConfigError(f"{MAX_ERRORS} must not be negative")
         if self.work_prefix.startswith(self.input_prefix) and self.input_prefix:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
 
@@ -136,6 +140,7 @@ class Settings:
             (BUCKET, "bucket", str),
             (MAX_PART_BYTES, "max_part_bytes", int),
             (MAX_INVALID_RATIO, "max_invalid_ratio", float),
+            (MAX_ERRORS, "max_errors", int),
             (LEASE_S, "lease_s", float),
             (MAX_EVENT_AGE_S, "max_event_age_s", float),
             (INVOCATION_TIMEOUT_S, "invocation_timeout_s", float),

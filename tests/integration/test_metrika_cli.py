@@ -128,23 +128,20 @@ def test_a_token_metrica_refuses_stops_at_the_first_part_and_exits_2(
     monkeypatch.setenv("METRIKA_TOKEN", "revoked")
     source = tmp_path / "big.csv"
     source.write_text(basic_csv(40))
-    code, document = run_json(
-        capsys,
-        "upload",
-        str(source),
-        "--counter",
-        str(COUNTER),
-        "--type",
-        "BASIC",
-        "--max-part-bytes",
-        "1000",
-    )
+    argv = ["upload", str(source), "--counter", str(COUNTER), "--type", "BASIC"]
+    code = cli.main([*argv, "--max-part-bytes", "1000", "--json"])
     assert code == 2
     assert len(env.journal) == 1
-    parts = document["parts"]
-    assert isinstance(parts, list)
-    assert parts[0]["error"]["class"] == "MetrikaAuthError"
-    assert all(part["uploading"] is None and part["error"] is None for part in parts[1:])
+    assert "invalid_token" in capsys.readouterr().err
+    result = json.loads((tmp_path / "big.csv.result.json").read_text())
+    assert result["status"] == "processing"  # waits for a token that works
+    assert all(part["uploading"] is None and part["error"] is None for part in result["parts"])
+
+    # With a token Metrica takes, the same command resumes: every part once.
+    monkeypatch.setenv("METRIKA_TOKEN", FAKE_TOKEN)
+    assert cli.main([*argv, "--max-part-bytes", "1000"]) == 0
+    assert len(env.uploads) == len(result["parts"])
+    assert len({u.comment for u in env.uploads}) == len(env.uploads)
 
 
 @pytest.mark.parametrize(

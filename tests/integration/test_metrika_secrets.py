@@ -176,7 +176,9 @@ def test_the_cli_keeps_the_token_out_of_its_output(
             monkeypatch.setenv("METRIKA_API_URL", fake.url)
             fake.script(Fault.http(400, "invalid_uploading"))
             for json_flag in ([], ["--json"]):
+                # --force: the same file again, sent again unless Metrica has it (by marker).
                 upload = ["upload", str(source), "--counter", str(COUNTER), "--type", "BASIC"]
+                upload.append("--force")
                 codes.append(cli.main([*upload, *json_flag]))
                 codes.append(cli.main(["status", "12345", "--counter", str(COUNTER), *json_flag]))
     assert codes == [1, 1, 0, 1, 2, 2, 2, 2]  # refused part, unknown upload; then a bad token

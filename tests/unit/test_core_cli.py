@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from metrika_offline import cli
-from metrika_offline.cli.check import _ProgressBar
+from metrika_offline.cli.display import Display
 from metrika_offline.cli.main import build_parser
 
 R = int(time.time()) - 3_600
@@ -110,14 +110,18 @@ def test_progress_bar_only_on_a_terminal() -> None:
             return True
 
     quiet = io.StringIO()
-    with _ProgressBar(100, quiet) as bar:
-        bar.update(50)
+    meter = Display(quiet).phase("checking", 100)
+    meter.update(50, rows=7)
+    meter.close()
     assert quiet.getvalue() == ""
     terminal = Terminal()
-    with _ProgressBar(200_000_000, terminal) as bar:
-        bar.update(100_000_000)
-    assert "50%" in terminal.getvalue()
-    assert terminal.getvalue().endswith("\r")
+    meter = Display(terminal).phase("checking", 200_000_000)
+    meter.update(100_000_000, rows=1_234_567)
+    meter.close()
+    screen = terminal.getvalue()
+    assert "checking:  50%" in screen
+    assert "100M/200M" in screen
+    assert "1,234,567 rows" in screen
 
 
 _IMPORTED = """

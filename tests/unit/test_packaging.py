@@ -30,6 +30,7 @@ def test_the_function_imports_only_what_is_installed() -> None:
         "phonenumbers",
         "requests",
         "requests_toolbelt",
+        "tqdm",  # the CLI's progress bars
     }
     provided |= {"google_crc32c"}  # required by google-cloud-storage itself
     ours = {"metrika_offline"}

@@ -100,6 +100,7 @@ class CheckOptions:
             strict=settings.strict,
             max_invalid_ratio=settings.max_invalid_ratio,
             max_part_bytes=settings.max_part_bytes,
+            max_errors=settings.max_errors,
             now=now,
         )
 
@@ -157,8 +158,10 @@ class _Run:
         sink: PartSink | None,
         rejects: Callable[[], PartWriter] | None,
         should_stop: Callable[[], bool] | None,
+        on_rows: Callable[[int], None] | None = None,
     ) -> None:
         self.options = options
+        self.on_rows = on_rows
         self.builder = ReportBuilder(options.type, options.max_errors)
         self.ctx = Context(
             tz=time_zone(options.timezone),
@@ -266,6 +269,8 @@ class _Run:
             if unnamed is not None:
                 self._unnamed_holds_data(unnamed, batch)
             self._take(batch, validator.check(batch, builder.error_room), layout, records)
+            if self.on_rows is not None:
+                self.on_rows(builder.total)
         if unnamed is not None:
             for code, position, message in unnamed.warnings():
                 builder.warn(code, records.header_line, f"column {position + 1}", message)
@@ -472,6 +477,7 @@ def check_file(
     rejects: Callable[[], PartWriter] | None = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> Report:
     """Check `stream` as a CSV of `options.type` conversions, in one pass.
 
@@ -481,7 +487,8 @@ def check_file(
     `rejects` is called at the first invalid row to open a CSV of the invalid rows (their line
     and error codes, then their cells as read); `check_file` closes it. `progress` gets the
     bytes read so far after each block; `should_stop` is asked before each batch and, when it
-    answers True, the parts are discarded and `DeadlineReached` is raised.
+    answers True, the parts are discarded and `DeadlineReached` is raised. `on_rows` gets the
+    rows read so far after each batch (for a progress display).
     """
-    run = _Run(options, sink, rejects, should_stop)
+    run = _Run(options, sink, rejects, should_stop, on_rows)
     return run.execute(stream, progress)

@@ -1,10 +1,10 @@
 """`metrika-offline validate` and `metrika-offline split`: the core on a local file.
 
-    metrika-offline validate FILE --type T [--json] [--timezone Z] [--strict] [--settings JSON]
-    metrika-offline split FILE --type T --out DIR [--max-part-bytes N] [--rejects PATH]
+    metrika-offline validate FILE --type T [check options] [--json]
+    metrika-offline split FILE --type T --out DIR [check options] [--json]
 
-FILE may be `-` for standard input. Settings not given as options come from the environment
-(TIMEZONE, STRICT, MAX_INVALID_RATIO, MAX_PART_BYTES), then the defaults.
+FILE may be `-` for standard input. The check options are every checking command's
+(`options.py`); settings not given come from `--settings FILE`, the environment, the defaults.
 
 Exit codes: 0 the file is clean (warnings and repairs allowed); 1 some rows or the whole file
 were rejected; 2 usage or configuration error.
@@ -13,21 +13,17 @@ were rejected; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from metrika_offline.check.checker import CheckOptions, Report, check_file
+from metrika_offline.check.checker import Report, check_file
 from metrika_offline.check.splitter import FolderSink, PartWriter
-from metrika_offline.config import Settings
+from metrika_offline.cli import options
+from metrika_offline.cli.display import Display
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.folder_settings import SettingsProblem, parse_settings
-from metrika_offline.flow.routing import PARSERS
-from metrika_offline.types import ConversionType
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -40,12 +36,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "validate",
         help="check a CSV file of conversions and report every problem",
         description="Check FILE as a CSV of offline conversions of the given type: encoding, "
-        "header, every row. Safe repairs are counted as warnings; nothing is written.",
+        "header, every row. Safe repairs are counted as warnings; nothing is written but the "
+        "rejected rows, with --rejects.",
     )
     _common(validate)
-    validate.add_argument(
-        "--max-errors", type=_count, default=100, help="errors listed (counts stay exact)"
-    )
     validate.set_defaults(handler=run_validate)
 
     split = sub.add_parser(
@@ -57,109 +51,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     _common(split)
     split.add_argument("--out", required=True, metavar="DIR", help="folder for the parts")
-    split.add_argument(
-        "--max-part-bytes", type=_positive, help="largest part, in bytes (MAX_PART_BYTES)"
-    )
-    split.add_argument(
-        "--rejects",
-        metavar="PATH",
-        help="write the rejected rows here, with their line and error codes",
-    )
     split.set_defaults(handler=run_split)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the CSV file, or - for standard input")
     parser.add_argument(
-        "--type", type=_conversion_type, help="BASIC, CALLS or CHATS (or the settings file's)"
+        "--type", required=True, type=options.conversion_type, help="BASIC, CALLS or CHATS"
     )
-    parser.add_argument(
-        "--settings",
-        metavar="JSON",
-        help="a folder settings file (metrika-offline.json): type, time zone, phone region, "
-        "date order, encoding, on_bad_optional, column map; options given here win over it",
-    )
-    parser.add_argument(
-        "--timezone", help="time zone of dates written without one (TIMEZONE, default UTC)"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", default=None, help="reject the file on any bad row"
-    )
-    parser.add_argument(
-        "--max-invalid-ratio",
-        type=_ratio,
-        help="reject the file when more than this share of rows is bad (default 0.5)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def _conversion_type(value: str) -> ConversionType:
-    try:
-        return ConversionType.parse(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(value: str) -> int:
-    if not value.strip().isdigit() or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
-    return int(value)
-
-
-def _count(value: str) -> int:
-    if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"expected a number, not {value!r}")
-    return int(value)
-
-
-def _ratio(value: str) -> float:
-    try:
-        ratio = float(value)
-    except ValueError:
-        ratio = -1.0
-    if not 0.0 <= ratio <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {value!r}")
-    return ratio
-
-
-def _options(args: argparse.Namespace, **extra: Any) -> CheckOptions:
-    overrides: dict[str, Any] = {}
-    for option in ("timezone", "strict", "max_invalid_ratio", "max_part_bytes"):
-        value = getattr(args, option, None)
-        if value is not None:
-            overrides[option] = value
-    settings = Settings.from_env(**overrides)
-    chosen, kind = _settings_file(args.settings) if args.settings else ({}, None)
-    if "timezone" in overrides:  # given on the command line: it wins over the file
-        chosen.pop("timezone", None)
-    kind = args.type or kind
-    if kind is None:
-        raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")
-    options = CheckOptions.from_settings(settings, type=kind)
-    return dataclasses.replace(options, **chosen, **extra)
-
-
-def _settings_file(name: str) -> tuple[dict[str, Any], ConversionType | None]:
-    """The check choices and the type a folder settings file gives (ConfigError if bad)."""
-    path = Path(name)
-    if not path.is_file():
-        raise ConfigError(f"no such settings file: {name}")
-    try:
-        folder = parse_settings(path.read_bytes(), name, PARSERS)
-    except SettingsProblem as problem:
-        raise ConfigError(f"bad-settings: {problem.message}") from None
-    chosen: dict[str, Any] = {
-        key: PARSERS[key](value) for key, value in folder.fields.items() if key in _CHOICES
-    }
-    if folder.column_map:
-        chosen["column_map"] = dict(folder.column_map)
-    kind = folder.fields.get("type")
-    return chosen, ConversionType.parse(kind) if kind is not None else None
-
-
-#: What a settings file may choose for `validate` and `split` (counter, comment and mode are
-#: about uploading).
-_CHOICES = frozenset({"timezone", "phone_region", "date_order", "encoding", "on_bad_optional"})
+    options.add_check_options(parser)
+    options.add_output_options(parser)
 
 
 def _open_input(name: str) -> tuple[BinaryIO, int | None]:
@@ -173,27 +74,36 @@ def _open_input(name: str) -> tuple[BinaryIO, int | None]:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    options = _options(args, max_errors=args.max_errors)
-    stream, size = _open_input(args.file)
-    with stream, _ProgressBar(size) as bar:
-        report = check_file(stream, options, progress=bar.update)
-    _print(args, report, None)
-    return _exit_code(report)
+    return _run(args, None)
 
 
 def run_split(args: argparse.Namespace) -> int:
-    options = _options(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {args.out} is not a folder")
     if out.is_dir() and any(out.glob("part-*.csv")):
         raise ConfigError(f"--out {args.out} already holds parts: choose an empty folder")
+    return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: Path | None) -> int:
+    check = options.check_options(args, args.type)
+    display: Display = args.display
     open_rejects = _rejects_opener(args.rejects) if args.rejects else None
     stream, size = _open_input(args.file)
-    with stream, _ProgressBar(size) as bar:
-        report = check_file(
-            stream, options, sink=FolderSink(out), rejects=open_rejects, progress=bar.update
-        )
+    meter = display.phase("checking" if out is None else "checking and splitting", size)
+    try:
+        with stream:
+            report = check_file(
+                stream,
+                check,
+                sink=FolderSink(out) if out is not None else None,
+                rejects=open_rejects,
+                progress=meter.update,
+                on_rows=lambda rows: meter.update(rows=rows),
+            )
+    finally:
+        meter.close()
     _print(args, report, out)
     return _exit_code(report)
 
@@ -259,44 +169,3 @@ def describe(report: Report, name: str, out: Path | None = None) -> str:
     else:
         lines.append("valid" if not rows.invalid else "valid, without the invalid rows")
     return "\n".join(lines) + "\n"
-
-
-class _ProgressBar:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    WIDTH = 30
-    EVERY_S = 0.2
-
-    def __init__(self, total: int | None, stream: IO[str] | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._last = 0.0
-        self._shown = False
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._shown:
-            self.stream.write("\r" + " " * (self.WIDTH + 40) + "\r")
-            self.stream.flush()
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < self.EVERY_S:
-            return
-        self._last = now
-        megabytes = done / 1_000_000
-        if self.total:
-            share = min(done / self.total, 1.0)
-            filled = int(share * self.WIDTH)
-            bar = "#" * filled + "." * (self.WIDTH - filled)
-            text = f"[{bar}] {share:4.0%} {megabytes:,.0f} MB"
-        else:
-            text = f"{megabytes:,.0f} MB read"
-        self.stream.write("\r" + text)
-        self.stream.flush()
-        self._shown = True

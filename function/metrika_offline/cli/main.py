@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from metrika_offline import __version__
+from metrika_offline.cli.display import Display, people_logs
 from metrika_offline.errors import ConfigError, RetryLater
 
 EXIT_OK = 0
@@ -23,7 +24,7 @@ EXIT_USAGE = 2
 COMMAND_MODULES = {
     "validate": "check",
     "split": "check",
-    "upload": "metrika",
+    "upload": "process",
     "status": "metrika",
     "process": "process",
 }
@@ -57,8 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Options before the command take no value (--help, --version): the first word is it.
     parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
+    args.display = Display()
     try:
-        code: int = args.handler(args)
+        with people_logs(args.display, verbose=getattr(args, "verbose", False)):
+            code: int = args.handler(args)
     except ConfigError as exc:
         sys.stderr.write(f"metrika-offline: {exc}\n")
         return EXIT_USAGE

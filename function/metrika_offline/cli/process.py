@@ -1,152 +1,211 @@
-"""`metrika-offline process`: the whole pipeline on a local file or a gs:// object, no trigger.
+"""`metrika-offline process` and `upload`: one pipeline, the function's, on one file.
 
-A local file is treated as an object in a bucket-like folder: its result JSON and rejected
-rows land beside it, the parts and job state under a hidden `.metrika-offline/` folder there.
-Flags act as the object's custom metadata, so they win over the path and the defaults.
+`process` takes a local file or gs://BUCKET/OBJECT; `upload` is its friendly name for a local
+file whose routing the flags give. Both run the same job: claim, check and split, upload each
+part once, and write the result JSON (and the rejected rows) beside the file. The flags act
+as the object's custom metadata and the check settings; together they are the job's identity
+on this generation of the file, so
+
+- a rerun with the same file and settings resumes the job, or reuses its result and says so;
+- a rerun with other settings starts a new job (parts Metrica may already have, from an
+  earlier job with the same settings, are looked up by their marker before sending);
+- `--force` starts over on purpose, looking every part's marker up first;
+- Ctrl-C releases every claim and part this run holds and says where it stopped; the next
+  run resumes at once, and a part whose POST was in flight is looked up by its marker.
+
+Exit codes: 0 every row went (or, with --dry-run, every row is valid); 1 rows were left out,
+the file was rejected or an upload failed; 2 usage or configuration (no token, no such file,
+a token Metrica refuses); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from metrika_offline.config import Settings
-from metrika_offline.errors import ConfigError, StoreError
-from metrika_offline.flow import codec
-from metrika_offline.flow.events import ObjectEvent
-from metrika_offline.flow.jobs import Status
-from metrika_offline.flow.layout import LOCAL_WORK_PREFIX, result_name
-from metrika_offline.flow.pipeline import Deadline, Pipeline
-from metrika_offline.flow.poll import Poller
-from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
-from metrika_offline.metrika.client import MetrikaClient
-from metrika_offline.store.base import ObjectStore
-from metrika_offline.store.gcs import GcsStore
-from metrika_offline.store.local import LocalStore
+from metrika_offline.cli import options
+from metrika_offline.cli.display import Display
+from metrika_offline.cli.target import LOCAL_WORK_PREFIX, Target, open_target
+from metrika_offline.errors import ConfigError
 
-CLEAN_STATUSES = frozenset({Status.UPLOADED, Status.VALIDATED})
+if TYPE_CHECKING:
+    from metrika_offline.flow.jobs import Job
+    from metrika_offline.flow.pipeline import Pipeline
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add `process` to the parser."""
-    parser = sub.add_parser(
+    """Add `process` and `upload` to the parser."""
+    process = sub.add_parser(
         "process",
         help="run the whole pipeline on a local file or gs://BUCKET/OBJECT",
         description="Check, split and upload one file as the function would, and write its "
-        "result JSON beside it.",
+        "result JSON (and rejected rows) beside it. Flags win over the object's metadata, "
+        "its path and the defaults.",
     )
-    parser.add_argument("source", help="a local CSV file or gs://BUCKET/OBJECT")
-    parser.add_argument("--counter", help="counter id (wins over the path and defaults)")
-    parser.add_argument("--type", help="BASIC, CALLS or CHATS")
-    parser.add_argument("--comment", help="comment for the upload")
-    parser.add_argument("--dry-run", action="store_true", help="check and report; send nothing")
-    parser.add_argument("--json", action="store_true", help="print the result JSON")
-    parser.set_defaults(handler=run)
+    process.add_argument("source", metavar="FILE|gs://BUCKET/OBJECT")
+    _common(process)
+    process.set_defaults(handler=run, local_only=False)
+
+    upload = sub.add_parser(
+        "upload",
+        help="check, split and upload a local CSV file to Metrica",
+        description="process for a local file: check and split FILE with the function's rules, "
+        "upload each part once (METRIKA_TOKEN, METRIKA_API_URL), write FILE.result.json and "
+        "the rejected rows beside it. --counter is required (here or in --settings).",
+    )
+    upload.add_argument("source", metavar="FILE")
+    _common(upload)
+    upload.set_defaults(handler=run, local_only=True)
 
 
-def _open_source(source: str, settings: Settings) -> tuple[ObjectStore, str, Settings]:
-    if source.startswith("gs://"):
-        bucket, _, name = source[len("gs://") :].partition("/")
-        if not bucket or not name:
-            raise ConfigError(f"expected gs://BUCKET/OBJECT, got {source!r}")
-        return GcsStore.from_env(bucket), name, settings
-    path = Path(source)
-    if not path.is_file():
-        raise ConfigError(f"no such file: {source}")
-    local = Settings.from_env(input_prefix="", work_prefix=LOCAL_WORK_PREFIX)
-    return LocalStore(path.resolve().parent), path.name, local
+def _common(parser: argparse.ArgumentParser) -> None:
+    options.add_routing_options(parser, required=False)
+    options.add_run_options(parser)
+    options.add_check_options(parser)
+    options.add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    store, name, settings = _open_source(args.source, settings)
+    from metrika_offline.errors import MetrikaAuthError, RetryLater, StoreError
+    from metrika_offline.flow import codec
+
+    display: Display = args.display
+    target = open_target(args.source, local_only=args.local_only)
+    routing = options.routing_values(args)
+    fixed = {"input_prefix": "", "work_prefix": LOCAL_WORK_PREFIX} if target.is_local else {}
+    settings = options.settings_with(args, **fixed)
     settings.check_lease()  # `process` takes leases as the function does
-    info = store.stat(name)
-    if info is None:
-        raise ConfigError(f"no such object: {args.source}")
-    flags = {
-        META_COUNTER: args.counter,
-        META_TYPE: args.type,
-        META_COMMENT: args.comment,
-        META_MODE: "dry-run" if args.dry_run else None,
-    }
-    metadata = {**info.metadata, **{k: v for k, v in flags.items() if v is not None}}
-    event = ObjectEvent(store.bucket, name, info.generation, info.size, metadata)
-    token = settings.metrika_token
-    pipeline = Pipeline(
-        store=store,
-        settings=settings,
-        metrika=MetrikaClient.from_settings(settings) if token else None,
-        dispatch="inline",
-    )
+    if args.local_only and "counter" not in routing and settings.default_counter_id is None:
+        raise ConfigError("upload needs --counter (or counter in --settings)")
+    pipeline = _pipeline(target, settings, display, dry_run=args.dry_run)
+    event = _event(target, routing, dry_run=args.dry_run)
+    started = time.time()
     try:
-        job = pipeline.process_source(event, Deadline())
-    except StoreError as exc:
-        sys.stderr.write(f"metrika-offline: {exc}; run the command again to resume\n")
-        return 1
+        job = pipeline.process_source(event, _no_deadline(), force=args.force)
+    except KeyboardInterrupt:
+        with _no_interrupts():
+            pipeline.release(event)
+            display.note(_where_it_stopped(pipeline.find_job(event), target))
+        return EXIT_INTERRUPTED
+    except MetrikaAuthError as exc:
+        display.note(f"{exc}; fix METRIKA_TOKEN and run the same command again to resume")
+        return EXIT_USAGE
+    except (RetryLater, StoreError) as exc:
+        display.note(f"{exc}; run the same command again to resume")
+        return EXIT_FAILED
+    if job.finished_at is not None and job.finished_at < started:
+        display.note(
+            f"{target.shown}: this file was done with the same settings on "
+            f"{_local_time(job.finished_at)}; its result is shown again (--force starts over)"
+        )
+    if args.rejects and job.rejects:
+        _copy_rejects(target, job.rejects, Path(args.rejects))
     result = codec.result_json(job)
-    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else summarize(result))
-    clean = job.status in CLEAN_STATUSES and not (job.check and job.check.rows.invalid)
-    return 0 if clean else 1
+    _print(args, result, target)
+    return exit_code(result)
 
 
-def summarize(result: Mapping[str, Any]) -> str:
-    """A few lines a person reads after a run, from a result JSON."""
-    rows = result["rows"]
-    source = result["source"]
-    lines = [
-        f"{source['name']}: {result['status']}",
-        f"  rows: {rows.get('total', 0)} total, {rows.get('valid', 0)} valid, "
-        f"{rows.get('invalid', 0)} invalid, {rows.get('duplicates', 0)} duplicates",
-    ]
-    if result.get("error"):
-        lines.append(f"  error: {result['error']['code']}: {result['error']['message']}")
-    for error in result["errors"][:10]:
-        where = f"line {error['line']}" if error.get("line") else "file"
-        column = f" [{error['column']}]" if error.get("column") else ""
-        lines.append(f"  {where}{column}: {error['code']}: {error['message']}")
-    for part in result["parts"]:
-        line = (
-            f"  part {part['index']}: {part['rows']} rows, {part['bytes']} bytes, {part['state']}"
-        )
-        if part.get("uploading"):
-            line += f", Metrica upload {part['uploading']['id']} {part['uploading']['status']}"
-        if part.get("error"):
-            line += f" ({part['error']['code']}: {part['error']['message']})"
-        lines.append(line)
-    metrika = result.get("metrika")
-    if metrika:
-        lines.append(
-            f"  Metrica: {metrika['outcome']}, {metrika.get('linked_quantity', 0)} of "
-            f"{metrika.get('rows_sent', 0)} rows linked"
-        )
-        lines.extend(f"  warning: {w['code']}: {w['message']}" for w in metrika["warnings"])
-    if result.get("rejects"):
-        lines.append(f"  rejected rows: {result['rejects']}")
-    lines.append(f"  result: gs://{source['bucket']}/{result_name(source['name'])}")
-    return "\n".join(lines)
+def _pipeline(target: Target, settings: Any, display: Display, *, dry_run: bool) -> Pipeline:
+    from metrika_offline.flow.pipeline import Pipeline
+    from metrika_offline.metrika.client import MetrikaClient
+
+    metrika = None
+    if not dry_run:
+        # Before the check: a missing token fails at once, not after a gigabyte.
+        metrika = MetrikaClient.from_settings(settings)
+    return Pipeline(
+        store=target.store,
+        settings=settings,
+        metrika=metrika,
+        dispatch="inline",
+        observer=display,
+        restart="on_change",
+        counter_hint=(
+            "give --counter (or counter in --settings, or set DEFAULT_COUNTER_ID)"
+            if target.is_local
+            else None
+        ),
+    )
 
 
-def run_file_status(target: str, *, refresh: bool, as_json: bool) -> int:
-    """`status FILE|gs://… [--refresh]`: the file's result, brought up to date on request."""
-    store, name, settings = _open_source(target, Settings.from_env())
-    found = store.read_bytes(result_name(name))
-    if found is None:
-        raise ConfigError(f"no result for {target} yet")
-    result: dict[str, Any] = json.loads(found[0])
-    if refresh:
-        if not settings.metrika_token:
-            raise ConfigError("--refresh asks Metrica: set METRIKA_TOKEN")
-        with MetrikaClient.from_settings(settings) as client:
-            poller = Poller(store=store, metrika=client, settings=settings)
-            job = poller.refresh(name, int(result["source"]["generation"]))
-        if job is not None:
-            result = codec.result_json(job)
-    print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else summarize(result))
-    outcome = (result.get("metrika") or {}).get("outcome", "pending")
-    clean = result["status"] in CLEAN_STATUSES and outcome in {"pending", "processed"}
-    return 0 if clean else 1
+def _event(target: Target, routing: Mapping[str, str], *, dry_run: bool) -> Any:
+    from metrika_offline.flow.events import ObjectEvent
+    from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
+
+    info = target.store.stat(target.name)
+    if info is None:
+        raise ConfigError(f"no such object: {target.shown}")
+    keys = {"counter": META_COUNTER, "type": META_TYPE, "comment": META_COMMENT}
+    flags = {keys[field]: value for field, value in routing.items()}
+    if dry_run:
+        flags[META_MODE] = "dry-run"
+    metadata = {**info.metadata, **flags}
+    return ObjectEvent(target.store.bucket, target.name, info.generation, info.size, metadata)
+
+
+def _no_deadline() -> Any:
+    from metrika_offline.flow.deadline import Deadline
+
+    return Deadline()
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """A second Ctrl-C must not cut the release of the claims short."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _where_it_stopped(job: Job | None, target: Target) -> str:
+    again = "run the same command again to resume"
+    if job is None or not job.is_split:
+        return f"interrupted while checking {target.shown}; nothing was sent; {again}"
+    done = sum(1 for p in job.parts if p.uploading is not None)
+    return (
+        f"interrupted while uploading {target.shown}: {done} of {len(job.parts)} part(s) "
+        f"uploaded; {again} (a part that was being sent is looked up in Metrica first)"
+    )
+
+
+def _local_time(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_s))
+
+
+def _copy_rejects(target: Target, name: str, to: Path) -> None:
+    if to.is_dir():
+        raise ConfigError(f"--rejects {to} is a folder, not a file")
+    to.parent.mkdir(parents=True, exist_ok=True)
+    reader = target.store.open_read(name)
+    try:
+        with to.open("wb") as out:
+            shutil.copyfileobj(reader, out)
+    finally:
+        reader.close()
+
+
+def _print(args: argparse.Namespace, result: Mapping[str, Any], target: Target) -> None:
+    from metrika_offline.cli.summary import summarize
+
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(summarize(result, target.show))
+
+
+def exit_code(result: Mapping[str, Any]) -> int:
+    """0 when every row went (or is valid, in a dry run), else 1."""
+    clean = result["status"] in {"uploaded", "validated"} and not result["rows"].get("invalid")
+    return EXIT_OK if clean else EXIT_FAILED

@@ -141,6 +141,8 @@ class Job:
     rejects: str | None = None
     error: Problem | None = None
     metrika: MetrikaOutcome | None = None  # Metrica's final word, filled by the follow-up
+    key: str = ""  # the routing and check settings' fingerprint (`pipeline.job_key`)
+    restarted: int = 0  # times this generation's job was started over (parts look up first)
 
     @property
     def is_split(self) -> bool:

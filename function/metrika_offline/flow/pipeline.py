@@ -17,6 +17,7 @@ everything written are in `layout`; docs/architecture.md draws the whole path.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import posixpath
 import time
@@ -33,13 +34,13 @@ from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
     MetrikaAuthError,
-    MetrikaError,
     MetrikaRejectedError,
     MetrikaRetryableError,
     ObjectNotFound,
     PreconditionFailed,
 )
 from metrika_offline.flow import codec
+from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.folder_settings import (
     BAD_SETTINGS,
@@ -61,9 +62,19 @@ from metrika_offline.flow.jobs import (
 )
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
+from metrika_offline.flow.observe import QUIET, Meter, Observer
+from metrika_offline.flow.outcomes import log_file_result, metrika_problem, too_old_problem
 from metrika_offline.flow.pending import PendingUpload, add_pending
-from metrika_offline.flow.routing import PARSERS, Mode, Route, RoutingProblem, route
-from metrika_offline.flow.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.rerun import Restart, job_key, started_over_note
+from metrika_offline.flow.routing import (
+    NO_COUNTER_HINT,
+    PARSERS,
+    Mode,
+    Route,
+    RoutingProblem,
+    route,
+)
+from metrika_offline.flow.sinks import CountingReader, LazyRejects, StorePartSink
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
@@ -73,29 +84,8 @@ from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
-#: Leave this much of the invocation's time (at most a quarter of it) for recording state and
-#: handing over.
-DEADLINE_MARGIN_S = 30.0
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
-
-
-@dataclasses.dataclass(frozen=True)
-class Deadline:
-    """When this invocation must have handed over (a `time.monotonic` value; None = never)."""
-
-    at: float | None = None
-    clock: Callable[[], float] = time.monotonic
-
-    def reached(self) -> bool:
-        return self.at is not None and self.clock() >= self.at
-
-    @classmethod
-    def for_invocation(cls, settings: Settings, started: float | None = None) -> Deadline:
-        start = time.monotonic() if started is None else started
-        limit = settings.invocation_timeout_s
-        budget = limit - min(DEADLINE_MARGIN_S, limit / 4)
-        return cls(start + budget)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,14 +117,25 @@ class Pipeline:
         metrika: MetrikaClient | None,
         dispatch: Literal["events", "inline"] = "events",
         clock: Callable[[], float] = time.time,
+        observer: Observer = QUIET,
+        restart: Restart = "never",
+        counter_hint: str | None = None,
+        folder_settings: FolderSettings | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.metrika = metrika
         self.dispatch_mode = dispatch
         self.clock = clock
+        self.observer = observer
+        self.restart = restart
+        self.counter_hint = counter_hint or NO_COUNTER_HINT
+        # A settings file the caller chose (the CLI's --settings), instead of the folder's.
+        self.folder_settings = folder_settings
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
         self.layout = self.jobs.layout
+        # Every lease owner this process made, so `release` can hand them all back.
+        self._owners: set[str] = set()
 
     # ----------------------------------------------------------------------------- events
 
@@ -171,32 +172,81 @@ class Pipeline:
     # ----------------------------------------------------------------------------- source
 
     def _folder_settings(self, event: ObjectEvent) -> FolderSettings | RoutingProblem | None:
-        """The nearest folder settings file above the object, or why it cannot be used."""
+        """The nearest folder settings file above the object (or the one the caller chose),
+        or why it cannot be used."""
+        if self.folder_settings is not None:
+            return self.folder_settings
         try:
             return find_settings(self.store, event.name, self.settings.input_prefix, PARSERS)
         except SettingsProblem as problem:
             return RoutingProblem(BAD_SETTINGS, problem.message)
 
-    def process_source(self, event: ObjectEvent, deadline: Deadline) -> Job:
-        """Claim, check and split one generation of a CSV, then dispatch its parts."""
-        routed = route(event.name, event.metadata, self.settings, self._folder_settings(event))
+    def process_source(self, event: ObjectEvent, deadline: Deadline, *, force: bool = False) -> Job:
+        """Claim, check and split one generation of a CSV, then dispatch its parts.
+
+        `force` starts the job over even if it is done (parts look their marker up first).
+        """
+        routed = route(
+            event.name,
+            event.metadata,
+            self.settings,
+            self._folder_settings(event),
+            no_counter_hint=self.counter_hint,
+        )
+        key = job_key(routed, self._check_options(routed))
         # Leases belong to one invocation, not to the instance: a duplicate delivery may run
         # in another thread of this very process.
-        owner = uuid.uuid4().hex
-        job = self._claim_source(event, routed, owner)
+        owner = self._new_owner()
+        job = self._claim_source(event, routed, key, owner, force=force)
         if not job.is_split and not job.is_final:
             job = self._check_and_split(job, event, deadline, owner)
         if job.status is Status.PROCESSING:
             job = self._dispatch(job)
         return job
 
-    def _claim_source(self, event: ObjectEvent, routed: Route, owner: str) -> Job:
+    def _new_owner(self) -> str:
+        owner = uuid.uuid4().hex
+        self._owners.add(owner)
+        return owner
+
+    def _check_options(self, routed: Route) -> CheckOptions:
+        options = CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock())
+        return dataclasses.replace(options, **routed.check_choices())
+
+    def find_job(self, event: ObjectEvent) -> Job | None:
+        """The job state of this event's generation, as it stands."""
+        loaded = self.jobs.load(event.name, event.generation)
+        return loaded[0] if loaded is not None else None
+
+    def release(self, event: ObjectEvent) -> None:
+        """Hand back every claim this process holds on the event's job (after Ctrl-C).
+
+        A part that was being sent stays `sending`: the next attempt looks its marker up.
+        """
+        mine = self._owners
+
+        def release(current: Job) -> Job | None:
+            changed = current
+            if current.lease is not None and current.lease.owner in mine:
+                changed = dataclasses.replace(changed, lease=None)
+            for part in current.parts:
+                if part.lease is not None and part.lease.owner in mine:
+                    changed = changed.with_part(dataclasses.replace(part, lease=None))
+            return None if changed is current else changed
+
+        with contextlib.suppress(ObjectNotFound):
+            self.jobs.update(event.name, event.generation, release)
+
+    def _claim_source(
+        self, event: ObjectEvent, routed: Route, key: str, owner: str, *, force: bool
+    ) -> Job:
         now = self.clock()
         fresh = Job(
             source=Source(event.bucket, event.name, event.generation, event.size),
             routing=routed,
             lease=Lease(owner, now + self.settings.lease_s),
             split_attempts=1,
+            key=key,
         )
         try:
             return self.jobs.create(fresh)
@@ -204,10 +254,15 @@ class Pipeline:
             pass
 
         def take_over(current: Job) -> Job | None:
-            if current.is_split or current.is_final:
+            again = force or (self.restart == "on_change" and current.key != key)
+            if not again and (current.is_split or current.is_final):
                 return None
-            if current.lease is not None and current.lease.held_by_other(owner, now):
-                raise ClaimHeld(f"{event.name}@{event.generation} is being checked elsewhere")
+            held = [current.lease, *(p.lease for p in current.parts if again)]
+            if any(lease is not None and lease.held_by_other(owner, now) for lease in held):
+                raise ClaimHeld(f"{event.name}@{event.generation} is being worked on elsewhere")
+            if again:
+                # The revision goes on from the old job's, so the new result replaces its own.
+                return dataclasses.replace(fresh, created_at=now, restarted=current.restarted + 1)
             log.info("taking over an abandoned check (attempt %d)", current.split_attempts + 1)
             return dataclasses.replace(
                 current,
@@ -215,7 +270,11 @@ class Pipeline:
                 split_attempts=current.split_attempts + 1,
             )
 
-        return self.jobs.update(event.name, event.generation, take_over).after
+        change = self.jobs.update(event.name, event.generation, take_over)
+        if change.written and change.after.restarted > change.before.restarted:
+            self.observer.note(started_over_note(change.before, change.after, force=force))
+            log.info("job started over", extra={"key": key, "old_key": change.before.key})
+        return change.after
 
     def _check_and_split(self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str) -> Job:
         """Turn down what must not be checked; else check, split, and record the verdict."""
@@ -244,13 +303,13 @@ class Pipeline:
             extra={"rows": report.rows.total, "parts": len(verdict.parts)},
         )
         if job.is_final:
-            _log_file_result(job)
+            log_file_result(job)
         return job
 
     def _refusal(self, job: Job, event: ObjectEvent) -> tuple[Status, Problem] | None:
         """Why this file is not to be checked at all, if it is not."""
         if self._too_old(event.event_time):
-            return Status.FAILED, _too_old_problem(self.settings.max_event_age_s)
+            return Status.FAILED, too_old_problem(self.settings.max_event_age_s)
         problem = job.routing.problem
         if problem is not None:
             return Status.REJECTED, Problem(problem.code, problem.message)
@@ -269,10 +328,7 @@ class Pipeline:
         raises DeadlineReached.
         """
         source, routed = job.source, job.routing
-        options = dataclasses.replace(
-            CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock()),
-            **routed.check_choices(),
-        )
+        options = self._check_options(routed)
         sink = (
             None
             if routed.mode is Mode.DRY_RUN
@@ -283,6 +339,9 @@ class Pipeline:
             reader = ReadAhead(self.store.open_read(source.name, source.generation))
         except ObjectNotFound:
             return None
+        meter = self.observer.phase(
+            "checking" if sink is None else "checking and splitting", source.size
+        )
         try:
             return check_file(
                 cast(BinaryIO, reader),
@@ -290,6 +349,8 @@ class Pipeline:
                 sink=sink,
                 rejects=rejects,
                 should_stop=deadline.reached,
+                progress=meter.update,
+                on_rows=lambda rows: meter.update(rows=rows),
             )
         except DeadlineReached:
             self.jobs.update(
@@ -297,6 +358,7 @@ class Pipeline:
             )
             raise
         finally:
+            meter.close()
             reader.close()
 
     def _verdict(self, job: Job, report: Report) -> _Verdict:
@@ -337,7 +399,7 @@ class Pipeline:
 
     def _new_part(self, job: Job, info: PartInfo) -> Part:
         source = job.source
-        marker = make_marker(source.bucket, source.name, source.generation, info.index)
+        marker = make_marker(source.bucket, source.name, source.generation, info.index, job.key)
         return Part(
             index=info.index,
             name=self.layout.parts(source.name, source.generation) + info.name,
@@ -354,7 +416,7 @@ class Pipeline:
             )
 
         job = self.jobs.update(job.source.name, job.source.generation, change).after
-        _log_file_result(job)
+        log_file_result(job)
         return job
 
     def _dispatch(self, job: Job) -> Job:
@@ -392,7 +454,7 @@ class Pipeline:
         """Upload one part exactly once, resuming whatever an earlier attempt left."""
         with log_context(object=name, generation=str(generation), part=index):
             now = self.clock()
-            owner = uuid.uuid4().hex  # this invocation's, as for the source
+            owner = self._new_owner()  # this invocation's, as for the source
 
             def claim(current: Job) -> Job | None:
                 part = current.part(index)
@@ -424,12 +486,31 @@ class Pipeline:
                 return job  # final already
             if self._too_old(event_time):
                 return self._finish_part(
-                    job, index, None, _too_old_problem(self.settings.max_event_age_s)
+                    job, index, None, too_old_problem(self.settings.max_event_age_s)
                 )
-            resume = claimed.before.part(index).state is PartState.SENDING
-            return self._send(job, job.part(index), resume=resume, deadline=deadline, owner=owner)
+            before = claimed.before.part(index)
+            # A part of a job started over may be in Metrica from the old job: look first.
+            resume = before.state is PartState.SENDING or (
+                job.restarted > 0 and before.attempts == 0
+            )
+            meter = self.observer.phase(f"uploading part {index}/{len(job.parts)}", before.bytes)
+            try:
+                return self._send(
+                    job, job.part(index), resume=resume, deadline=deadline, owner=owner, meter=meter
+                )
+            finally:
+                meter.close()
 
-    def _send(self, job: Job, part: Part, *, resume: bool, deadline: Deadline, owner: str) -> Job:
+    def _send(
+        self,
+        job: Job,
+        part: Part,
+        *,
+        resume: bool,
+        deadline: Deadline,
+        owner: str,
+        meter: Meter,
+    ) -> Job:
         counter = job.routing.counter_id
         if self.metrika is None or counter is None:
             return self._finish_part(
@@ -442,12 +523,16 @@ class Pipeline:
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
             self._renew_lease(job, part.index, owner)
-            return cast(BinaryIO, self.store.open_read(part.name))
+            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter))
 
         try:
             found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
             if found is not None:
                 log.info("adopting upload %d found by its marker", found.id)
+                self.observer.note(
+                    f"part {part.index}: Metrica already has it (upload {found.id}, found by "
+                    "its marker): not sent again"
+                )
                 uploading = found
             else:
                 uploading = self.metrika.upload(
@@ -460,9 +545,16 @@ class Pipeline:
                     filename=posixpath.basename(job.source.name),
                     deadline=deadline.at,
                 )
-        except (MetrikaRejectedError, MetrikaAuthError) as exc:
-            code = "metrika-auth" if isinstance(exc, MetrikaAuthError) else "metrika-rejected"
-            return self._finish_part(job, part.index, None, _metrika_problem(code, exc))
+        except MetrikaAuthError as exc:
+            if self.dispatch_mode == "inline":
+                # A person is there to fix the token: the part waits for the next run.
+                self._release_part(job, part.index, owner)
+                raise
+            return self._finish_part(job, part.index, None, metrika_problem("metrika-auth", exc))
+        except MetrikaRejectedError as exc:
+            return self._finish_part(
+                job, part.index, None, metrika_problem("metrika-rejected", exc)
+            )
         except (MetrikaRetryableError, DeadlineReached):
             self._release_part(job, part.index, owner)
             raise
@@ -523,7 +615,7 @@ class Pipeline:
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
         if job.status is not Status.PROCESSING:
-            _log_file_result(job)
+            log_file_result(job)
         return job
 
     def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
@@ -534,46 +626,3 @@ class Pipeline:
         )  # fmt: skip
         add_pending(self.store, self.layout, entry)
         self.store.delete(part.name)
-
-
-def _too_old_problem(max_age_s: float) -> Problem:
-    return Problem(
-        "event-too-old",
-        f"the event is older than {max_age_s / 3600:g} h (MAX_EVENT_AGE_S), so retries "
-        "stopped; drop the file again to process it",
-    )
-
-
-def _metrika_problem(code: str, exc: MetrikaError) -> Problem:
-    return Problem(
-        code,
-        str(exc),
-        http_status=exc.status,
-        error_type=exc.error_type or None,
-        metrika_message=exc.metrika_message or None,
-    )
-
-
-_SEVERITY = {
-    Status.REJECTED: 40,  # logging.ERROR
-    Status.FAILED: 40,
-    Status.PARTIALLY_UPLOADED: 30,  # logging.WARNING
-}
-
-
-def _log_file_result(job: Job) -> None:
-    """One line per file outcome: the alerting in infra/ counts these."""
-    log.log(
-        _SEVERITY.get(job.status, 20),
-        "file %s: %s",
-        job.status.value,
-        job.source.name,
-        extra={
-            "event": "file_result",
-            "status": job.status.value,
-            "bucket": job.source.bucket,
-            "object": job.source.name,
-            "generation": str(job.source.generation),
-            "code": job.error.code if job.error else None,
-        },
-    )

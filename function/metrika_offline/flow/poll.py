@@ -143,6 +143,7 @@ class _News:
     """What one round learned about one upload: Metrica's answer (if any), and whether we
     have waited long enough to stop asking."""
 
+    upload_id: int
     answer: Uploading | None
     gave_up: bool
 
@@ -157,6 +158,8 @@ def _record_news(job: Job, news: Mapping[int, _News], now: float) -> Job | None:
     """The job with the news written into its parts and outcome; None when nothing changed."""
     updated = job
     for index, item in news.items():
+        if not _awaits(updated, index, item.upload_id):
+            continue  # the job was started over since: not this part's upload
         part = updated.part(index)
         if part.uploading is None:
             continue
@@ -166,6 +169,17 @@ def _record_news(job: Job, news: Mapping[int, _News], now: float) -> Job | None:
     if updated is job:
         return None
     return dataclasses.replace(updated, metrika=outcome_of(updated, now))
+
+
+def _awaits(job: Job, index: int, uploading_id: int) -> bool:
+    """True while the job's part `index` is this upload, waiting for Metrica's final word."""
+    part = next((p for p in job.parts if p.index == index), None)
+    return (
+        part is not None
+        and part.uploading is not None
+        and part.uploading.id == uploading_id
+        and part.awaits_metrika
+    )
 
 
 def _became_final(change: Change) -> bool:
@@ -270,6 +284,7 @@ class Poller:
         now = self.clock()
         news = {
             e.upload.part: _News(
+                e.upload.uploading_id,
                 answers.get(e.upload.part),
                 gave_up=now - e.upload.since > self.settings.poll_give_up_s,
             )
@@ -290,7 +305,8 @@ class Poller:
             done = [
                 e
                 for e in entries
-                if e.upload.part in news and not change.after.part(e.upload.part).awaits_metrika
+                if e.upload.part in news
+                and not _awaits(change.after, e.upload.part, e.upload.uploading_id)
             ]
             self._drop(done)
             if _became_final(change):

@@ -227,14 +227,15 @@ def _resolve(
     return values, sources, problem
 
 
-def _no_counter(counter: object, mode: object) -> RoutingProblem | None:
+NO_COUNTER_HINT = (
+    "set metadata counter-id, counter_id in the folder's metrika-offline.json, put the file "
+    "under a folder named by the counter id (incoming/51234567/…), or set DEFAULT_COUNTER_ID"
+)
+
+
+def _no_counter(counter: object, mode: object, hint: str) -> RoutingProblem | None:
     if counter is None and mode is Mode.UPLOAD:
-        return RoutingProblem(
-            "no-counter",
-            "no counter id: set metadata counter-id, counter_id in the folder's "
-            "metrika-offline.json, put the file under a folder named by the counter id "
-            "(incoming/51234567/…), or set DEFAULT_COUNTER_ID",
-        )
+        return RoutingProblem("no-counter", f"no counter id: {hint}")
     return None
 
 
@@ -243,10 +244,13 @@ def route(
     metadata: Mapping[str, str],
     settings: Settings,
     folder: FolderSettings | RoutingProblem | None = None,
+    *,
+    no_counter_hint: str = NO_COUNTER_HINT,
 ) -> Route:
     """Work out where `name` goes and how it is read. `folder` is the nearest folder settings
     file (or why it could not be used). Never raises: a problem is returned in
-    `Route.problem`."""
+    `Route.problem`. `no_counter_hint` says how to give a counter where the bucket's ways do
+    not apply (a local file)."""
     settings_problem = folder if isinstance(folder, RoutingProblem) else None
     found = folder if isinstance(folder, FolderSettings) else None
     layers = [
@@ -255,7 +259,11 @@ def route(
         _from_path(name, settings.input_prefix),
     ]
     values, sources, problem = _resolve(layers, _defaults(name, settings))
-    problem = settings_problem or problem or _no_counter(values["counter_id"], values["mode"])
+    problem = (
+        settings_problem
+        or problem
+        or _no_counter(values["counter_id"], values["mode"], no_counter_hint)
+    )
     column_map: Mapping[str, str] = found.column_map if found is not None else {}
     if column_map:
         sources["column_map"] = "folder"

@@ -28,13 +28,15 @@ _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ASCII_ALLOWED = frozenset(string.digits + string.ascii_letters + " ")
 
 
-def make_marker(bucket: str, name: str, generation: int, part: int) -> str:
+def make_marker(bucket: str, name: str, generation: int, part: int, job: str = "") -> str:
     """A short tag that identifies one part of one generation of one object.
 
     Only digits and lower-case Latin letters, so it survives Metrica's comment rules; derived
-    from the inputs alone, so a retry in another process finds the same marker.
+    from the inputs alone, so a retry in another process finds the same marker. `job`, when
+    given, tells apart jobs on the same generation with other settings (other parts).
     """
-    key = "\x1f".join((bucket, name, str(generation), str(part))).encode()
+    fields = (bucket, name, str(generation), str(part), *((job,) if job else ()))
+    key = "\x1f".join(fields).encode()
     number = int.from_bytes(hashlib.sha256(key).digest()[:10], "big") % (36**_MARKER_DIGITS)
     digits = []
     for _ in range(_MARKER_DIGITS):

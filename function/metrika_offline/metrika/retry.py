@@ -93,8 +93,10 @@ class Retrier:
             _log.warning(
                 "Metrica call failed; retrying",
                 extra={
+                    "event": "metrika_retry",
                     "call": what,
                     "attempt": number,
+                    "max_attempts": self.policy.max_attempts,
                     "delay_s": round(delay, 3),
                     "http_status": error.status,
                     "error_type": error.error_type,

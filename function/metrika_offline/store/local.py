@@ -2,7 +2,8 @@
 
 Every file under `root` is an object named by its path relative to `root` (with `/`). What
 Cloud Storage keeps beside an object (generation, custom metadata, content type) is kept in
-a sidecar JSON file under the hidden `.localstore/` folder, which is never listed.
+a sidecar JSON file under a hidden folder (`meta_dir`, `.localstore` unless told otherwise:
+the CLI keeps it inside its own work folder), which is never listed.
 
 Generations are integers that only grow: a write takes the larger of the clock in
 nanoseconds and one more than anything this process has handed out or seen, so an object
@@ -141,10 +142,13 @@ class LocalWriter:
 class LocalStore:
     """A folder that behaves like one bucket (see the module docstring for the limits)."""
 
-    def __init__(self, root: Path, bucket: str = "local") -> None:
+    def __init__(self, root: Path, bucket: str = "local", *, meta_dir: str = META_DIR) -> None:
         self._root = Path(root).resolve()
         self._bucket = bucket
-        self._meta = self._root / META_DIR
+        self._meta_name = meta_dir.strip("/")
+        if not self._meta_name or any(p in ("", ".", "..") for p in self._meta_name.split("/")):
+            raise StoreError(f"not a usable folder for the store's own files: {meta_dir!r}")
+        self._meta = self._root.joinpath(*self._meta_name.split("/"))
         self._lock = _folder_lock(self._root)
 
     @property
@@ -163,7 +167,8 @@ class LocalStore:
             not name
             or name.startswith("/")
             or any(part in ("", ".", "..") for part in parts)
-            or parts[0] == META_DIR
+            or name == self._meta_name
+            or name.startswith(self._meta_name + "/")
         ):
             raise StoreError(f"not a usable object name here: {name!r}")
         return self._root.joinpath(*parts)
@@ -298,8 +303,7 @@ class LocalStore:
         for dirpath, dirnames, filenames in os.walk(start):
             rel = Path(dirpath).relative_to(self._root).as_posix()
             base = "" if rel == "." else rel + "/"
-            if not base:
-                dirnames[:] = [d for d in dirnames if d != META_DIR]
+            dirnames[:] = [d for d in dirnames if base + d != self._meta_name]
             names += [base + f for f in filenames if (base + f).startswith(prefix)]
         for name in sorted(names):
             info = self.stat(name)

@@ -1,16 +1,18 @@
 """The options every command that checks a file shares, defined once.
 
-    check       --timezone --strict --max-invalid-ratio --max-part-bytes --phone-region
-                --date-order --max-errors --settings FILE --rejects PATH
+    check       --timezone --strict --max-invalid-ratio --max-part-bytes --max-errors
+                --phone-region --date-order --encoding --on-bad-optional
+                --settings FILE --rejects PATH
     routing     --counter --type --comment            (upload, process)
     run         --dry-run --force                     (upload, process)
     output      --json --verbose                      (every command)
 
 A value comes from the flag, else from `--settings FILE` (a JSON object whose keys are the
-flags' names, `max-part-bytes` or `max_part_bytes`), else from the environment, else the
-default. `check_values` is the one place the two sources meet; what the checker and the
-pipeline then do with a value is theirs to say (`check_options` for a bare check,
-`settings_with` for the pipeline, which builds its check from `Settings`).
+flags' names, `max-part-bytes` or `max_part_bytes`; `column_map` only there), else from the
+environment, else the default. `check_values` is the one place the two sources meet. Values
+`Settings` has (read from the environment too) go through it, the others straight into the
+`CheckOptions` (`check_overrides`): a bare check (`check_options`) and the pipeline (built
+from `settings_with` and `check_overrides`) check a file the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from metrika_offline.check.checker import CheckOptions
+from metrika_offline.check.choices import (
+    parse_date_order,
+    parse_encoding,
+    parse_on_bad_optional,
+    parse_phone_region,
+)
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.types import ConversionType
@@ -36,9 +44,11 @@ CHECK_FIELDS: tuple[str, ...] = (
     "max_errors",
     "phone_region",
     "date_order",
+    "encoding",
+    "on_bad_optional",
+    "column_map",
 )
 ROUTING_FIELDS: tuple[str, ...] = ("counter", "type", "comment")
-DATE_ORDERS = ("ymd", "dmy", "mdy")
 
 
 def flag(field: str) -> str:
@@ -83,18 +93,16 @@ def ratio(value: str) -> float:
     return number
 
 
-def region(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise argparse.ArgumentTypeError(f"expected a two-letter country code, not {value!r}")
-    return code
+def _parsed(parse: Any) -> Any:
+    """An argparse type from one of the checker's own parsers (the value stays as written)."""
 
+    def check(value: str) -> str:
+        try:
+            return str(parse(value))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def date_order(value: str) -> str:
-    order = value.strip().lower()
-    if order not in DATE_ORDERS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(DATE_ORDERS)}, not {value!r}")
-    return order
+    return check
 
 
 # --- the groups --------------------------------------------------------------------------------
@@ -122,13 +130,23 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--phone-region",
-        type=region,
-        help="country of phone numbers written without a country code (e.g. RU)",
+        type=_parsed(parse_phone_region),
+        help="country of phone numbers written without a country code (default RU)",
     )
     group.add_argument(
         "--date-order",
-        type=date_order,
-        help=f"order of day, month and year in dates like 01.02.2026 ({', '.join(DATE_ORDERS)})",
+        type=_parsed(parse_date_order),
+        help="how dates like 01/11/2026 are read: DMY (1 November) or MDY (default: an error)",
+    )
+    group.add_argument(
+        "--encoding",
+        type=_parsed(parse_encoding),
+        help="auto (default: UTF-8, else Windows-1251 by validity), utf-8 or windows-1251",
+    )
+    group.add_argument(
+        "--on-bad-optional",
+        type=_parsed(parse_on_bad_optional),
+        help="an invalid optional value: blank (default: sent empty) or drop-row",
     )
     group.add_argument(
         "--settings",
@@ -197,6 +215,9 @@ _FILE_TYPES: Mapping[str, Any] = {
     "max_errors": int,
     "phone_region": str,
     "date_order": str,
+    "encoding": str,
+    "on_bad_optional": str,
+    "column_map": dict,
     "counter": int,
     "type": str,
     "comment": str,
@@ -241,26 +262,24 @@ def routing_values(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def _supported(values: Mapping[str, Any], fields: set[str], what: str) -> dict[str, Any]:
-    missing = sorted(set(values) - fields)
-    if missing:
-        flags = ", ".join(flag(field) for field in missing)
-        raise ConfigError(f"{flags}: not supported by this version's {what} yet")
-    return dict(values)
+def _settings_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(Settings)}
 
 
 def settings_with(args: argparse.Namespace, **fixed: Any) -> Settings:
-    """The environment's settings with the user's check settings over them."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    return Settings.from_env(**_supported(check_values(args), fields, "pipeline"), **fixed)
+    """The environment's settings with the user's check settings (those it has) over them."""
+    fields = _settings_fields()
+    given = {k: v for k, v in check_values(args).items() if k in fields}
+    return Settings.from_env(**given, **fixed)
+
+
+def check_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The user's check settings that `Settings` does not carry, for `CheckOptions` itself."""
+    fields = _settings_fields()
+    return {k: v for k, v in check_values(args).items() if k not in fields}
 
 
 def check_options(args: argparse.Namespace, kind: ConversionType) -> CheckOptions:
-    """Options for a bare check (validate, split), from the same settings as the pipeline's."""
-    settings = settings_with(args)
-    shared = {
-        f.name: getattr(settings, f.name)
-        for f in dataclasses.fields(CheckOptions)
-        if f.name != "type" and hasattr(settings, f.name)
-    }
-    return CheckOptions(type=kind, **shared)
+    """Options for a bare check (validate, split): as the pipeline would check the file."""
+    base = CheckOptions.from_settings(settings_with(args), type=kind)
+    return dataclasses.replace(base, **check_overrides(args))

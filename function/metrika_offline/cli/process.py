@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     settings.check_lease()  # `process` takes leases as the function does
     if args.local_only and "counter" not in routing and settings.default_counter_id is None:
         raise ConfigError("upload needs --counter (or counter in --settings)")
-    pipeline = _pipeline(target, settings, display, dry_run=args.dry_run)
+    pipeline = _pipeline(target, settings, display, args)
     event = _event(target, routing, dry_run=args.dry_run)
     started = time.time()
     try:
@@ -115,12 +115,14 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(result)
 
 
-def _pipeline(target: Target, settings: Any, display: Display, *, dry_run: bool) -> Pipeline:
+def _pipeline(
+    target: Target, settings: Any, display: Display, args: argparse.Namespace
+) -> Pipeline:
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.metrika.client import MetrikaClient
 
     metrika = None
-    if not dry_run:
+    if not args.dry_run:
         # Before the check: a missing token fails at once, not after a gigabyte.
         metrika = MetrikaClient.from_settings(settings)
     return Pipeline(
@@ -130,6 +132,7 @@ def _pipeline(target: Target, settings: Any, display: Display, *, dry_run: bool)
         dispatch="inline",
         observer=display,
         restart="on_change",
+        check_overrides=options.check_overrides(args),
         counter_hint=(
             "give --counter (or counter in --settings, or set DEFAULT_COUNTER_ID)"
             if target.is_local

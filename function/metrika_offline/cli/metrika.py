@@ -15,9 +15,9 @@ import sys
 from typing import Any
 
 from metrika_offline.cli import options
-from metrika_offline.cli.target import LOCAL_WORK_PREFIX, open_target
+from metrika_offline.cli.target import open_target
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.layout import result_name
+from metrika_offline.flow.layout import LOCAL_WORK_PREFIX, result_name
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from metrika_offline.cli import options
 from metrika_offline.cli.display import Display
-from metrika_offline.cli.target import LOCAL_WORK_PREFIX, Target, open_target
+from metrika_offline.cli.target import Target, open_target
 from metrika_offline.errors import ConfigError
+from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
 
 if TYPE_CHECKING:
     from metrika_offline.flow.jobs import Job

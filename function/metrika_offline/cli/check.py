@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the CSV file, or - for standard input")
     parser.add_argument(
-        "--type", required=True, type=options.conversion_type, help="BASIC, CALLS or CHATS"
+        "--type", type=options.conversion_type, help="BASIC, CALLS or CHATS (or --settings' type)"
     )
     options.add_check_options(parser)
     options.add_output_options(parser)
@@ -87,7 +87,7 @@ def run_split(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path | None) -> int:
-    check = options.check_options(args, args.type)
+    check = options.check_options(args)
     display: Display = args.display
     open_rejects = _rejects_opener(args.rejects) if args.rejects else None
     stream, size = _open_input(args.file)

@@ -1,26 +1,26 @@
 """The options every command that checks a file shares, defined once.
 
-    check       --timezone --strict --max-invalid-ratio --max-part-bytes --max-errors
-                --phone-region --date-order --encoding --on-bad-optional
+    check       --timezone --phone-region --date-order --encoding --on-bad-optional
+                --strict --max-invalid-ratio --max-part-bytes --max-errors
                 --settings FILE --rejects PATH
     routing     --counter --type --comment            (upload, process)
     run         --dry-run --force                     (upload, process)
     output      --json --verbose                      (every command)
 
-A value comes from the flag, else from `--settings FILE` (a JSON object whose keys are the
-flags' names, `max-part-bytes` or `max_part_bytes`; `column_map` only there), else from the
-environment, else the default. `check_values` is the one place the two sources meet. Values
-`Settings` has (read from the environment too) go through it, the others straight into the
-`CheckOptions` (`check_overrides`): a bare check (`check_options`) and the pipeline (built
-from `settings_with` and `check_overrides`) check a file the same way.
+A value comes from the flag, else from `--settings FILE` (a folder settings file,
+`metrika-offline.json`: see docs/folder-settings.md), else from the environment, else the
+default: the same order the function uses, because the flags for routing and the file's
+choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--date-order`,
+`--encoding`, `--on-bad-optional`) become the object's custom metadata (`flag_metadata`), which
+wins over folder settings. The limits (`--strict`, `--max-invalid-ratio`, `--max-part-bytes`,
+`--max-errors`) are the process's `Settings` (`settings_with`). Both are part of a job's
+identity (`flow/rerun.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +33,9 @@ from metrika_offline.check.choices import (
 )
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
+from metrika_offline.flow.folder_settings import FolderSettings, SettingsProblem, parse_settings
+from metrika_offline.flow.routing import FIELDS, PARSERS, route
 from metrika_offline.types import ConversionType
-
-#: The check settings, as (field, flag): the flag is `--` and the field with dashes.
-CHECK_FIELDS: tuple[str, ...] = (
-    "timezone",
-    "strict",
-    "max_invalid_ratio",
-    "max_part_bytes",
-    "max_errors",
-    "phone_region",
-    "date_order",
-    "encoding",
-    "on_bad_optional",
-    "column_map",
-)
-ROUTING_FIELDS: tuple[str, ...] = ("counter", "type", "comment")
-
-
-def flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
 
 # --- argument types ----------------------------------------------------------------------------
 
@@ -151,7 +133,8 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--settings",
         metavar="FILE",
-        help="a JSON file of these settings (keys as the options' names); options win over it",
+        help="a folder settings file (metrika-offline.json: counter_id, type, comment, timezone, "
+        "phone_region, date_order, encoding, on_bad_optional, column_map); options win over it",
     )
     group.add_argument(
         "--rejects", metavar="PATH", help="write the rejected rows here, with line and codes"
@@ -192,94 +175,62 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 # --- values ------------------------------------------------------------------------------------
 
-
-def load_settings_file(name: str) -> dict[str, Any]:
-    """A settings file's values by field name (`max-part-bytes` and `max_part_bytes` alike)."""
-    path = Path(name)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--settings {name}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"--settings {name}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"--settings {name}: expected a JSON object of settings")
-    return {str(key).strip().replace("-", "_").lower(): value for key, value in data.items()}
-
-
-_FILE_TYPES: Mapping[str, Any] = {
-    "timezone": str,
-    "strict": bool,
-    "max_invalid_ratio": (int, float),
-    "max_part_bytes": int,
-    "max_errors": int,
-    "phone_region": str,
-    "date_order": str,
-    "encoding": str,
-    "on_bad_optional": str,
-    "column_map": dict,
-    "counter": int,
-    "type": str,
-    "comment": str,
-}
+#: The file's own choices (a `Route`'s check choices): flags for them act as object metadata,
+#: so they win over a settings file as metadata does.
+CHOICE_FIELDS: tuple[str, ...] = (
+    "timezone",
+    "phone_region",
+    "date_order",
+    "encoding",
+    "on_bad_optional",
+)
+#: The process's own limits (`Settings` fields, also read from the environment).
+LIMIT_FIELDS: tuple[str, ...] = ("strict", "max_invalid_ratio", "max_part_bytes", "max_errors")
+_META_KEYS = {field.name: field.meta_key for field in FIELDS}
+_FLAG_FIELDS = {"counter": "counter_id", "type": "type", "comment": "comment"}
 
 
-def _from_file(args: argparse.Namespace) -> dict[str, Any]:
+def settings_file(args: argparse.Namespace) -> FolderSettings | None:
+    """`--settings FILE`: a folder settings file (metrika-offline.json), checked whole."""
     name = getattr(args, "settings", None)
     if not name:
-        return {}
-    values = load_settings_file(name)
-    unknown = sorted(set(values) - set(_FILE_TYPES))
-    if unknown:
-        raise ConfigError(f"--settings {name}: unknown settings {', '.join(unknown)}")
-    for key, value in values.items():
-        wanted = _FILE_TYPES[key]
-        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-            raise ConfigError(f"--settings {name}: {key} has the wrong kind of value")
-    return values
+        return None
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(f"--settings {name}: no such file")
+    try:
+        return parse_settings(path.read_bytes(), name, PARSERS)
+    except SettingsProblem as problem:
+        raise ConfigError(f"bad-settings: {problem.message}") from None
 
 
-def check_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The check settings the user gave (flags over `--settings`), by field name."""
-    values = {k: v for k, v in _from_file(args).items() if k in CHECK_FIELDS}
-    for field in CHECK_FIELDS:
-        value = getattr(args, field, None)
-        if value is not None:
-            values[field] = value
-    return values
-
-
-def routing_values(args: argparse.Namespace) -> dict[str, str]:
-    """Counter, type and comment (flags over `--settings`) as object metadata strings."""
-    values = {k: v for k, v in _from_file(args).items() if k in ROUTING_FIELDS}
-    for field in ROUTING_FIELDS:
-        value = getattr(args, field, None)
-        if value is not None:
-            values[field] = value
-    out: dict[str, str] = {}
-    for field, value in values.items():
-        out[field] = value.value if isinstance(value, ConversionType) else str(value)
-    return out
-
-
-def _settings_fields() -> set[str]:
-    return {f.name for f in dataclasses.fields(Settings)}
+def flag_metadata(args: argparse.Namespace) -> dict[str, str]:
+    """The routing and choice flags given, as the object custom metadata they stand for."""
+    given: dict[str, Any] = {
+        field: getattr(args, flag) for flag, field in _FLAG_FIELDS.items() if hasattr(args, flag)
+    }
+    given |= {field: getattr(args, field, None) for field in CHOICE_FIELDS}
+    return {
+        _META_KEYS[field]: value.value if isinstance(value, ConversionType) else str(value)
+        for field, value in given.items()
+        if value is not None
+    }
 
 
 def settings_with(args: argparse.Namespace, **fixed: Any) -> Settings:
-    """The environment's settings with the user's check settings (those it has) over them."""
-    fields = _settings_fields()
-    given = {k: v for k, v in check_values(args).items() if k in fields}
-    return Settings.from_env(**given, **fixed)
+    """The environment's settings with the user's limits (`--strict`…) over them."""
+    given = {field: getattr(args, field) for field in LIMIT_FIELDS if hasattr(args, field)}
+    return Settings.from_env(**{k: v for k, v in given.items() if v is not None}, **fixed)
 
 
-def check_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The user's check settings that `Settings` does not carry, for `CheckOptions` itself."""
-    fields = _settings_fields()
-    return {k: v for k, v in check_values(args).items() if k not in fields}
-
-
-def check_options(args: argparse.Namespace, kind: ConversionType) -> CheckOptions:
-    """Options for a bare check (validate, split): as the pipeline would check the file."""
-    base = CheckOptions.from_settings(settings_with(args), type=kind)
-    return dataclasses.replace(base, **check_overrides(args))
+def check_options(args: argparse.Namespace) -> CheckOptions:
+    """Options for a bare check (validate, split), decided as the pipeline decides them:
+    flags over `--settings` over the environment."""
+    folder = settings_file(args)
+    routed = route("-", flag_metadata(args), settings_with(args), folder)
+    if routed.problem is not None and routed.problem.code != "no-counter":
+        raise ConfigError(f"{routed.problem.code}: {routed.problem.message}")
+    if args.type is None and routed.sources.get("type") != "folder":
+        raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")
+    options = CheckOptions.from_settings(settings_with(args), type=routed.type)
+    return dataclasses.replace(options, **routed.check_choices())

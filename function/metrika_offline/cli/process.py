@@ -82,14 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
     display: Display = args.display
     target = open_target(args.source, local_only=args.local_only)
-    routing = options.routing_values(args)
     fixed = {"input_prefix": "", "work_prefix": LOCAL_WORK_PREFIX} if target.is_local else {}
     settings = options.settings_with(args, **fixed)
     settings.check_lease()  # `process` takes leases as the function does
-    if args.local_only and "counter" not in routing and settings.default_counter_id is None:
-        raise ConfigError("upload needs --counter (or counter in --settings)")
     pipeline = _pipeline(target, settings, display, args)
-    event = _event(target, routing, dry_run=args.dry_run)
+    event = _event(target, options.flag_metadata(args), dry_run=args.dry_run)
     started = time.time()
     try:
         job = pipeline.process_source(event, _no_deadline(), force=args.force)
@@ -133,7 +130,7 @@ def _pipeline(
         dispatch="inline",
         observer=display,
         restart="on_change",
-        check_overrides=options.check_overrides(args),
+        folder_settings=options.settings_file(args),
         counter_hint=(
             "give --counter (or counter in --settings, or set DEFAULT_COUNTER_ID)"
             if target.is_local
@@ -142,18 +139,18 @@ def _pipeline(
     )
 
 
-def _event(target: Target, routing: Mapping[str, str], *, dry_run: bool) -> Any:
+def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool) -> Any:
+    """The object's finalize event, as if it had just been dropped: the flags are its custom
+    metadata, over what it already has."""
     from metrika_offline.flow.events import ObjectEvent
-    from metrika_offline.flow.routing import META_COMMENT, META_COUNTER, META_MODE, META_TYPE
+    from metrika_offline.flow.routing import META_MODE
 
     info = target.store.stat(target.name)
     if info is None:
         raise ConfigError(f"no such object: {target.shown}")
-    keys = {"counter": META_COUNTER, "type": META_TYPE, "comment": META_COMMENT}
-    flags = {keys[field]: value for field, value in routing.items()}
-    if dry_run:
-        flags[META_MODE] = "dry-run"
     metadata = {**info.metadata, **flags}
+    if dry_run:
+        metadata[META_MODE] = "dry-run"
     return ObjectEvent(target.store.bucket, target.name, info.generation, info.size, metadata)
 
 

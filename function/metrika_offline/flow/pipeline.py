@@ -39,7 +39,7 @@ from metrika_offline.errors import (
     ObjectNotFound,
     PreconditionFailed,
 )
-from metrika_offline.flow import codec
+from metrika_offline.flow import codec, leases
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.folder_settings import (
@@ -223,19 +223,8 @@ class Pipeline:
 
         A part that was being sent stays `sending`: the next attempt looks its marker up.
         """
-        mine = self._owners
-
-        def release(current: Job) -> Job | None:
-            changed = current
-            if current.lease is not None and current.lease.owner in mine:
-                changed = dataclasses.replace(changed, lease=None)
-            for part in current.parts:
-                if part.lease is not None and part.lease.owner in mine:
-                    changed = changed.with_part(dataclasses.replace(part, lease=None))
-            return None if changed is current else changed
-
         with contextlib.suppress(ObjectNotFound):
-            self.jobs.update(event.name, event.generation, release)
+            self.jobs.update(event.name, event.generation, leases.release_all(self._owners))
 
     def _claim_source(
         self, event: ObjectEvent, routed: Route, key: str, owner: str, *, force: bool
@@ -564,31 +553,14 @@ class Pipeline:
 
     def _renew_lease(self, job: Job, index: int, owner: str) -> None:
         """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
-        now = self.clock()
-
-        def renew(current: Job) -> Job:
-            part = current.part(index)
-            if (
-                part.state is not PartState.SENDING
-                or part.lease is None
-                or (part.lease.owner != owner)
-            ):
-                raise ClaimHeld(f"part {index} was taken over; its new owner sends it")
-            lease = Lease(owner, now + self.settings.lease_s)
-            return current.with_part(dataclasses.replace(part, lease=lease))
-
-        self.jobs.update(job.source.name, job.source.generation, renew)
+        until = self.clock() + self.settings.lease_s
+        self.jobs.update(
+            job.source.name, job.source.generation, leases.renew_part(index, owner, until)
+        )
 
     def _release_part(self, job: Job, index: int, owner: str) -> None:
         """Let the next delivery take the part over at once; it stays `sending`."""
-
-        def release(current: Job) -> Job | None:
-            part = current.part(index)
-            if part.lease is None or part.lease.owner != owner:
-                return None
-            return current.with_part(dataclasses.replace(part, lease=None))
-
-        self.jobs.update(job.source.name, job.source.generation, release)
+        self.jobs.update(job.source.name, job.source.generation, leases.release_part(index, owner))
 
     def _finish_part(
         self,

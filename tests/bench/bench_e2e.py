@@ -31,7 +31,8 @@ from tests.fakes.metrika import FAKE_TOKEN
 
 BUCKET = "bench"
 MB = 1024 * 1024
-SIZES_MB = (200, 2048)
+SIZES_MB = (60, 200, 2048)
+QUOTED_EVERY = int(os.environ.get("BENCH_E2E_QUOTED_EVERY", "1"))
 DAY = 86_400
 
 
@@ -39,8 +40,11 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     """A CALLS file of about `size_mb` MB with recent dates; returns its row count."""
     now = int(time.time())
     header = "ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL\n"
-    # Quoted only where needed, as exports usually are: one row in ten.
-    tags = ['"site, form"' if i % 10 == 0 else f"tag {i % 7}" for i in range(10_000)]
+    # A Tag with a comma in every row (QUOTED_EVERY=1), as many CRM exports have: every row
+    # holds one quoted field.
+    tags = [
+        '"site, form"' if i % QUOTED_EVERY == 0 else f"tag {i % 7}" for i in range(10_000)
+    ]
     block = [
         f"1BBBBBB{i:011d},{now - DAY - (i * 37) % (5 * DAY)},+7912{i:07d},"
         f"{i % 600},{tags[i]},https://example.com/p/{i}\n"
@@ -113,6 +117,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
             "METRIKA_TOKEN": FAKE_TOKEN,
             "DEFAULT_COUNTER_ID": "51234567",
             "INVOCATION_TIMEOUT_S": "3600",
+            "LEASE_S": "4000",  # a lease outlasts the invocation
             # As deployed (max_instance_request_concurrency = 1): one event at a time, so
             # the peak is one invocation's, not three part uploads' side by side.
             "THREADS": "1",

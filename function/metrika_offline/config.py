@@ -33,11 +33,15 @@ STRICT = "STRICT"
 LEASE_S = "LEASE_S"
 MAX_EVENT_AGE_S = "MAX_EVENT_AGE_S"
 INVOCATION_TIMEOUT_S = "INVOCATION_TIMEOUT_S"
+MAX_SOURCE_BYTES = "MAX_SOURCE_BYTES"
 POLL_GIVE_UP_S = "POLL_GIVE_UP_S"
 LOG_LEVEL = "LOG_LEVEL"
 BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
+#: The largest file one invocation checks and splits within its time limit, with room to spare
+#: (README, "Big files": measured on one vCPU). A larger file is rejected at once (`too-large`).
+DEFAULT_MAX_SOURCE_BYTES = 4_000_000_000
 #: A lease must outlast the invocation holding it by this share of the invocation's time limit.
 LEASE_MARGIN = 0.1
 
@@ -89,6 +93,7 @@ class Settings:
     lease_s: float = 600.0
     max_event_age_s: float = 24 * 3600.0
     invocation_timeout_s: float = 540.0
+    max_source_bytes: int = DEFAULT_MAX_SOURCE_BYTES  # 0: no limit
     poll_give_up_s: float = 48 * 3600.0
     log_level: str = "INFO"
     bucket: str = ""
@@ -102,6 +107,8 @@ class Settings:
             raise ConfigError(f"{MAX_INVALID_RATIO} must be between 0 and 1")
         if self.max_errors < 0:
             raise ConfigError(f"{MAX_ERRORS} must not be negative")
+        if self.max_source_bytes < 0:
+            raise ConfigError(f"{MAX_SOURCE_BYTES} must not be negative")
         if self.work_prefix.startswith(self.input_prefix) and self.input_prefix:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
 
@@ -139,6 +146,7 @@ class Settings:
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
             (MAX_PART_BYTES, "max_part_bytes", int),
+            (MAX_SOURCE_BYTES, "max_source_bytes", int),
             (MAX_INVALID_RATIO, "max_invalid_ratio", float),
             (MAX_ERRORS, "max_errors", int),
             (LEASE_S, "lease_s", float),

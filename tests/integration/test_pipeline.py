@@ -128,6 +128,22 @@ def test_a_source_gone_before_reading_fails_clearly(
     assert fake_metrika.journal == []
 
 
+def test_a_file_over_the_size_limit_is_rejected_at_once_with_the_limit(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient
+) -> None:
+    data = samples.basic_csv(50)
+    settings = Settings(max_event_age_s=3600, max_source_bytes=len(data) - 1)
+    pipeline = Pipeline(store=gcs_stack.store, settings=settings, metrika=metrika_client)
+    event = drop(gcs_stack, data)
+    pipeline.process_source(event, Deadline())
+    found = result(gcs_stack)
+    assert (found["status"], found["error"]["code"]) == ("rejected", "too-large")
+    assert "MAX_SOURCE_BYTES" in found["error"]["message"]
+    assert f"{(len(data) - 1) / 1e9:.2f} GB" in found["error"]["message"]
+    assert list(gcs_stack.store.list(settings.work_prefix + "parts/")) == []
+    assert fake_metrika.journal == []
+
+
 def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
     gcs_stack: GcsStack,
     fake_metrika: FakeMetrika,

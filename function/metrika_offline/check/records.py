@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
@@ -124,16 +123,11 @@ def _quoted_marker(delimiter: str) -> str:
     return delimiter + '"' + ROW_MARKER + '"' + delimiter
 
 
-@functools.cache
-def _empty_row_pattern(delimiter: str) -> re.Pattern[str]:
-    """A line of nothing but delimiters and quotes (after the first): maybe a row of empty
-    cells, `,,` or `"",""`."""
-    return re.compile("\n[" + re.escape(delimiter) + '"]*\n')
-
-
-@functools.cache
-def _empty_first_row_pattern(delimiter: str) -> re.Pattern[str]:
-    return re.compile("[" + re.escape(delimiter) + '"]*\n')
+def _may_hold_empty_rows(cells: list[str], width: int) -> bool:
+    """Whether a row of `cells` (flat, a marker after each row) may have every cell empty:
+    not when some column has no empty cell (a required column, usually the first tried)."""
+    stride = width + 1
+    return all("" in cells[column::stride] for column in range(width))
 
 
 def detect_delimiter(line: str) -> str:
@@ -197,8 +191,6 @@ class _BatchBuilder:
         added). The lines stay as read, quoting included; a row with a quote inside a cell
         (`a"b`, `"a""b"`) is written anew."""
         d, width = self.delimiter, self.width
-        if _empty_row_pattern(d).search(text) or _empty_first_row_pattern(d).match(text):
-            return False  # a row of empty cells, maybe: read line by line
         # Each LF made a quoted marker cell: one record holding every row, markers in place.
         # Strict parsing raises rather than let a stray quote swallow a marker.
         try:
@@ -211,6 +203,8 @@ class _BatchBuilder:
         if len(flat) != n * stride + 1 or flat[-1] or flat[width::stride].count(ROW_MARKER) != n:
             return False
         flat.pop()  # the empty cell after the last marker
+        if _may_hold_empty_rows(flat, width):
+            return False  # read line by line, where rows of empty cells are skipped
         self.cells = flat
         self.lines.add(first_line, n)
         self.count = n

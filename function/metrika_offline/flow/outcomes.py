@@ -18,6 +18,14 @@ def too_old_problem(max_age_s: float) -> Problem:
     )
 
 
+def too_large_problem(size: int, limit: int) -> Problem:
+    return Problem(
+        "too-large",
+        f"the file is {size / 1e9:.2f} GB: one invocation checks at most {limit / 1e9:.2f} GB "
+        "(MAX_SOURCE_BYTES) in its time limit; split it into smaller files and drop them again",
+    )
+
+
 def metrika_problem(code: str, exc: MetrikaError) -> Problem:
     return Problem(
         code,

@@ -63,7 +63,12 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
 from metrika_offline.flow.observe import QUIET, Meter, Observer
-from metrika_offline.flow.outcomes import log_file_result, metrika_problem, too_old_problem
+from metrika_offline.flow.outcomes import (
+    log_file_result,
+    metrika_problem,
+    too_large_problem,
+    too_old_problem,
+)
 from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.rerun import Restart, job_key, started_over_note
 from metrika_offline.flow.routing import (
@@ -302,6 +307,9 @@ class Pipeline:
         problem = job.routing.problem
         if problem is not None:
             return Status.REJECTED, Problem(problem.code, problem.message)
+        limit = self.settings.max_source_bytes
+        if limit and job.source.size > limit:
+            return Status.REJECTED, too_large_problem(job.source.size, limit)
         if job.split_attempts > MAX_SPLIT_ATTEMPTS:
             return Status.FAILED, Problem(
                 "split-gave-up",

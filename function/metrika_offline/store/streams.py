@@ -20,6 +20,8 @@ from metrika_offline.store.base import Reader, Writer
 READ_BLOCK_BYTES: Final = 1 << 20
 #: Blocks read ahead (or written behind) at most.
 DEPTH: Final = 8
+#: How long closing a read-ahead waits for a read under way.
+CLOSE_WAIT_S: Final = 10.0
 
 
 class _Failure:
@@ -100,7 +102,9 @@ class ReadAhead:
                 self._blocks.get_nowait()
             except queue.Empty:
                 break
-        self._thread.join()
+        # A read under way finishes first (each has its own timeout); a hung one is left to
+        # its daemon thread rather than hold up the invocation's hand-over.
+        self._thread.join(timeout=CLOSE_WAIT_S)
         self._buffer = b""
         self._source.close()
 

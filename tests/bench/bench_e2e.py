@@ -42,9 +42,7 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     header = "ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL\n"
     # A Tag with a comma in every row (QUOTED_EVERY=1), as many CRM exports have: every row
     # holds one quoted field.
-    tags = [
-        '"site, form"' if i % QUOTED_EVERY == 0 else f"tag {i % 7}" for i in range(10_000)
-    ]
+    tags = ['"site, form"' if i % QUOTED_EVERY == 0 else f"tag {i % 7}" for i in range(10_000)]
     block = [
         f"1BBBBBB{i:011d},{now - DAY - (i * 37) % (5 * DAY)},+7912{i:07d},"
         f"{i % 600},{tags[i]},https://example.com/p/{i}\n"

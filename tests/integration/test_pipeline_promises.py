@@ -12,6 +12,7 @@ against the fake Metrica over real HTTP, so each test drives one promise directl
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import IO, Any
 
 import pytest
 
+from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
 from metrika_offline.flow.events import ObjectEvent
@@ -158,3 +160,53 @@ def test_an_uploaded_part_leaves_the_work_prefix_and_is_indexed(
         (5, uploaded, NAME, 1)
     ]
     assert [u.id for u in fake_metrika.uploads] == [uploaded]
+
+
+def deliver_until_quiet(store: LocalStore, pipeline: Pipeline, first: ObjectEvent) -> int:
+    """The trigger, in-process: every object finalized since the last round is an event."""
+    seen = {(info.name, info.generation) for info in store.list("")}
+    queue = [first]
+    delivered = 0
+    while queue:
+        pipeline.handle(queue.pop(0), Deadline())
+        delivered += 1
+        for info in store.list(""):
+            if (info.name, info.generation) not in seen:
+                seen.add((info.name, info.generation))
+                queue.append(
+                    ObjectEvent(
+                        store.bucket,
+                        info.name,
+                        info.generation,
+                        info.size,
+                        dict(info.metadata),
+                        "e",
+                        time.time(),
+                    )
+                )
+    return delivered
+
+
+def test_every_event_a_file_causes_settles_it_and_each_line_names_the_object(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    lines = io.StringIO()
+    logs.configure("DEBUG", lines)
+    try:
+        event = drop(store, samples.basic_csv(3))
+        delivered = deliver_until_quiet(store, pipeline, event)
+    finally:
+        logs.configure("INFO")
+    assert result(store)["status"] == "uploaded"
+    assert len(fake_metrika.uploads) == 1
+    # the source, then the pipeline's own writes: its dispatch order at least
+    assert delivered >= 3
+    entries = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert entries
+    for entry in entries:
+        assert entry["bucket"] == store.bucket
+        assert entry["object"]
+        assert entry["generation"].isdigit()
+    about_source = [e for e in entries if e["object"] == NAME]
+    assert {e["generation"] for e in about_source} == {str(event.generation)}
+    assert any(e.get("event") == "file_result" and e["status"] == "uploaded" for e in entries)

@@ -63,7 +63,13 @@ def test_report_json_has_the_documented_shape() -> None:
         "dedupe_tracking_stopped_at_line",
         "bytes_read",
     }
-    assert data["rows"] == {"total": 3, "valid": 1, "invalid": 2, "duplicates": 0}
+    assert data["rows"] == {
+        "total": 3,
+        "valid": 1,
+        "invalid": 2,
+        "duplicates": 0,
+        "already_sent": 0,
+    }
     assert data["columns"] == ["ClientId", "Target", "DateTime", "Price"]
     defs = {"$defs": SCHEMA["$defs"]}
     jsonschema.validate(
@@ -152,7 +158,13 @@ def test_rejected_rows_go_to_a_csv_with_line_and_codes_opened_lazily() -> None:
 def test_duplicates_are_dropped_and_tracking_stops_at_the_limit() -> None:
     rows = [f"{i % 3},goal,{R},1" for i in range(9)]
     report, sink = _check(_basic(rows))
-    assert report.rows.to_json() == {"total": 9, "valid": 3, "invalid": 0, "duplicates": 6}
+    assert report.rows.to_json() == {
+        "total": 9,
+        "valid": 3,
+        "invalid": 0,
+        "duplicates": 6,
+        "already_sent": 0,
+    }
     assert sink.rows() == 3
     report, sink = _check(_basic(rows), max_dedupe_keys=2)
     assert report.dedupe_tracking_stopped_at_line == 4  # key 2 did not fit

@@ -47,7 +47,13 @@ def test_validate_with_bad_rows_exits_1_and_json_is_the_report(
     assert code == 1
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is True
-    assert report["rows"] == {"total": 3, "valid": 2, "invalid": 1, "duplicates": 0}
+    assert report["rows"] == {
+        "total": 3,
+        "valid": 2,
+        "invalid": 1,
+        "duplicates": 0,
+        "already_sent": 0,
+    }
     assert report["errors"][0]["code"] == "bad-datetime"
     assert report["errors"][0]["line"] == 3
 

@@ -135,6 +135,7 @@ def test_parts_hold_exactly_the_normalized_rows_in_order(
         "valid": len(rows),
         "invalid": 0,
         "duplicates": 0,
+        "already_sent": 0,
     }
     texts = sink.texts()
     assert len(texts) == len(report.parts)

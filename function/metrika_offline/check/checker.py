@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
+import numpy as np
+
 from metrika_offline import logs
 from metrika_offline.check.choices import (
     parse_column_map,
@@ -40,10 +42,11 @@ from metrika_offline.check.codes import ERROR_CODES, POLICY_HINTS, WARNING_CODES
 from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, resolve_header
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
-from metrika_offline.check.records import Batch, RecordProblem, Records
+from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
 from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
+from metrika_offline.check.sent import Keys, PartKeys, PartKeysSink, SentKeys
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
 from metrika_offline.check.unnamed import UnnamedColumns
 from metrika_offline.check.validation import BatchValidator, Outcome
@@ -159,9 +162,15 @@ class _Run:
         rejects: Callable[[], PartWriter] | None,
         should_stop: Callable[[], bool] | None,
         on_rows: Callable[[int], None] | None = None,
+        *,
+        sent: SentKeys | None = None,
+        part_keys: PartKeysSink | None = None,
     ) -> None:
         self.options = options
         self.on_rows = on_rows
+        self.sent = sent
+        self.part_keys = PartKeys(part_keys) if part_keys is not None and sink is not None else None
+        self.first_sent: tuple[int, int] | None = None  # line, key
         self.builder = ReportBuilder(options.type, options.max_errors)
         self.ctx = Context(
             tz=time_zone(options.timezone),
@@ -209,6 +218,7 @@ class _Run:
                     else "the file is Windows-1251 (from line "
                     f"{blocks.transcoded_at_line}): transcoded to UTF-8",
                 )
+            self._warn_sent()
             self._apply_policy()
             if self.rejects is not None:
                 self.rejects.close()
@@ -218,14 +228,16 @@ class _Run:
         if self.splitter is not None:
             if builder.rejected_reason is None and self.writing:
                 builder.parts = self.splitter.finish()
+                if self.part_keys is not None:
+                    self.part_keys.finish(builder.parts)
             else:
-                self.splitter.discard()
+                self._discard()
         return builder.build()
 
     def _abandon(self) -> None:
         """Something raised: drop the parts and close the rejects, whatever else fails."""
         for cleanup in (
-            self.splitter.discard if self.splitter is not None else None,
+            self._discard if self.splitter is not None else None,
             self.rejects.close if self.rejects is not None else None,
         ):
             if cleanup is None:
@@ -234,6 +246,12 @@ class _Run:
                 cleanup()
             except Exception:  # the original exception matters more; this one is logged
                 _log.exception("cleaning up after a failed check failed too")
+
+    def _discard(self) -> None:
+        if self.part_keys is not None:
+            self.part_keys.close()
+        if self.splitter is not None:
+            self.splitter.discard()
 
     def _read(self, blocks: TextBlocks) -> None:
         records = Records(blocks)
@@ -260,7 +278,11 @@ class _Run:
         max_keys = self.options.max_dedupe_keys
         blank = not self.options.strict and self.options.on_bad_optional == "blank"
         validator = BatchValidator(
-            layout, self.ctx, KeySet(max_keys) if max_keys else None, blank_invalid=blank
+            layout,
+            self.ctx,
+            KeySet(max_keys) if max_keys else None,
+            blank_invalid=blank,
+            stable_keys=self.sent is not None or self.part_keys is not None,
         )
         unnamed = UnnamedColumns(layout.unnamed) if layout.unnamed else None
         for batch in records.batches(layout.width):
@@ -335,9 +357,10 @@ class _Run:
         self._blank_lines(batch)
         if invalid_rows:
             self._invalid(batch, outcome, layout)
+        dropped = set(outcome.invalid)
+        dropped.update(outcome.duplicates)
+        kept_keys = self._already_sent(outcome, lines, dropped)
         if self.splitter is not None and self.writing:
-            dropped = set(outcome.invalid)
-            dropped.update(outcome.duplicates)
             rendered = render(
                 batch,
                 outcome.columns,
@@ -352,6 +375,47 @@ class _Run:
                 kept = [row for row in range(batch.count) if row not in dropped]
                 line = lines[kept[exc.row]]
                 raise _Rejected(self._row_too_large(line, exc)) from None
+            if self.part_keys is not None:
+                self.part_keys.add(kept_keys, self.splitter.parts)
+
+    def _already_sent(self, outcome: Outcome, lines: LineMap, dropped: set[int]) -> Keys:
+        """Drop the rows the ledger says were sent (adding them to `dropped`); the keys of
+        the rows kept, in order."""
+        keys = outcome.keys
+        if not len(keys):
+            return keys
+        rows = outcome.key_rows
+        if outcome.duplicates:
+            keep = np.fromiter((row not in dropped for row in rows), dtype=bool, count=len(rows))
+            keys = keys[keep]
+            rows = [row for row in rows if row not in dropped]
+        if self.sent is None:
+            return keys
+        hit = self.sent.sent(keys)
+        if not hit.any():
+            return keys
+        found = np.flatnonzero(hit)
+        self.builder.already_sent += len(found)
+        dropped.update(rows[i] for i in found.tolist())
+        first = int(found[0])
+        if self.first_sent is None:
+            self.first_sent = (lines[rows[first]], int(keys[first]))
+        return keys[~hit]
+
+    def _warn_sent(self) -> None:
+        if self.first_sent is None or self.sent is None:
+            return
+        line, key = self.first_sent
+        count = self.builder.already_sent
+        self.builder.warn(
+            "already-sent",
+            line,
+            None,
+            f"{count} rows were sent before and were dropped (the first on line {line}, sent "
+            f"by {self.sent.who_sent(key)}); drop the file with metadata mode=resend to send "
+            "them again",
+            count,
+        )
 
     def _row_too_large(self, line: int, exc: RowTooLarge) -> Issue:
         issue = Issue(
@@ -435,7 +499,7 @@ class _Run:
         if builder.rejected_reason is not None:
             return
         total, invalid = builder.total, builder.invalid
-        valid = total - invalid - builder.duplicates
+        valid = total - invalid - builder.duplicates - builder.already_sent
         if self.options.strict and invalid:
             builder.reject(
                 Issue(
@@ -456,7 +520,7 @@ class _Run:
                     f"{self.options.max_invalid_ratio:.0%} limit: {self._likely_cause(invalid)}",
                 )
             )
-        elif total and not valid:
+        elif total and not valid and not builder.already_sent:
             builder.reject(Issue("no-valid-rows", None, None, "no row is left to upload"))
 
 
@@ -478,6 +542,8 @@ def check_file(
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    sent: SentKeys | None = None,
+    part_keys: PartKeysSink | None = None,
 ) -> Report:
     """Check `stream` as a CSV of `options.type` conversions, in one pass.
 
@@ -489,6 +555,9 @@ def check_file(
     bytes read so far after each block; `should_stop` is asked before each batch and, when it
     answers True, the parts are discarded and `DeadlineReached` is raised. `on_rows` gets the
     rows read so far after each batch (for a progress display).
+
+    With `sent` (the ledger), rows whose key it holds are dropped as `already-sent`; with
+    `part_keys` (and a `sink`), each part's row keys are written there beside it (`sent.py`).
     """
-    run = _Run(options, sink, rejects, should_stop, on_rows)
+    run = _Run(options, sink, rejects, should_stop, on_rows, sent=sent, part_keys=part_keys)
     return run.execute(stream, progress)

@@ -83,6 +83,9 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",
+        "already-sent": "a row an earlier file already sent (its key is in the ledger) was dropped",
+        "ledger-limited": "the ledger held more keys than LEDGER_MAX_KEYS: rows were compared "
+        "with the newest only",
         "dedupe-stopped": "too many distinct rows to remember: later ones were only compared "
         "with the earlier",
         "blank-line": "a blank line (or a row of empty cells) was skipped",

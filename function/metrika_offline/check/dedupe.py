@@ -58,7 +58,10 @@ class KeySet:
         this call included), and the position of the first new one that could not be
         remembered (None while under the limit). Past the limit, hashes are still compared
         with the ones remembered."""
-        keys: _Keys = np.fromiter(hashes, dtype=np.int64, count=count).view(np.uint64)
+        if isinstance(hashes, np.ndarray):  # stable keys, already 64-bit
+            keys: _Keys = hashes.astype(np.uint64)  # a copy: zeros are changed below
+        else:
+            keys = np.fromiter(hashes, dtype=np.int64, count=count).view(np.uint64)
         keys[keys == 0] = 1  # 0 marks an empty slot
         room = self.max_keys - self.size
         if room <= 0:

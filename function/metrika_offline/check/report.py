@@ -8,7 +8,8 @@ Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is
       "encoding": "utf-8" | "utf-8-sig" | "windows-1251",
       "delimiter": "," | ";" | "\\t" | null,       # null when no header was read
       "columns": [str, ...],         # the header written to the parts (canonical names)
-      "rows": {"total": int, "valid": int, "invalid": int, "duplicates": int},
+      "rows": {"total": int, "valid": int, "invalid": int, "duplicates": int,
+               "already_sent": int},
       "errors": [{"code", "line", "column", "message"}, ...],   # at most max_errors
       "error_counts": {code: int, ...},                         # exact, whatever the cap
       "errors_truncated": bool,
@@ -21,9 +22,10 @@ Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is
 
 Counting: `rows.total` counts data rows (blank lines are not rows); `invalid` rows have at
 least one error and are left out; `duplicates` are valid rows left out because an earlier row
-had the same key; `valid` rows are the rest, the ones written to the parts. So
-`total == valid + invalid + duplicates` always. A row with two problems counts once in
-`invalid` and twice in `error_counts`.
+had the same key; `already_sent` are valid rows left out because the ledger holds their key
+(an earlier file sent them: see `sent.py`); `valid` rows are the rest, the ones written to the
+parts. So `total == valid + invalid + duplicates + already_sent` always. A row with two
+problems counts once in `invalid` and twice in `error_counts`.
 
 Lines are physical, 1-based, the header is line 1 (or wherever it was, after blank lines),
 and a record holding a quoted newline is reported at the line where it starts. `line` and
@@ -87,6 +89,7 @@ class RowCounts:
     valid: int = 0
     invalid: int = 0
     duplicates: int = 0
+    already_sent: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -157,6 +160,7 @@ class ReportBuilder:
         self.total = 0
         self.invalid = 0
         self.duplicates = 0
+        self.already_sent = 0
         self.rejected_reason: Issue | None = None
         self.encoding = "utf-8"
         self.delimiter: str | None = None
@@ -198,7 +202,7 @@ class ReportBuilder:
             self.rejected_reason = issue
 
     def build(self) -> Report:
-        valid_rows = self.total - self.invalid - self.duplicates
+        valid_rows = self.total - self.invalid - self.duplicates - self.already_sent
         warnings = tuple(
             WarningSummary(code, entry[0], entry[1], column, entry[2])
             for (code, column), entry in self._warnings.items()
@@ -211,7 +215,9 @@ class ReportBuilder:
             encoding=self.encoding,
             delimiter=self.delimiter,
             columns=self.columns,
-            rows=RowCounts(self.total, valid_rows, self.invalid, self.duplicates),
+            rows=RowCounts(
+                self.total, valid_rows, self.invalid, self.duplicates, self.already_sent
+            ),
             errors=tuple(self.errors),
             error_counts=MappingProxyType(dict(self.error_counts)),
             errors_truncated=sum(self.error_counts.values()) > listed,

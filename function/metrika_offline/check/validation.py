@@ -13,6 +13,7 @@ from metrika_offline.check.blanking import Blanker
 from metrika_offline.check.columns import Column, Group, Layout
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch
+from metrika_offline.check.sent import EMPTY, Keys, stable_hashes
 from metrika_offline.check.values import CHECKS, Check, Context
 
 #: What each warning says, given the column it is about.
@@ -98,15 +99,25 @@ class Outcome:
     notes: list[Note]
     duplicates: list[int]
     dedupe_stopped_row: int | None
+    # With stable keys: the valid rows, in order, and their keys (duplicates included).
+    key_rows: list[int] = dataclasses.field(default_factory=list)
+    keys: Keys = dataclasses.field(default_factory=lambda: EMPTY)
 
 
 class BatchValidator:
     """Checks batches against one file's layout."""
 
     def __init__(
-        self, layout: Layout, ctx: Context, keys: KeySet | None, *, blank_invalid: bool = False
+        self,
+        layout: Layout,
+        ctx: Context,
+        keys: KeySet | None,
+        *,
+        blank_invalid: bool = False,
+        stable_keys: bool = False,
     ) -> None:
         self._layout = layout
+        self._stable = stable_keys
         self._ctx = ctx
         self._keys = keys
         self._blanker = Blanker(layout) if blank_invalid else None
@@ -121,6 +132,7 @@ class BatchValidator:
             self._groups.append((group, [p for p in present if p is not None]))
         key = [layout.position(name) for name in layout.rules.dedupe_key]
         self._key_positions = [p for p in key if p is not None]
+        self._full_key = key
 
     def check(self, batch: Batch, room: int) -> Outcome:
         n = batch.count
@@ -161,7 +173,13 @@ class BatchValidator:
             error_counts[code] = error_counts.get(code, 0) + len(rows)
             for row in rows:
                 invalid.setdefault(row, []).append(code)
-        duplicates, stopped = self._dedupe(columns, n, invalid)
+        key_rows: list[int] = []
+        stable: Keys | None = None
+        if self._stable and n:
+            key_rows = [row for row in range(n) if row not in invalid] if invalid else [*range(n)]
+            key_columns = [None if p is None else columns[p] for p in self._full_key]
+            stable = stable_hashes(key_columns, key_rows)
+        duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
         return Outcome(
             columns=columns,
             changed=changed,
@@ -171,6 +189,8 @@ class BatchValidator:
             notes=notes,
             duplicates=duplicates,
             dedupe_stopped_row=stopped,
+            key_rows=key_rows,
+            keys=EMPTY if stable is None else stable,
         )
 
     @staticmethod
@@ -201,13 +221,22 @@ class BatchValidator:
         return candidates[:room]
 
     def _dedupe(
-        self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]
+        self,
+        columns: list[list[str] | None],
+        n: int,
+        invalid: dict[int, list[str]],
+        stable: Keys | None,
+        key_rows: list[int],
     ) -> tuple[list[int], int | None]:
         """Rows (among the valid) whose key an earlier row had; and the first row whose key
-        could not be remembered any more, if the key limit was reached in this batch."""
+        could not be remembered any more, if the key limit was reached in this batch. With
+        `stable` keys (those of the valid rows), those are compared instead of `hash()`."""
         keys = self._keys
         if keys is None or not self._key_positions or not n:
             return [], None
+        if stable is not None:
+            repeats, stopped = keys.add_all(stable, len(stable))
+            return [key_rows[p] for p in repeats], None if stopped is None else key_rows[stopped]
         key_columns = [columns[p] for p in self._key_positions]
         keyed: Iterable[object]
         if len(key_columns) == 1:

@@ -37,6 +37,8 @@ MAX_SOURCE_BYTES = "MAX_SOURCE_BYTES"
 POLL_GIVE_UP_S = "POLL_GIVE_UP_S"
 LOG_LEVEL = "LOG_LEVEL"
 BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
+LEDGER_WINDOW_DAYS = "LEDGER_WINDOW_DAYS"
+LEDGER_MAX_KEYS = "LEDGER_MAX_KEYS"
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 #: The largest file one invocation checks and splits within its time limit, with room to spare
@@ -97,6 +99,10 @@ class Settings:
     poll_give_up_s: float = 48 * 3600.0
     log_level: str = "INFO"
     bucket: str = ""
+    # Rows sent within this many days are not sent again (0: no ledger). Metrica links
+    # conversions to visits of the last 21 days; a week more covers late re-exports.
+    ledger_window_days: float = 28.0
+    ledger_max_keys: int = 20_000_000  # 160 MB: older sent rows beyond it are not compared
 
     def __post_init__(self) -> None:
         if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
@@ -111,6 +117,8 @@ class Settings:
             raise ConfigError(f"{MAX_SOURCE_BYTES} must not be negative")
         if self.work_prefix.startswith(self.input_prefix) and self.input_prefix:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
+        if self.ledger_window_days < 0 or self.ledger_max_keys < 0:
+            raise ConfigError(f"{LEDGER_WINDOW_DAYS} and {LEDGER_MAX_KEYS} must not be negative")
 
     def check_lease(self) -> None:
         """ConfigError unless LEASE_S is comfortably above INVOCATION_TIMEOUT_S.
@@ -153,6 +161,8 @@ class Settings:
             (MAX_EVENT_AGE_S, "max_event_age_s", float),
             (INVOCATION_TIMEOUT_S, "invocation_timeout_s", float),
             (POLL_GIVE_UP_S, "poll_give_up_s", float),
+            (LEDGER_WINDOW_DAYS, "ledger_window_days", float),
+            (LEDGER_MAX_KEYS, "ledger_max_keys", int),
         ):
             raw = env.get(var, "").strip()
             if raw:

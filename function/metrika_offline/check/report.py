@@ -17,7 +17,9 @@ Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is
       "parts": [{"index", "name", "rows", "bytes"}, ...],
       "rejected_reason": {"code", "line", "column", "message"} | null,
       "dedupe_tracking_stopped_at_line": int | null,
-      "bytes_read": int
+      "bytes_read": int,
+      "ledger": {"mode", "window_days", "entries_read", "keys_read", "keys_in_flight",
+                 "limited_since"} | null
     }
 
 Counting: `rows.total` counts data rows (blank lines are not rows); `invalid` rows have at
@@ -109,6 +111,21 @@ class PartInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class LedgerSummary:
+    """What the result says about the ledger a file was checked against."""
+
+    mode: str  # "on", "resend" (nothing dropped, keys still recorded) or "off"
+    window_days: float
+    entries_read: int = 0  # sent parts read
+    keys_read: int = 0
+    keys_in_flight: int = 0  # keys of other files' parts not uploaded yet
+    limited_since: str | None = None  # parts sent before this were left out (LEDGER_MAX_KEYS)
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class Report:
     """What `check_file` found; see the module docstring for the JSON shape."""
 
@@ -126,6 +143,7 @@ class Report:
     parts: tuple[PartInfo, ...]
     dedupe_tracking_stopped_at_line: int | None
     bytes_read: int
+    ledger: LedgerSummary | None = None  # set by the pipeline: the rows sent before
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +163,7 @@ class Report:
             ),
             "dedupe_tracking_stopped_at_line": self.dedupe_tracking_stopped_at_line,
             "bytes_read": self.bytes_read,
+            "ledger": None if self.ledger is None else self.ledger.to_json(),
         }
 
 

@@ -160,7 +160,7 @@ def part_json(part: Part) -> dict[str, object]:
     }
 
 
-_NO_ROWS = {"total": 0, "valid": 0, "invalid": 0, "duplicates": 0}
+_NO_ROWS = {"total": 0, "valid": 0, "invalid": 0, "duplicates": 0, "already_sent": 0}
 
 
 def result_json(job: Job) -> dict[str, object]:

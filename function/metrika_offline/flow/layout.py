@@ -13,6 +13,10 @@ Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the fu
                                                 event uploads that part (role `dispatch`)
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
+    ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
+        keys/<name>/<generation>/part-00001.keys  a part's row keys (role `ledger-keys`)
+        sent/<name>/<generation>/part-00001.json  its upload was recorded (role `ledger-sent`)
+        lock.json                               who checks against it (role `ledger-lock`)
 
 Every object we write carries the custom metadata `ROLE_KEY: <role>`, so that the events our
 own writes trigger are recognised and skipped, whatever their names.
@@ -36,6 +40,7 @@ _JOBS = "jobs/"
 _PARTS = "parts/"
 _DISPATCH = "dispatch/"
 _PENDING = "pending/"
+_LEDGER = "ledger/"
 
 
 class Role(enum.StrEnum):
@@ -47,6 +52,9 @@ class Role(enum.StrEnum):
     PART = "part"
     DISPATCH = "dispatch"
     PENDING = "pending"
+    LEDGER_KEYS = "ledger-keys"
+    LEDGER_SENT = "ledger-sent"
+    LEDGER_LOCK = "ledger-lock"
 
 
 def marked(role: Role, **extra: str) -> dict[str, str]:
@@ -99,3 +107,32 @@ class WorkLayout:
 
     def pending(self, counter_id: int, uploading_id: int) -> str:
         return f"{self.pending_prefix}{counter_id}/{uploading_id}.json"
+
+    def ledger(self, counter_id: int, kind: str) -> LedgerLayout:
+        """The names of one counter's and type's ledger."""
+        return LedgerLayout(f"{self.prefix}{_LEDGER}{counter_id}/{kind}/")
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerLayout:
+    """The names under one ledger's prefix."""
+
+    prefix: str
+
+    @property
+    def lock(self) -> str:
+        return self.prefix + "lock.json"
+
+    def keys(self, source: str, generation: int, index: int) -> str:
+        return f"{self.prefix}keys/{source}/{generation}/part-{index:05d}.keys"
+
+    def sent(self, source: str, generation: int, index: int) -> str:
+        return f"{self.prefix}sent/{source}/{generation}/part-{index:05d}.json"
+
+    def part_of(self, name: str) -> tuple[str, str] | None:
+        """("keys" or "sent", the part's path) for a name under this ledger; else None."""
+        rest = name[len(self.prefix) :] if name.startswith(self.prefix) else ""
+        for kind, suffix in (("keys", ".keys"), ("sent", ".json")):
+            if rest.startswith(kind + "/") and rest.endswith(suffix):
+                return kind, rest[len(kind) + 1 : -len(suffix)]
+        return None

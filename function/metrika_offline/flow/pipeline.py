@@ -62,6 +62,7 @@ from metrika_offline.flow.jobs import (
 )
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
+from metrika_offline.flow.ledger import Turn, ledger_turn, record_uploaded
 from metrika_offline.flow.observe import QUIET, Meter, Observer
 from metrika_offline.flow.outcomes import (
     log_file_result,
@@ -204,7 +205,14 @@ class Pipeline:
         owner = self._new_owner()
         job = self._claim_source(event, routed, key, owner, force=force)
         if not job.is_split and not job.is_final:
-            job = self._check_and_split(job, event, deadline, owner)
+            try:
+                with ledger_turn(
+                    self.store, self.jobs, self.settings, job, owner=owner, clock=self.clock
+                ) as ledger:
+                    job = self._check_and_split(job, event, deadline, owner, ledger=ledger)
+            except ClaimHeld:
+                self._wait(job, owner)  # a no-op unless this invocation still holds the claim
+                raise
         if job.status is Status.PROCESSING:
             job = self._dispatch(job)
         return job
@@ -270,13 +278,27 @@ class Pipeline:
             log.info("job started over", extra={"key": key, "old_key": change.before.key})
         return change.after
 
-    def _check_and_split(self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str) -> Job:
+    def _wait(self, job: Job, owner: str) -> None:
+        """Another file holds rows or the ledger this file needs: give the claim back, and
+        do not count the wait as an attempt at checking."""
+
+        def release(current: Job) -> Job | None:
+            if current.lease is None or current.lease.owner != owner:
+                return None
+            attempts = max(current.split_attempts - 1, 0)
+            return dataclasses.replace(current, lease=None, split_attempts=attempts)
+
+        self.jobs.update(job.source.name, job.source.generation, release)
+
+    def _check_and_split(
+        self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str, *, ledger: Turn
+    ) -> Job:
         """Turn down what must not be checked; else check, split, and record the verdict."""
         refusal = self._refusal(job, event)
         if refusal is not None:
             return self._finish(job, *refusal)
         rejects = LazyRejects(self.store, rejects_name(event.name))
-        report = self._run_check(job, deadline, rejects)
+        report = self._run_check(job, deadline, rejects, ledger)
         if report is None:
             return self._finish(
                 job,
@@ -287,6 +309,7 @@ class Pipeline:
                     "could be read; drop it again",
                 ),
             )
+        report = dataclasses.replace(report, ledger=ledger.summary())
         verdict = self._verdict(job, report)
         job = self._record_check(job, report, verdict, rejects, owner)
         log.info(
@@ -318,7 +341,9 @@ class Pipeline:
             )
         return None
 
-    def _run_check(self, job: Job, deadline: Deadline, rejects: LazyRejects) -> Report | None:
+    def _run_check(
+        self, job: Job, deadline: Deadline, rejects: LazyRejects, ledger: Turn
+    ) -> Report | None:
         """Stream the source through the checker once; None when the source is gone.
 
         Running out of time releases the claim (so the next delivery starts at once) and
@@ -329,7 +354,9 @@ class Pipeline:
         sink = (
             None
             if routed.mode is Mode.DRY_RUN
-            else StorePartSink(self.store, self.layout.parts(source.name, source.generation))
+            else StorePartSink(
+                self.store, self.layout.parts(source.name, source.generation), ledger.staged
+            )
         )
         try:
             # The next blocks download while this one is checked.
@@ -348,6 +375,8 @@ class Pipeline:
                 should_stop=deadline.reached,
                 progress=meter.update,
                 on_rows=lambda rows: meter.update(rows=rows),
+                sent=ledger.view,
+                part_keys=ledger.staged,
             )
         except DeadlineReached:
             self.jobs.update(
@@ -359,6 +388,12 @@ class Pipeline:
             reader.close()
 
     def _verdict(self, job: Job, report: Report) -> _Verdict:
+        if report.rejected_reason is None and not report.parts and report.rows.already_sent:
+            # Every valid row was sent before: nothing to send, and nothing wrong.
+            if job.routing.mode is Mode.DRY_RUN:
+                return _Verdict(Status.VALIDATED, (), None)
+            done = Status.PARTIALLY_UPLOADED if report.rows.invalid else Status.UPLOADED
+            return _Verdict(done, (), None)
         if not report.valid:
             reason = report.rejected_reason
             problem = (
@@ -478,8 +513,11 @@ class Pipeline:
                 part = job.part(index)
                 counter = job.routing.counter_id
                 if part.awaits_metrika and part.uploading is not None and counter is not None:
-                    # A worker killed after recording the upload may not have indexed it.
+                    # A worker killed after recording the upload may not have indexed it, nor
+                    # told the ledger.
                     self._after_upload(job, part, counter, part.uploading.id)
+                else:
+                    record_uploaded(self.store, self.settings, job, index, self.clock())
                 return job  # final already
             if self._too_old(event_time):
                 return self._finish_part(
@@ -605,4 +643,5 @@ class Pipeline:
             job.updated_at,
         )  # fmt: skip
         add_pending(self.store, self.layout, entry)
+        record_uploaded(self.store, self.settings, job, part.index, self.clock())
         self.store.delete(part.name)

@@ -43,6 +43,7 @@ PRECEDENCE = ("metadata", "folder", "path", "default")
 class Mode(enum.StrEnum):
     UPLOAD = "upload"
     DRY_RUN = "dry-run"
+    RESEND = "resend"  # upload, without dropping the rows the ledger says were sent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Route:
     on_bad_optional: str = "blank"
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
+    ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class Route:
             "on_bad_optional": self.on_bad_optional,
             "column_map": dict(self.column_map),
             "settings_file": self.settings_file,
+            "ledger_window_days": self.ledger_window_days,
             "sources": dict(self.sources),
         }
 
@@ -111,6 +114,16 @@ def _mode(raw: str) -> Mode:
         raise ValueError(f"must be one of {', '.join(m.value for m in Mode)}") from None
 
 
+def _window_days(raw: str) -> float:
+    try:
+        days = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"must be a number of days, got {raw!r}") from None
+    if not 0 <= days <= 3650:
+        raise ValueError(f"must be between 0 (no ledger) and 3650 days, got {raw!r}")
+    return days
+
+
 def _timezone(raw: str) -> str:
     parse_timezone(raw)
     return zone_label(raw)
@@ -137,6 +150,7 @@ FIELDS: tuple[Field, ...] = (
     Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
+    Field("ledger_window_days", "ledger-window-days", _window_days),
 )
 
 #: The parser of every field, by its settings key (what folder settings are checked with).
@@ -200,6 +214,7 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "date_order": settings.date_order or None,
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
+        "ledger_window_days": settings.ledger_window_days,
     }
 
 
@@ -234,7 +249,7 @@ NO_COUNTER_HINT = (
 
 
 def _no_counter(counter: object, mode: object, hint: str) -> RoutingProblem | None:
-    if counter is None and mode is Mode.UPLOAD:
+    if counter is None and mode is not Mode.DRY_RUN:
         return RoutingProblem("no-counter", f"no counter id: {hint}")
     return None
 
@@ -281,4 +296,5 @@ def route(
         on_bad_optional=cast(str, values["on_bad_optional"]),
         column_map=dict(column_map),
         settings_file=found.name if found is not None else None,
+        ledger_window_days=cast(float, values["ledger_window_days"]),
     )

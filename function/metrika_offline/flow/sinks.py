@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from metrika_offline.check.checker import PartWriter
 from metrika_offline.flow.layout import Role, marked
+from metrika_offline.flow.ledger import StagedKeys
 from metrika_offline.flow.observe import Meter
 from metrika_offline.store.base import ObjectStore, Reader, Writer
 from metrika_offline.store.streams import WriteBehind
@@ -14,9 +15,10 @@ from metrika_offline.store.streams import WriteBehind
 class StorePartSink:
     """The checker's part sink: parts as objects under one prefix, marked as ours."""
 
-    def __init__(self, store: ObjectStore, prefix: str) -> None:
+    def __init__(self, store: ObjectStore, prefix: str, keys: StagedKeys | None = None) -> None:
         self.store = store
         self.prefix = prefix
+        self.keys = keys  # the parts' row keys for the ledger, dropped with them
         self.written: list[str] = []
 
     def open_part(self, index: int, name: str) -> PartWriter:  # noqa: ARG002 (the name says it)
@@ -31,6 +33,8 @@ class StorePartSink:
         for object_name in self.written:
             self.store.delete(object_name)
         self.written.clear()
+        if self.keys is not None:
+            self.keys.discard()
 
 
 class LazyRejects:

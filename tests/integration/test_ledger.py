@@ -1,0 +1,203 @@
+"""The ledger in-process, on the emulated bucket and the fake Metrica, with the pipeline's clock
+in the test's hands: the window, racing files, and a worker killed between recording an
+upload and telling the ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from metrika_offline.config import Settings
+from metrika_offline.errors import ClaimHeld
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.layout import WorkLayout
+from metrika_offline.flow.ledger import LedgerLock
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.metrika.client import MetrikaClient
+from tests.fakes.gcs_fixtures import GcsStack
+from tests.fakes.metrika import FakeMetrika, Fault
+from tests.schema import check_result
+
+DAY = 86_400.0
+COUNTER = 5
+NAMES = WorkLayout("metrika-offline/").ledger(COUNTER, "BASIC")
+PREFIX = NAMES.prefix
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _csv(first: int, count: int, now: float) -> bytes:
+    lines = ["ClientId,Target,DateTime"]
+    lines += [
+        f"{1335912476409000 + i},lead,{int(now) - DAY - i * 60:.0f}"
+        for i in range(first, first + count)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _pipeline(stack: GcsStack, client: MetrikaClient, clock: Clock, **settings: Any) -> Pipeline:
+    return Pipeline(
+        store=stack.store,
+        settings=Settings(max_event_age_s=3600, **settings),
+        metrika=client,
+        clock=clock,
+    )
+
+
+def _drop(stack: GcsStack, name: str, data: bytes, clock: Clock) -> ObjectEvent:
+    generation = stack.store.write_bytes(name, data, content_type="text/csv")
+    return ObjectEvent(stack.bucket, name, generation, len(data), {}, "e", clock.now)
+
+
+def _result(stack: GcsStack, name: str) -> dict[str, Any]:
+    found = stack.store.read_bytes(name + ".result.json")
+    assert found is not None
+    data: dict[str, Any] = json.loads(found[0])
+    check_result(data)
+    return data
+
+
+def _upload_all(pipeline: Pipeline, event: ObjectEvent) -> None:
+    job = JobStore(pipeline.store, pipeline.settings.work_prefix).load(event.name, event.generation)
+    assert job is not None
+    for part in job[0].parts:
+        pipeline.upload_part(event.name, event.generation, part.index, Deadline())
+
+
+def test_a_row_sent_longer_ago_than_the_window_is_sent_again(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock, ledger_window_days=7)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 4, clock.now), clock)
+    pipeline.process_source(first, Deadline())
+    _upload_all(pipeline, first)
+
+    clock.now += 6 * DAY  # inside the window: rows 0..3 are not sent again
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(2, 4, clock.now - 6 * DAY), clock)
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 2
+
+    clock.now += 1.5 * DAY  # a's upload is now 7.5 days old, b's 1.5
+    third = _drop(gcs_stack, "incoming/5/c.csv", _csv(0, 6, clock.now - 7.5 * DAY), clock)
+    pipeline.process_source(third, Deadline())
+    _upload_all(pipeline, third)
+    rows = _result(gcs_stack, third.name)["rows"]
+    # The window counts from a row's upload, not from its last sighting: rows 0..3 went with
+    # a (7.5 days ago, outside the window now) and are sent again, b sent only 4 and 5.
+    assert (rows["valid"], rows["already_sent"]) == (4, 2)
+    assert [u.rows for u in fake_metrika.uploads] == [4, 2, 4]
+
+
+def test_window_zero_turns_the_ledger_off(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock, ledger_window_days=0)
+    for name in ("incoming/5/a.csv", "incoming/5/b.csv"):
+        event = _drop(gcs_stack, name, _csv(0, 3, clock.now), clock)
+        pipeline.process_source(event, Deadline())
+        _upload_all(pipeline, event)
+        assert _result(gcs_stack, name)["check"]["ledger"] == {"mode": "off", "window_days": 0}
+    assert [u.rows for u in fake_metrika.uploads] == [3, 3]
+    assert list(gcs_stack.store.list(PREFIX)) == []
+
+
+def test_a_file_needing_rows_in_flight_waits_for_their_upload(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 5, clock.now), clock)
+    pipeline.process_source(first, Deadline())  # checked and split; its part not sent yet
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(3, 5, clock.now), clock)
+    for _ in range(4):  # however often it is retried meanwhile
+        with pytest.raises(ClaimHeld, match=r"a\.csv .*in flight"):
+            pipeline.process_source(second, Deadline())
+    assert fake_metrika.uploads == []
+    state = JobStore(gcs_stack.store, "metrika-offline/").load(second.name, second.generation)
+    assert state is not None
+    assert not state[0].is_split
+    assert state[0].split_attempts <= 1  # waiting is not a failed attempt
+
+    _upload_all(pipeline, first)
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 2
+    assert [u.rows for u in fake_metrika.uploads] == [5, 3]
+
+
+def test_a_refused_part_frees_its_rows_for_the_file_waiting_on_them(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 5, clock.now), clock)
+    pipeline.process_source(first, Deadline())
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(3, 5, clock.now), clock)
+    with pytest.raises(ClaimHeld):
+        pipeline.process_source(second, Deadline())
+    fake_metrika.script(Fault.http(400, "invalid_uploading", endpoint="upload"))
+    _upload_all(pipeline, first)
+    assert _result(gcs_stack, first.name)["parts"][0]["state"] == "failed"
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 0
+    assert [u.rows for u in fake_metrika.uploads] == [5]
+
+
+def test_one_check_at_a_time_per_counter_and_type(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    lock = LedgerLock(gcs_stack.store, NAMES, clock=clock)
+    lock.acquire("someone-else", 600.0, "incoming/5/other.csv")
+    event = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 3, clock.now), clock)
+    with pytest.raises(ClaimHeld, match=r"other\.csv"):
+        pipeline.process_source(event, Deadline())
+    lock.release("someone-else")
+    pipeline.process_source(event, Deadline())
+    _upload_all(pipeline, event)
+    assert [u.rows for u in fake_metrika.uploads] == [3]
+    # Another counter's ledger is another lock.
+    lock.acquire("someone-else", 600.0, "incoming/5/other.csv")
+    elsewhere = _drop(gcs_stack, "incoming/6/a.csv", _csv(0, 3, clock.now), clock)
+    pipeline.process_source(elsewhere, Deadline())
+
+
+def test_a_worker_killed_before_the_ledger_heard_of_the_upload(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 4, clock.now), clock)
+    pipeline.process_source(first, Deadline())
+    _upload_all(pipeline, first)
+    sent = NAMES.sent(first.name, first.generation, 1)
+    assert gcs_stack.store.stat(sent) is not None
+    gcs_stack.store.delete(sent)  # as if the worker died right after recording the upload
+
+    # A redelivered event for the part finds it uploaded and tells the ledger.
+    _upload_all(pipeline, first)
+    assert gcs_stack.store.stat(sent) is not None
+    gcs_stack.store.delete(sent)
+
+    # Without a redelivery, the next file that reads the ledger finds the keys, asks the job,
+    # and counts them as sent.
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(0, 6, clock.now), clock)
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 4
+    assert gcs_stack.store.stat(sent) is not None
+    assert [u.rows for u in fake_metrika.uploads] == [4, 2]

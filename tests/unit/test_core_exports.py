@@ -87,7 +87,13 @@ def test_a_bad_optional_value_is_blanked_and_price_goes_with_currency() -> None:
         f"u4,nope,5,RUB,1,\n"
     )
     report, sink = _check(text, "CALLS")
-    assert report.rows.to_json() == {"total": 4, "valid": 3, "invalid": 1, "duplicates": 0}
+    assert report.rows.to_json() == {
+        "total": 4,
+        "valid": 3,
+        "invalid": 1,
+        "duplicates": 0,
+        "already_sent": 0,
+    }
     assert dict(report.error_counts) == {"bad-datetime": 1}
     rows = _part(sink)
     assert rows[1] == ["u1", str(R), "", "", "", "+79123456789"]

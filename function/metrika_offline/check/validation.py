@@ -173,12 +173,7 @@ class BatchValidator:
             error_counts[code] = error_counts.get(code, 0) + len(rows)
             for row in rows:
                 invalid.setdefault(row, []).append(code)
-        key_rows: list[int] = []
-        stable: Keys | None = None
-        if self._stable and n:
-            key_rows = [row for row in range(n) if row not in invalid] if invalid else [*range(n)]
-            key_columns = [None if p is None else columns[p] for p in self._full_key]
-            stable = stable_hashes(key_columns, key_rows)
+        key_rows, stable = self._stable_keys(columns, n, invalid)
         duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
         return Outcome(
             columns=columns,
@@ -192,6 +187,16 @@ class BatchValidator:
             key_rows=key_rows,
             keys=EMPTY if stable is None else stable,
         )
+
+    def _stable_keys(
+        self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]
+    ) -> tuple[list[int], Keys | None]:
+        """The valid rows and their stable keys, when the ledger wants them."""
+        if not self._stable or not n:
+            return [], None
+        key_rows = [row for row in range(n) if row not in invalid] if invalid else [*range(n)]
+        key_columns = [None if p is None else columns[p] for p in self._full_key]
+        return key_rows, stable_hashes(key_columns, key_rows)
 
     @staticmethod
     def _missing_group(columns: list[list[str] | None], positions: list[int], n: int) -> list[int]:

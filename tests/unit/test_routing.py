@@ -9,7 +9,14 @@ from metrika_offline.flow.routing import Mode, route
 from metrika_offline.types import ConversionType
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)
-CHOICES = ("timezone", "phone_region", "date_order", "encoding", "on_bad_optional")
+CHOICES = (
+    "timezone",
+    "phone_region",
+    "date_order",
+    "encoding",
+    "on_bad_optional",
+    "ledger_window_days",
+)
 CHOICES_BY_DEFAULT = dict.fromkeys(CHOICES, "default")
 
 
@@ -117,3 +124,22 @@ def test_a_bad_mode_lists_the_modes() -> None:
     routed = route("incoming/1/x.csv", {"mode": "later"}, Settings())
     assert routed.problem is not None
     assert all(mode.value in routed.problem.message for mode in Mode)
+
+
+def test_resend_is_an_upload_that_needs_a_counter() -> None:
+    routed = route("incoming/51234567/a.csv", {"mode": "Resend"}, SETTINGS)
+    assert (routed.mode, routed.problem) == (Mode.RESEND, None)
+    lost = route("incoming/exports/a.csv", {"mode": "resend"}, Settings())
+    assert lost.problem is not None
+    assert lost.problem.code == "no-counter"
+
+
+def test_the_ledger_window_comes_from_metadata_or_the_environment() -> None:
+    assert route("incoming/5/a.csv", {}, Settings(ledger_window_days=10)).ledger_window_days == 10
+    routed = route("incoming/5/a.csv", {"ledger-window-days": "35"}, SETTINGS)
+    assert (routed.ledger_window_days, routed.sources["ledger_window_days"]) == (35.0, "metadata")
+    assert route("incoming/5/a.csv", {"ledger-window-days": "0"}, SETTINGS).ledger_window_days == 0
+    for bad in ("-1", "a week"):
+        refused = route("incoming/5/a.csv", {"ledger-window-days": bad}, SETTINGS)
+        assert refused.problem is not None
+        assert "ledger-window-days" in refused.problem.message

@@ -37,17 +37,21 @@ locals {
   # that the platform reads from Secret Manager (functions.tf). The follow-up is called without
   # an event, so BUCKET tells it which bucket's pending uploads to follow.
   function_environment = {
-    METRIKA_API_URL = var.metrika_api_url
-    BUCKET          = google_storage_bucket.input.name
-    INPUT_PREFIX    = var.input_prefix
-    WORK_PREFIX     = var.work_prefix
-    DEFAULT_TYPE    = var.default_type
-    MAX_PART_BYTES  = tostring(var.max_part_bytes)
-    TIMEZONE        = var.timezone
-    MAX_EVENT_AGE_S = tostring(var.max_event_age_s)
-    POLL_GIVE_UP_S  = tostring(var.poll_give_up_s)
-    LOG_LEVEL       = var.log_level
+    METRIKA_API_URL    = var.metrika_api_url
+    BUCKET             = google_storage_bucket.input.name
+    INPUT_PREFIX       = var.input_prefix
+    WORK_PREFIX        = var.work_prefix
+    DEFAULT_TYPE       = var.default_type
+    MAX_PART_BYTES     = tostring(var.max_part_bytes)
+    TIMEZONE           = var.timezone
+    MAX_EVENT_AGE_S    = tostring(var.max_event_age_s)
+    POLL_GIVE_UP_S     = tostring(var.poll_give_up_s)
+    LOG_LEVEL          = var.log_level
+    LEDGER_WINDOW_DAYS = tostring(var.ledger_window_days)
   }
+  # What the work-state lifecycle rule deletes under work_prefix (flow/layout.py STATE_FOLDERS);
+  # the ledger/ folder beside them has a rule of its own.
+  work_state_folders = ["jobs/", "parts/", "dispatch/", "pending/"]
   # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".
   default_counter_environment = var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id }
 

@@ -20,12 +20,25 @@ resource "google_storage_bucket" "input" {
     enabled = true
   }
 
-  # Work state (parts, job state, the pending-uploads index) is rewritten often and is worth
-  # nothing once every upload is final: delete it after work_retention_days.
+  # Work state (parts, job state, dispatch orders, the pending-uploads index) is rewritten often
+  # and is worth nothing once every upload is final: delete it after work_retention_days. The
+  # folders are listed (layout.STATE_FOLDERS) so that the ledger beside them is not.
   lifecycle_rule {
     condition {
       age            = var.work_retention_days
-      matches_prefix = [var.work_prefix]
+      matches_prefix = [for folder in local.work_state_folders : "${var.work_prefix}${folder}"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # The ledger of rows sent (what keeps a rolling export from sending a row twice) must outlast
+  # the longest window it is read with: delete it after ledger_retention_days.
+  lifecycle_rule {
+    condition {
+      age            = var.ledger_retention_days
+      matches_prefix = ["${var.work_prefix}ledger/"]
     }
     action {
       type = "Delete"
@@ -60,6 +73,10 @@ resource "google_storage_bucket" "input" {
     precondition {
       condition     = !startswith(var.work_prefix, var.input_prefix) && !startswith(var.input_prefix, var.work_prefix)
       error_message = "work_prefix and input_prefix must not contain one another: the function's own state would be taken for dropped files, or be deleted with them."
+    }
+    precondition {
+      condition     = var.ledger_retention_days > var.ledger_window_days
+      error_message = "ledger_retention_days must outlast ledger_window_days: rows sent within the window are read from the ledger."
     }
     precondition {
       condition     = var.work_retention_days * 86400 > var.poll_give_up_s

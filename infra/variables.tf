@@ -300,6 +300,28 @@ variable "work_retention_days" {
   }
 }
 
+variable "ledger_window_days" {
+  description = "Days within which a row sent once is not sent again (LEDGER_WINDOW_DAYS; a folder or a file may set its own). 0 turns the ledger off."
+  type        = number
+  default     = 28
+
+  validation {
+    condition     = var.ledger_window_days >= 0 && var.ledger_window_days <= 3650
+    error_message = "ledger_window_days must be between 0 and 3650 days."
+  }
+}
+
+variable "ledger_retention_days" {
+  description = "Days after which the ledger's entries (the keys of rows sent, under work_prefix/ledger/) are deleted by a lifecycle rule. Must outlast every window in use."
+  type        = number
+  default     = 35
+
+  validation {
+    condition     = floor(var.ledger_retention_days) == var.ledger_retention_days && var.ledger_retention_days >= 1 && var.ledger_retention_days <= 3650
+    error_message = "ledger_retention_days must be a whole number of days between 1 and 3650."
+  }
+}
+
 variable "noncurrent_version_retention_days" {
   description = "Days a replaced or deleted object's old version is kept in the input bucket before it is deleted for good."
   type        = number

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
+from metrika_offline.flow.layout import LEDGER_FOLDER, STATE_FOLDERS
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_PARALLEL_REQUESTS
 
 from . import tfconfig
@@ -169,6 +170,7 @@ CONTRACT_ENVIRONMENT = {
     "MAX_EVENT_AGE_S": "var.max_event_age_s",
     "POLL_GIVE_UP_S": "var.poll_give_up_s",
     "LOG_LEVEL": "var.log_level",
+    "LEDGER_WINDOW_DAYS": "var.ledger_window_days",
 }
 
 
@@ -242,9 +244,23 @@ def _delete_rules(bucket: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_lifecycle_cleans_the_work_prefix_after_the_retention_days(config: tfconfig.Config) -> None:
     rules = _delete_rules(config.resource("google_storage_bucket", "input").body)
-    work_rules = [r for r in rules if r.get("matches_prefix") == ["${var.work_prefix}"]]
+    folders = '${[for folder in local.work_state_folders : "${var.work_prefix}${folder}"]}'
+    work_rules = [r for r in rules if r.get("matches_prefix") == folders]
     assert any(r.get("age") == "${var.work_retention_days}" for r in work_rules), rules
     assert config.variables["work_retention_days"].body["default"] == 7
+    # Every folder of the work state, and only those: the ledger is kept for longer.
+    assert tuple(config.locals["work_state_folders"]) == STATE_FOLDERS
+    assert LEDGER_FOLDER not in STATE_FOLDERS
+
+
+def test_lifecycle_keeps_the_ledger_longer_than_its_window(config: tfconfig.Config) -> None:
+    rules = _delete_rules(config.resource("google_storage_bucket", "input").body)
+    ledger = [
+        r for r in rules if r.get("matches_prefix") == [f"${{var.work_prefix}}{LEDGER_FOLDER}"]
+    ]
+    assert [r.get("age") for r in ledger] == ["${var.ledger_retention_days}"], rules
+    window = config.variables["ledger_window_days"].body["default"]
+    assert config.variables["ledger_retention_days"].body["default"] > window == 28
 
 
 def test_lifecycle_deletes_old_noncurrent_versions(config: tfconfig.Config) -> None:

@@ -41,6 +41,10 @@ _PARTS = "parts/"
 _DISPATCH = "dispatch/"
 _PENDING = "pending/"
 _LEDGER = "ledger/"
+#: What the work state is made of: deleted after `work_retention_days` by the bucket's
+#: lifecycle rule (infra/main.tf lists the same folders); the ledger is kept longer.
+STATE_FOLDERS = (_JOBS, _PARTS, _DISPATCH, _PENDING)
+LEDGER_FOLDER = _LEDGER
 
 
 class Role(enum.StrEnum):

@@ -24,21 +24,21 @@ from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Pipeline
 from metrika_offline.flow.poll import Poller
-from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.store.gcs import GcsStore
 
 log = logs.get_logger("main")
 
 
 class _Runtime:
-    """What one instance builds once: settings, the Metrica client, one store per bucket."""
+    """What one instance builds once: settings, the Metrica clients, one store per bucket."""
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         logs.configure(self.settings.log_level)
-        token = self.settings.metrika_token
-        logs.register_secret(token)
-        self.metrika = MetrikaClient.from_settings(self.settings) if token else None
+        for secret in self.settings.secrets():
+            logs.register_secret(secret)
+        self.metrika = MetrikaAccounts.from_settings(self.settings)
         self._pipelines: dict[str, Pipeline] = {}
         self._client: storage.Client | None = None
         self._lock = threading.Lock()
@@ -95,9 +95,9 @@ def poll_uploads(request: Any) -> tuple[str, int, dict[str, str]]:
     del request  # the schedule carries no parameters
     rt = runtime()
     headers = {"Content-Type": "application/json"}
-    if not rt.settings.bucket or rt.metrika is None:
-        log.error("poll_uploads needs BUCKET and METRIKA_TOKEN")
-        return json.dumps({"error": "BUCKET and METRIKA_TOKEN must be set"}), 500, headers
+    if not rt.settings.bucket:
+        log.error("poll_uploads needs BUCKET")
+        return json.dumps({"error": "BUCKET must be set"}), 500, headers
     poller = Poller(store=rt.store(rt.settings.bucket), metrika=rt.metrika, settings=rt.settings)
     with logs.log_context(bucket=rt.settings.bucket):
         summary = poller.poll()

@@ -8,8 +8,39 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 DAY_S = 86_400
+
+
+#: The goals of the counters the samples go to, as Metrica's goals call lists them: the
+#: samples' Target (`lead_form_sent`) is the first goal's identifier.
+GOALS: list[dict[str, Any]] = [
+    {
+        "id": 301001,
+        "name": "Заявка с сайта",
+        "type": "action",
+        "is_retargeting": 0,
+        "goal_source": "user",
+        "conditions": [{"type": "exact", "url": "lead_form_sent"}],
+    },
+    {
+        "id": 301002,
+        "name": "Оплата заказа",
+        "type": "action",
+        "is_retargeting": 0,
+        "goal_source": "user",
+        "conditions": [{"type": "exact", "url": "order_paid"}],
+    },
+    {
+        "id": 301003,
+        "name": "Контакты",
+        "type": "url",
+        "is_retargeting": 0,
+        "goal_source": "user",
+        "conditions": [{"type": "contain", "url": "/contacts"}],
+    },
+]
 
 
 def _recent(now: float, index: int) -> int:

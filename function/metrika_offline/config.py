@@ -7,7 +7,9 @@ here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +41,16 @@ LOG_LEVEL = "LOG_LEVEL"
 BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
 LEDGER_WINDOW_DAYS = "LEDGER_WINDOW_DAYS"
 LEDGER_MAX_KEYS = "LEDGER_MAX_KEYS"
+# More Yandex accounts: a JSON object counter id -> account name, and one token per account.
+METRIKA_ACCOUNTS = "METRIKA_ACCOUNTS"
+METRIKA_TOKEN_PREFIX = "METRIKA_TOKEN_"  # noqa: S105 (a prefix of variables' names)
+# Where a file's outcome is told (the URLs and the bot token are secrets).
+NOTIFY_SLACK_WEBHOOK_URL = "NOTIFY_SLACK_WEBHOOK_URL"
+NOTIFY_WEBHOOK_URL = "NOTIFY_WEBHOOK_URL"
+NOTIFY_TELEGRAM_BOT_TOKEN = "NOTIFY_TELEGRAM_BOT_TOKEN"  # noqa: S105 (the variable's name)
+NOTIFY_TELEGRAM_CHAT_ID = "NOTIFY_TELEGRAM_CHAT_ID"
+TELEGRAM_API_URL = "TELEGRAM_API_URL"
+UNKNOWN_GOALS = "UNKNOWN_GOALS"
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 #: The largest file one invocation checks and splits within its time limit, with room to spare
@@ -46,6 +58,36 @@ DEFAULT_API_URL = "https://api-metrika.yandex.net"
 DEFAULT_MAX_SOURCE_BYTES = 4_000_000_000
 #: A lease must outlast the invocation holding it by this share of the invocation's time limit.
 LEASE_MARGIN = 0.1
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+#: What a Target that names no goal of the counter is: a warning (rows kept) or an error.
+UNKNOWN_GOALS_CHOICES = ("warning", "error")
+
+
+def account_token_var(account: str) -> str:
+    """`METRIKA_TOKEN_<ACCOUNT>`: the name upper-cased, anything not A-Z or 0-9 made `_`."""
+    return METRIKA_TOKEN_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", account).upper()
+
+
+def _parse_accounts(raw: str) -> dict[str, str]:
+    """METRIKA_ACCOUNTS: a JSON object of counter id (digits) to account name."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{METRIKA_ACCOUNTS} must be a JSON object of counter id to account"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{METRIKA_ACCOUNTS} must be a JSON object of counter id to account")
+    accounts: dict[str, str] = {}
+    for counter, account in data.items():
+        key = str(counter).strip()
+        if not (key.isdigit() and key.isascii()) or not isinstance(account, str) or not account:
+            raise ConfigError(
+                f"{METRIKA_ACCOUNTS}: each key is a counter id (digits) and each value an "
+                f"account name, not {counter!r}: {account!r}"
+            )
+        accounts[str(int(key))] = account.strip()
+    return accounts
 
 
 def parse_bool(value: str, *, name: str) -> bool:
@@ -72,6 +114,31 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('***')"
+
+
+def _notify_from_env(env: Mapping[str, str]) -> dict[str, Secret]:
+    values: dict[str, Secret] = {}
+    for var, field in (
+        (NOTIFY_SLACK_WEBHOOK_URL, "notify_slack_webhook_url"),
+        (NOTIFY_WEBHOOK_URL, "notify_webhook_url"),
+        (NOTIFY_TELEGRAM_BOT_TOKEN, "notify_telegram_bot_token"),
+    ):
+        if env.get(var, "").strip():
+            values[field] = Secret(env[var].strip())
+    return values
+
+
+def _accounts_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    raw = env.get(METRIKA_ACCOUNTS, "").strip()
+    if not raw:
+        return {}
+    accounts = _parse_accounts(raw)
+    tokens: dict[str, Secret] = {}
+    for account in sorted(set(accounts.values())):
+        token = env.get(account_token_var(account), "").strip()
+        if token:
+            tokens[account] = Secret(token)
+    return {"metrika_accounts": accounts, "metrika_account_tokens": tokens}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +170,18 @@ class Settings:
     # conversions to visits of the last 21 days; a week more covers late re-exports.
     ledger_window_days: float = 28.0
     ledger_max_keys: int = 20_000_000  # 160 MB: older sent rows beyond it are not compared
+    #: Counter id (as a string) -> account name, from METRIKA_ACCOUNTS.
+    metrika_accounts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Account name -> its token, from METRIKA_TOKEN_<ACCOUNT> (accounts without one absent).
+    metrika_account_tokens: Mapping[str, Secret] = dataclasses.field(
+        default_factory=dict, repr=False
+    )
+    notify_slack_webhook_url: Secret = dataclasses.field(default=Secret(""), repr=False)
+    notify_webhook_url: Secret = dataclasses.field(default=Secret(""), repr=False)
+    notify_telegram_bot_token: Secret = dataclasses.field(default=Secret(""), repr=False)
+    notify_telegram_chat_id: str = ""
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    unknown_goals: str = "warning"
 
     def __post_init__(self) -> None:
         if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
@@ -119,6 +198,19 @@ class Settings:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
         if self.ledger_window_days < 0 or self.ledger_max_keys < 0:
             raise ConfigError(f"{LEDGER_WINDOW_DAYS} and {LEDGER_MAX_KEYS} must not be negative")
+        if self.unknown_goals not in UNKNOWN_GOALS_CHOICES:
+            raise ConfigError(f"{UNKNOWN_GOALS} must be warning or error")
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value these settings hold, for the log redactor."""
+        held = (
+            self.metrika_token,
+            *self.metrika_account_tokens.values(),
+            self.notify_slack_webhook_url,
+            self.notify_webhook_url,
+            self.notify_telegram_bot_token,
+        )
+        return tuple(secret for secret in held if secret)
 
     def check_lease(self) -> None:
         """ConfigError unless LEASE_S is comfortably above INVOCATION_TIMEOUT_S.
@@ -153,6 +245,8 @@ class Settings:
             (ON_BAD_OPTIONAL, "on_bad_optional", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
+            (NOTIFY_TELEGRAM_CHAT_ID, "notify_telegram_chat_id", str),
+            (TELEGRAM_API_URL, "telegram_api_url", str),
             (MAX_PART_BYTES, "max_part_bytes", int),
             (MAX_SOURCE_BYTES, "max_source_bytes", int),
             (MAX_INVALID_RATIO, "max_invalid_ratio", float),
@@ -180,6 +274,11 @@ class Settings:
                 raise ConfigError(f"{DEFAULT_TYPE}: {exc}") from None
         if STRICT in env:
             values["strict"] = parse_bool(env[STRICT], name=STRICT)
+        unknown_goals = env.get(UNKNOWN_GOALS, "").strip().lower()
+        if unknown_goals:
+            values["unknown_goals"] = unknown_goals
+        values.update(_notify_from_env(env))
+        values.update(_accounts_from_env(env))
         for prefix_field in ("input_prefix", "work_prefix"):
             if (
                 prefix_field in values

@@ -7,6 +7,7 @@
     │   └── PreconditionFailed      a generation precondition lost a race: re-read, retry
     ├── MetrikaError                the Metrica API; carries status, error_type, message
     │   ├── MetrikaAuthError        401, 403 invalid_token/access_denied: stop
+    │   │   └── NoTokenForCounter   no token is configured for the counter's account
     │   ├── MetrikaRejectedError    400, 404, 409…: Metrica refused the request: stop
     │   └── MetrikaRetryableError ◆ worth another try, later
     │       ├── MetrikaQuotaError       429, 420, 403 quota_*: wait (retry_after)
@@ -71,6 +72,10 @@ class MetrikaError(MetrikaOfflineError):
 
 class MetrikaAuthError(MetrikaError):
     """The token is missing, wrong, expired or lacks access to the counter."""
+
+
+class NoTokenForCounter(MetrikaAuthError):
+    """No token is configured for the counter (METRIKA_TOKEN, METRIKA_ACCOUNTS)."""
 
 
 class MetrikaRejectedError(MetrikaError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 #: Metrica refuses files over 1 GB. We read "GB" as the smaller of 10**9 and 2**30.
@@ -34,3 +35,27 @@ class ConversionType(enum.StrEnum):
             raise ValueError(
                 f"unknown conversion type {value!r}: expected one of {choices}"
             ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class GoalCondition:
+    """One condition of a goal: its match type (`exact`, `contain`, `start`, `regexp`,
+    `action`) and the value matched (for a JavaScript-event goal, its identifier)."""
+
+    type: str
+    url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """A counter's goal as the Management API lists it (what the Target check needs)."""
+
+    id: int
+    name: str
+    type: str  # `action` for a JavaScript-event goal
+    conditions: tuple[GoalCondition, ...] = ()
+
+    @property
+    def is_javascript_event(self) -> bool:
+        """True for the goals a Target names: JavaScript-event (`action`) goals."""
+        return self.type == "action"

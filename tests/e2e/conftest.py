@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests import samples
 from tests.fakes.function import FunctionServer
 from tests.fakes.gcs_events import RetryPolicy
 from tests.fakes.gcs_fixtures import GcsStack
@@ -89,6 +90,8 @@ def local_stack(
     stack_env: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[LocalStack]:
+    for counter in (COUNTER, 777):
+        fake_metrika.set_goals(counter, samples.GOALS)
     function = FunctionServer(stack_env, log_path=tmp_path / "function.log").start()
     gcs_stack.events.retry = PATIENT_RETRY
     gcs_stack.events.add_subscriber(function.url)

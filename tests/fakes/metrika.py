@@ -8,9 +8,11 @@ the package's mistakes rather than sharing them. It implements
     GET  {prefix}/uploadings?limit=&offset=&type=     newest first
     GET  {prefix}/visit_join_threshold
     with {prefix} = /management/v1/counter/{counterId}/offline_conversions
+    GET  /management/v1/counter/{counterId}/goals     the goals scripted for the counter
 
 and refuses, with Metrica's error body and codes: a missing OAuth header (401), an unknown token
-(403 invalid_token), a counter the token may not see (403 access_denied), a bad `type`, a
+(403 invalid_token), a counter the token may not see (403 access_denied: `counters` for every
+token, `access` per token, as Metrica answers for another account's counter), a bad `type`, a
 comment over 255 characters or with characters other than digits, Latin and Cyrillic letters
 and spaces, no `file` part, a file over `max_file_bytes`, an empty file, bytes that are not
 UTF-8, a header without the columns its type requires (400), and a fourth request in flight
@@ -25,8 +27,9 @@ LINKAGE_FAILURE) on a clock the test controls (`advance`). Faults are scripted p
 order: an HTTP error (500, 503, 504, 429/420 with Retry-After…), a slow answer, or a dropped
 connection after the whole body was received (the upload is recorded, the client gets no
 answer). `hold()` parks requests mid-flight until the test releases them. Everything that
-arrived is in `journal` (never the token). The same controls are served over HTTP under
-`/_fake/`, for tests and demos that run the fake in another process (`FakeMetrikaControl`).
+arrived is in `journal` (never the token: a short hash of it, `token_sha`). The same controls
+are served over HTTP under `/_fake/`, for tests and demos that run the fake in another process
+(`FakeMetrikaControl`).
 
 Run alone: `python -m tests.fakes.metrika --port 8765 [--token T] [--step-seconds S]`.
 """
@@ -41,6 +44,7 @@ import dataclasses
 import datetime as dt
 import email.message
 import email.parser
+import hashlib
 import json
 import re
 import socket
@@ -61,7 +65,7 @@ COMMENT_MAX_CHARS = 255
 TYPES = ("BASIC", "CALLS", "CHATS")
 LIFECYCLE = ("PREPARED", "UPLOADED", "EXPORTED", "MATCHED")
 FINAL_STATUSES = ("PROCESSED", "LINKAGE_FAILURE")
-ENDPOINTS = ("upload", "uploading", "uploadings", "visit_join_threshold")
+ENDPOINTS = ("upload", "uploading", "uploadings", "visit_join_threshold", "goals")
 
 #: Columns each type needs in its header: every group must be present by at least one name.
 #: Kept here on purpose rather than imported: the fake checks the package, not itself.
@@ -75,6 +79,7 @@ _PATH = re.compile(
     r"^/management/v1/counter/(?P<counter>\d+)/offline_conversions/"
     r"(?P<endpoint>upload|uploadings|visit_join_threshold|uploading/(?P<id>\d+))/?$"
 )
+_GOALS_PATH = re.compile(r"^/management/v1/counter/(?P<counter>\d+)/(?P<endpoint>goals)/?$")
 _READ_CHUNK = 256 * 1024
 _MAX_PART_HEADERS = 16 * 1024
 _MAX_HEADER_LINE = 64 * 1024
@@ -210,6 +215,7 @@ class JournalEntry:
     fault: str  # "", "status", "drop", "slow", or "client_closed" when the body never finished
     in_flight: int  # requests of this token in flight when this one arrived, itself included
     at: float  # the fake clock
+    token_sha: str = ""  # the first 12 hex digits of the token's SHA-256 ("" without a token)
 
     @property
     def recorded(self) -> bool:
@@ -583,6 +589,7 @@ class _Request:
     fault: str = ""
     in_flight: int = 0
     at: float = 0.0
+    token_sha: str = ""
     journaled: bool = False
 
 
@@ -597,6 +604,7 @@ class FakeMetrika:
         clock: Callable[[], float] | None = None,
         step_s: float | Sequence[float] = 60.0,
         counters: Collection[int] | None = None,
+        access: Mapping[str, Collection[int]] | None = None,
         parallel_limit: int = PARALLEL_LIMIT,
         visit_join_days: int = 21,
         untyped_list_types: Collection[str] = TYPES,
@@ -612,6 +620,9 @@ class FakeMetrika:
             raise ValueError(f"step_s: one duration or {len(LIFECYCLE)}")
         self._steps = steps
         self._counters = None if counters is None else frozenset(counters)
+        # Per token: the counters its account reaches (a token not named reaches `counters`).
+        self._access = {token: frozenset(c) for token, c in (access or {}).items()}
+        self._goals: dict[int, list[dict[str, Any]]] = {}
         self._parallel_limit = parallel_limit
         self._visit_join_days = visit_join_days
         # Which types `uploadings` without `type` lists: undocumented, so tests can narrow it.
@@ -688,6 +699,13 @@ class FakeMetrika:
         """Queue faults; each is used by the next request it matches."""
         with self._lock:
             self._faults.extend(faults)
+
+    def set_goals(self, counter_id: int, goals: Sequence[Mapping[str, Any]]) -> None:
+        """What `GET /counter/{counter_id}/goals` lists: goal objects as Metrica spells them,
+        e.g. {"id": 1, "name": "Заявка", "type": "action", "conditions": [{"type": "exact",
+        "url": "lead_form"}]}. A counter without scripted goals has none."""
+        with self._lock:
+            self._goals[int(counter_id)] = [dict(goal) for goal in goals]
 
     def script_outcome(self, *outcomes: Outcome) -> None:
         """Queue outcomes; each is used by the next accepted upload it matches."""
@@ -846,6 +864,7 @@ class FakeMetrika:
                     fault=request.fault,
                     in_flight=request.in_flight,
                     at=request.at,
+                    token_sha=request.token_sha,
                 )
             )
 
@@ -876,8 +895,14 @@ class FakeMetrika:
     def _token_ok(self, token: str) -> bool:
         return token in self._tokens
 
-    def _counter_ok(self, counter_id: int) -> bool:
+    def _counter_ok(self, token: str, counter_id: int) -> bool:
+        if token in self._access:
+            return counter_id in self._access[token]
         return self._counters is None or counter_id in self._counters
+
+    def _goals_of(self, counter_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(goal) for goal in self._goals.get(counter_id, [])]
 
 
 class _Server(ThreadingHTTPServer):
@@ -1004,7 +1029,7 @@ class _Handler(BaseHTTPRequestHandler):
         body: _Body,
         length: int,
     ) -> _Answer | None:
-        match = _PATH.match(request.path)
+        match = _PATH.match(request.path) or _GOALS_PATH.match(request.path)
         if match is None:
             body.drain()
             return self._refuse(404, "not_found", "unknown method")
@@ -1022,6 +1047,7 @@ class _Handler(BaseHTTPRequestHandler):
         if scheme.lower() != "oauth" or not fake._token_ok(token):
             body.drain()
             return self._refuse(403, "invalid_token", "invalid OAuth token")
+        request.token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
         count, request.at = fake._arrive(token)
         request.in_flight = count
         try:
@@ -1033,6 +1059,7 @@ class _Handler(BaseHTTPRequestHandler):
                 length=length,
                 count=count,
                 match=match,
+                token=token,
             )
         finally:
             fake._leave(token)
@@ -1047,11 +1074,12 @@ class _Handler(BaseHTTPRequestHandler):
         length: int,
         count: int,
         match: re.Match[str],
+        token: str,
     ) -> _Answer | None:
         if count > fake._parallel_limit:
             body.drain()
             return self._refuse(429, "quota_parallel_requests", "too many parallel requests")
-        if not fake._counter_ok(request.counter_id or 0):
+        if not fake._counter_ok(token, request.counter_id or 0):
             body.drain()
             return self._refuse(403, "access_denied", "access to the counter denied")
         fault = fake._take_fault(request.endpoint)
@@ -1096,6 +1124,8 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint == "upload":
             return self._upload(fake, request, body, length)
         body.drain()
+        if endpoint == "goals":
+            return self._ok({"goals": fake._goals_of(counter_id)})
         if endpoint == "uploading":
             found = fake._get(counter_id, int(match["id"]))
             if found is None:
@@ -1251,6 +1281,9 @@ class _Handler(BaseHTTPRequestHandler):
             if route == ("POST", "/_fake/outcomes"):
                 outcomes = [Outcome.from_json(item) for item in data.get("outcomes", [])]
                 fake.script_outcome(*outcomes)
+                return _Answer(200, {"ok": True})
+            if route == ("POST", "/_fake/goals"):
+                fake.set_goals(int(data["counter_id"]), list(data.get("goals", [])))
                 return _Answer(200, {"ok": True})
             if route == ("POST", "/_fake/advance"):
                 fake.advance(float(data.get("seconds", 0)))

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from metrika_offline import cli
+from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaOfflineError
 from metrika_offline.logs import LOGGER_NAME, JsonFormatter
+from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.retry import RetryPolicy
@@ -174,7 +176,7 @@ def test_the_cli_keeps_the_token_out_of_its_output(
         with FakeMetrika(tokens={TOKEN}) as fake:
             monkeypatch.setenv("METRIKA_TOKEN", env_token)
             monkeypatch.setenv("METRIKA_API_URL", fake.url)
-            fake.script(Fault.http(400, "invalid_uploading"))
+            fake.script(Fault.http(400, "invalid_uploading", endpoint="upload"))
             for json_flag in ([], ["--json"]):
                 # --force: the same file again, sent again unless Metrica has it (by marker).
                 upload = ["upload", str(source), "--counter", str(COUNTER), "--type", "BASIC"]
@@ -187,3 +189,61 @@ def test_the_cli_keeps_the_token_out_of_its_output(
     assert "invalid_token" in captured.out + captured.err
     assert_clean([captured.out, captured.err])
     assert_clean(captured_logs.texts())
+
+
+ACCOUNT_TOKENS = {
+    "client-a": "y0_ACCOUNT-A-5b8d2e-token-DoNotLeak",
+    "Client B": "y0_ACCOUNT-B-9c4f1a-token-DoNotLeak",
+}
+
+
+def test_no_accounts_token_shows_on_any_error_path(
+    captured_logs: Records, manual_time: ManualTime
+) -> None:
+    fragments = [TOKEN, *ACCOUNT_TOKENS.values(), "5b8d2e-token", "9c4f1a-token"]
+    seen: list[BaseException] = []
+    outputs: list[str] = []
+
+    def attempt(action: Callable[[], object]) -> None:
+        try:
+            outputs.append(repr(action()))
+        except (MetrikaOfflineError, ValueError) as exc:
+            seen.append(exc)
+
+    token_a = ACCOUNT_TOKENS["client-a"]
+    # The fake knows the default token and account A's; A reaches counter 7 only, the default
+    # token counter 5 only; account B's token is unknown to it (invalid_token).
+    with FakeMetrika(tokens={TOKEN, token_a}, access={token_a: {7}, TOKEN: {5}}) as fake:
+        env = {
+            "METRIKA_TOKEN": TOKEN,
+            "METRIKA_API_URL": fake.url,
+            "METRIKA_ACCOUNTS": json.dumps({"7": "client-a", "8": "Client B", "9": "client-c"}),
+            "METRIKA_TOKEN_CLIENT_A": token_a,
+            "METRIKA_TOKEN_CLIENT_B": ACCOUNT_TOKENS["Client B"],
+        }
+        settings = Settings.from_env(env)
+        accounts = MetrikaAccounts.from_settings(
+            settings,
+            retry=RetryPolicy(max_attempts=2),
+            timeouts=Timeouts(connect_s=2, read_s=0.3),
+            sleep=manual_time.sleep,
+            clock=manual_time.clock,
+        )
+        outputs.extend([repr(settings), str(settings), repr(accounts), repr(vars(accounts))])
+        attempt(lambda: accounts.goals(8))  # B: 403 invalid_token
+        attempt(lambda: accounts.get_uploading(9, 1))  # C: no token for the counter
+        attempt(lambda: accounts.get_uploading(11, 1))  # default token: 403 access_denied
+        attempt(lambda: accounts.get_uploading(7, 404))  # A: 404
+        fake.script(*[Fault.http(503)] * 2)
+        attempt(lambda: accounts.goals(7))  # A: transient, exhausted
+        fake.script(Fault.quota(retry_after=1), Fault.quota(retry_after=1))
+        attempt(lambda: accounts.list_uploadings(5))  # default: quota, exhausted
+        outputs.append(json.dumps([entry.to_json() for entry in fake.journal]))
+        accounts.close()
+    assert len(seen) == 6
+    texts = [t for exc in seen for t in exception_texts(exc)]
+    texts += list(captured_logs.texts()) + outputs
+    assert len(texts) > 40
+    for text in texts:
+        for fragment in fragments:
+            assert fragment not in text, text[:500]

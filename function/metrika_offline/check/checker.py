@@ -42,6 +42,7 @@ from metrika_offline.check.codes import ERROR_CODES, POLICY_HINTS, WARNING_CODES
 from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, resolve_header
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
+from metrika_offline.check.goals import TargetTally
 from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
@@ -188,6 +189,8 @@ class _Run:
         self.first_invalid_line: int | None = None
         self.blanks = _Blanks()
         self.layout: Layout | None = None
+        self.targets: TargetTally | None = None
+        self.target_position: int | None = None
 
     def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
         builder = self.builder
@@ -268,13 +271,7 @@ class _Run:
             raise _Rejected(next(e for e in builder.errors if e.line == records.header_line))
         self.layout = layout
         builder.columns = layout.output_header
-        if self.sink is not None:
-            header = (",".join(layout.output_header) + "\n").encode()
-            self.splitter = PartSplitter(self.sink, self.options.max_part_bytes, header)
-        if self.open_rejects is not None:
-            self.rejects = RejectsWriter(
-                self.open_rejects, [name.strip() for name in names], records.delimiter
-            )
+        self._open_outputs(layout, names, records.delimiter)
         max_keys = self.options.max_dedupe_keys
         blank = not self.options.strict and self.options.on_bad_optional == "blank"
         validator = BatchValidator(
@@ -300,6 +297,19 @@ class _Run:
             issue = Issue("header-only", None, None, "the file has a header and no data rows")
             builder.add_error(issue)
             raise _Rejected(issue)
+
+    def _open_outputs(self, layout: Layout, names: list[str], delimiter: str) -> None:
+        """The part splitter, the rejects writer and the Target tally, as the run has them."""
+        if self.sink is not None:
+            header = (",".join(layout.output_header) + "\n").encode()
+            self.splitter = PartSplitter(self.sink, self.options.max_part_bytes, header)
+        if self.open_rejects is not None:
+            self.rejects = RejectsWriter(
+                self.open_rejects, [name.strip() for name in names], delimiter
+            )
+        self.target_position = layout.position("Target")
+        if self.target_position is not None:
+            self.targets = self.builder.targets = TargetTally()
 
     def _unnamed_holds_data(self, unnamed: UnnamedColumns, batch: Batch) -> None:
         problem = unnamed.check(batch)
@@ -354,6 +364,10 @@ class _Run:
                 f"over {self.options.max_dedupe_keys} distinct rows: from line {line} on, rows "
                 "were compared with those before it, not with each other",
             )
+        if self.targets is not None and self.target_position is not None:
+            values = outcome.columns[self.target_position] or []
+            left_out = set(outcome.invalid).union(outcome.duplicates)
+            self.targets.add_batch(values, lines, left_out)
         self._blank_lines(batch)
         if invalid_rows:
             self._invalid(batch, outcome, layout)

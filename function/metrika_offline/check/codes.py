@@ -45,6 +45,7 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "phone region",
         "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber",
         "bad-id": "ClientId or Yclid is not a number",
+        "unknown-goal-rejected": "Target names no goal of the counter and UNKNOWN_GOALS=error",
         # Policy: why a file with some invalid rows was rejected whole.
         "too-many-invalid-rows": "the share of invalid rows is above the limit (wrong type?)",
         "strict-invalid-row": "strict mode and at least one row is invalid",
@@ -81,6 +82,8 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "currency-uppercased": "Currency was upper-cased",
         "older-than-linking-window": "DateTime is over 21 days old: the row will not link",
         "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
+        "unknown-goal": "Target matches no JavaScript-event goal identifier of the counter",
+        "goals-unreadable": "the counter's goals could not be read, so Target was not checked",
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",
         "already-sent": "a row an earlier file already sent (its key is in the ledger) was dropped",

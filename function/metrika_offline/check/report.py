@@ -14,6 +14,8 @@ Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is
       "error_counts": {code: int, ...},                         # exact, whatever the cap
       "errors_truncated": bool,
       "warnings": [{"code", "count", "line", "column", "message"}, ...],
+                                     # `unknown-goal` also lists "values": [{"value", "rows",
+                                     # "did_you_mean"?}, ...] (goal identifiers, not personal)
       "parts": [{"index", "name", "rows", "bytes"}, ...],
       "rejected_reason": {"code", "line", "column", "message"} | null,
       "dedupe_tracking_stopped_at_line": int | null,
@@ -44,6 +46,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from metrika_offline.check.goals import TargetTally
 from metrika_offline.types import ConversionType
 
 
@@ -66,6 +69,21 @@ class Issue:
 
 
 @dataclasses.dataclass(frozen=True)
+class UnknownTarget:
+    """A Target value that names no goal, its row count, and the identifier likely meant."""
+
+    value: str
+    rows: int
+    did_you_mean: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"value": self.value, "rows": self.rows}
+        if self.did_you_mean is not None:
+            data["did_you_mean"] = self.did_you_mean
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
 class WarningSummary:
     """Every occurrence of one warning code in one column (or in none)."""
 
@@ -74,15 +92,19 @@ class WarningSummary:
     line: int | None  # the first
     column: str | None
     message: str
+    values: tuple[UnknownTarget, ...] = ()  # only for `unknown-goal`
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "code": self.code,
             "count": self.count,
             "line": self.line,
             "column": self.column,
             "message": self.message,
         }
+        if self.values:
+            data["values"] = [value.to_json() for value in self.values]
+        return data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +166,9 @@ class Report:
     dedupe_tracking_stopped_at_line: int | None
     bytes_read: int
     ledger: LedgerSummary | None = None  # set by the pipeline: the rows sent before
+    #: The Target values of the rows written to the parts (not in the JSON: the goal check
+    #: reads it once the counter's goals are known). None when the file has no Target.
+    targets: Mapping[str, tuple[int, int]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +201,7 @@ class ReportBuilder:
         self.errors: list[Issue] = []
         self.error_counts: dict[str, int] = {}
         self._warnings: dict[tuple[str, str | None], list[Any]] = {}
+        self._summaries: list[WarningSummary] = []
         self.total = 0
         self.invalid = 0
         self.duplicates = 0
@@ -187,6 +213,7 @@ class ReportBuilder:
         self.parts: tuple[PartInfo, ...] = ()
         self.dedupe_stopped_at: int | None = None
         self.bytes_read = 0
+        self.targets: TargetTally | None = None
 
     @property
     def error_room(self) -> int:
@@ -216,6 +243,10 @@ class ReportBuilder:
             if line is not None and (entry[1] is None or line < entry[1]):
                 entry[1] = line
 
+    def add_summary(self, summary: WarningSummary) -> None:
+        """A warning already aggregated by its producer (it carries its own details)."""
+        self._summaries.append(summary)
+
     def reject(self, issue: Issue) -> None:
         if self.rejected_reason is None:
             self.rejected_reason = issue
@@ -225,7 +256,7 @@ class ReportBuilder:
         warnings = tuple(
             WarningSummary(code, entry[0], entry[1], column, entry[2])
             for (code, column), entry in self._warnings.items()
-        )
+        ) + tuple(self._summaries)
         listed = len(self.errors)
         return Report(
             valid=self.rejected_reason is None and valid_rows > 0,
@@ -244,4 +275,5 @@ class ReportBuilder:
             parts=self.parts,
             dedupe_tracking_stopped_at_line=self.dedupe_stopped_at,
             bytes_read=self.bytes_read,
+            targets=None if self.targets is None else self.targets.frozen(),
         )

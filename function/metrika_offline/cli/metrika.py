@@ -84,12 +84,16 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 def _refreshed(target: Any, settings: Any, result: dict[str, Any]) -> dict[str, Any]:
     from metrika_offline.flow import codec
     from metrika_offline.flow.poll import Poller
-    from metrika_offline.metrika.client import MetrikaClient
+    from metrika_offline.metrika.accounts import MetrikaAccounts
 
-    if not settings.metrika_token:
-        raise ConfigError("--refresh asks Metrica: set METRIKA_TOKEN")
-    with MetrikaClient.from_settings(settings) as client:
-        poller = Poller(store=target.store, metrika=client, settings=settings)
+    counter = (result.get("routing") or {}).get("counter_id")
+    with MetrikaAccounts.from_settings(settings) as accounts:
+        if counter is None or not accounts.has_token(int(counter)):
+            raise ConfigError(
+                "--refresh asks Metrica: set METRIKA_TOKEN (or the token of the counter's "
+                "account, METRIKA_ACCOUNTS)"
+            )
+        poller = Poller(store=target.store, metrika=accounts, settings=settings)
         job = poller.refresh(target.name, int(result["source"]["generation"]))
     return codec.result_json(job) if job is not None else result
 
@@ -98,12 +102,12 @@ def _status_of_uploading(args: argparse.Namespace, uploading_id: int) -> int:
     from metrika_offline.cli.summary import uploading_line
     from metrika_offline.config import Settings
     from metrika_offline.errors import MetrikaAuthError, MetrikaError
-    from metrika_offline.metrika.client import MetrikaClient
+    from metrika_offline.metrika.accounts import MetrikaAccounts
 
     settings = Settings.from_env()
-    with MetrikaClient.from_settings(settings) as client:
-        try:
-            uploading = client.get_uploading(args.counter, uploading_id)
+    with MetrikaAccounts.from_settings(settings) as accounts:
+        try:  # a counter without a token: NoTokenForCounter, an auth error (exit 2)
+            uploading = accounts.get_uploading(args.counter, uploading_id)
         except MetrikaError as exc:
             if args.json:
                 error = {

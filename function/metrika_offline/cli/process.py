@@ -117,12 +117,15 @@ def _pipeline(
     target: Target, settings: Any, display: Display, args: argparse.Namespace
 ) -> Pipeline:
     from metrika_offline.flow.pipeline import Pipeline
-    from metrika_offline.metrika.client import MetrikaClient
+    from metrika_offline.metrika.accounts import MetrikaAccounts
 
     metrika = None
     if not args.dry_run:
-        # Before the check: a missing token fails at once, not after a gigabyte.
-        metrika = MetrikaClient.from_settings(settings)
+        # Before the check: no token at all fails at once, not after a gigabyte. A counter
+        # whose account has no token is rejected (no-token-for-counter) before the check.
+        if not settings.metrika_token and not settings.metrika_account_tokens:
+            raise ConfigError("set METRIKA_TOKEN (or METRIKA_ACCOUNTS and its accounts' tokens)")
+        metrika = MetrikaAccounts.from_settings(settings)
     return Pipeline(
         store=target.store,
         settings=settings,

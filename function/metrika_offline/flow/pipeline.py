@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import posixpath
 import time
 import uuid
@@ -40,6 +41,7 @@ from metrika_offline.errors import (
     PreconditionFailed,
 )
 from metrika_offline.flow import codec, leases
+from metrika_offline.flow.accounts import no_token_problem, refusal_code
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.folder_settings import (
@@ -48,6 +50,7 @@ from metrika_offline.flow.folder_settings import (
     SettingsProblem,
     find_settings,
 )
+from metrika_offline.flow.goals import GoalCache, GoalCheck
 from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
@@ -81,7 +84,9 @@ from metrika_offline.flow.routing import (
     route,
 )
 from metrika_offline.flow.sinks import CountingReader, LazyRejects, StorePartSink
+from metrika_offline.flow.verdict import Verdict, verdict_of
 from metrika_offline.logs import get_logger, log_context
+from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import Uploading
@@ -103,15 +108,6 @@ class DispatchOrder:
     part: int
 
 
-@dataclasses.dataclass(frozen=True)
-class _Verdict:
-    """What a finished check means for the job: its status, parts and error."""
-
-    status: Status
-    parts: tuple[Part, ...]
-    problem: Problem | None
-
-
 class Pipeline:
     """Everything between a storage event and Metrica. Built once per process."""
 
@@ -120,7 +116,7 @@ class Pipeline:
         *,
         store: ObjectStore,
         settings: Settings,
-        metrika: MetrikaClient | None,
+        metrika: MetrikaAccounts | MetrikaClient | None,
         dispatch: Literal["events", "inline"] = "events",
         clock: Callable[[], float] = time.time,
         observer: Observer = QUIET,
@@ -130,7 +126,8 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.metrika = metrika
+        self.metrika = MetrikaAccounts.of(metrika)
+        self.goals = GoalCheck(GoalCache(self.metrika), settings.unknown_goals)
         self.dispatch_mode = dispatch
         self.clock = clock
         self.observer = observer
@@ -310,7 +307,13 @@ class Pipeline:
                 ),
             )
         report = dataclasses.replace(report, ledger=ledger.summary())
-        verdict = self._verdict(job, report)
+        report, goal_problem = self.goals.review(job.routing, report)
+        if goal_problem is not None:  # the parts were written before the goals said no
+            prefix = self.layout.parts(job.source.name, job.source.generation)
+            for info in report.parts:
+                self.store.delete(prefix + info.name)
+        new_part = functools.partial(self._new_part, job)
+        verdict = verdict_of(report, job.routing.mode, new_part, goal_problem)
         job = self._record_check(job, report, verdict, rejects, owner)
         log.info(
             "checked: %d rows, %d valid, %d parts",
@@ -333,6 +336,9 @@ class Pipeline:
         limit = self.settings.max_source_bytes
         if limit and job.source.size > limit:
             return Status.REJECTED, too_large_problem(job.source.size, limit)
+        no_token = no_token_problem(self.metrika, job.routing)
+        if no_token is not None:
+            return Status.REJECTED, no_token
         if job.split_attempts > MAX_SPLIT_ATTEMPTS:
             return Status.FAILED, Problem(
                 "split-gave-up",
@@ -387,28 +393,8 @@ class Pipeline:
             meter.close()
             reader.close()
 
-    def _verdict(self, job: Job, report: Report) -> _Verdict:
-        if report.rejected_reason is None and not report.parts and report.rows.already_sent:
-            # Every valid row was sent before: nothing to send, and nothing wrong.
-            if job.routing.mode is Mode.DRY_RUN:
-                return _Verdict(Status.VALIDATED, (), None)
-            done = Status.PARTIALLY_UPLOADED if report.rows.invalid else Status.UPLOADED
-            return _Verdict(done, (), None)
-        if not report.valid:
-            reason = report.rejected_reason
-            problem = (
-                Problem(reason.code, reason.message)
-                if reason is not None
-                else Problem("nothing-to-upload", "the file holds no valid rows")
-            )
-            return _Verdict(Status.REJECTED, (), problem)
-        parts = tuple(self._new_part(job, info) for info in report.parts)
-        if job.routing.mode is Mode.DRY_RUN:
-            return _Verdict(Status.VALIDATED, parts, None)
-        return _Verdict(Status.PROCESSING, parts, None)
-
     def _record_check(
-        self, job: Job, report: Report, verdict: _Verdict, rejects: LazyRejects, owner: str
+        self, job: Job, report: Report, verdict: Verdict, rejects: LazyRejects, owner: str
     ) -> Job:
         """Write the check's outcome into the job, if this invocation still holds the claim."""
         now = self.clock()
@@ -547,12 +533,9 @@ class Pipeline:
         meter: Meter,
     ) -> Job:
         counter = job.routing.counter_id
-        if self.metrika is None or counter is None:
+        if counter is None:
             return self._finish_part(
-                job,
-                part.index,
-                None,
-                Problem("metrika-auth", "no Metrica token configured (METRIKA_TOKEN)"),
+                job, part.index, None, Problem("no-counter", "the job has no counter id")
             )
         kind = job.routing.type
 
@@ -585,7 +568,7 @@ class Pipeline:
                 # A person is there to fix the token: the part waits for the next run.
                 self._release_part(job, part.index, owner)
                 raise
-            return self._finish_part(job, part.index, None, metrika_problem("metrika-auth", exc))
+            return self._finish_part(job, part.index, None, metrika_problem(refusal_code(exc), exc))
         except MetrikaRejectedError as exc:
             return self._finish_part(
                 job, part.index, None, metrika_problem("metrika-rejected", exc)

@@ -31,6 +31,7 @@ from metrika_offline.flow.jobstore import Change, JobStore
 from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.poll_warnings import outcome_warnings
 from metrika_offline.logs import get_logger, log_context
+from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
 from metrika_offline.store.base import ObjectStore
@@ -57,7 +58,7 @@ class PollSummary:
 class _CountingClient:
     """Counts the requests spent, for the summary (Metrica allows 5000 a day)."""
 
-    def __init__(self, client: MetrikaClient) -> None:
+    def __init__(self, client: MetrikaAccounts) -> None:
         self.client = client
         self.requests = 0
 
@@ -199,12 +200,12 @@ class Poller:
         self,
         *,
         store: ObjectStore,
-        metrika: MetrikaClient,
+        metrika: MetrikaAccounts | MetrikaClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.metrika = metrika
+        self.metrika = MetrikaAccounts.of(metrika)
         self.settings = settings
         self.clock = clock
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)

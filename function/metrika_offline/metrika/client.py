@@ -15,18 +15,19 @@ from typing import Any, BinaryIO
 
 import requests
 
-from metrika_offline.config import DEFAULT_API_URL, Settings
+from metrika_offline.config import DEFAULT_API_URL, METRIKA_TOKEN, Settings
 from metrika_offline.errors import MetrikaTransientError
 from metrika_offline.logs import get_logger
 from metrika_offline.metrika import paths
 from metrika_offline.metrika.body import part_opener
+from metrika_offline.metrika.goals import parse_goals
 from metrika_offline.metrika.lookups import find_by_marker_once, list_once
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading, parse_uploading
 from metrika_offline.metrika.retry import Retrier, RetryPolicy
 from metrika_offline.metrika.transport import Timeouts, Transport
 from metrika_offline.metrika.upload import PartUpload, UploadRequest
-from metrika_offline.types import ConversionType
+from metrika_offline.types import ConversionType, Goal
 
 # The names that lived here before the split stay importable from here.
 __all__ = [
@@ -62,8 +63,11 @@ class MetrikaClient:
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
         rng: random.Random | None = None,
+        token_name: str = METRIKA_TOKEN,
     ) -> None:
-        self._transport = Transport(token, base_url=base_url, timeouts=timeouts, session=session)
+        self._transport = Transport(
+            token, base_url=base_url, timeouts=timeouts, session=session, token_name=token_name
+        )
         self._retrier = Retrier(retry, sleep=sleep, clock=clock, rng=rng)
 
     @classmethod
@@ -191,3 +195,17 @@ class MetrikaClient:
             return str(value)
 
         return self._retrier.run("visit_join_threshold", attempt, deadline=None)
+
+    def goals(self, counter_id: int, *, max_attempts: int | None = None) -> tuple[Goal, ...]:
+        """The counter's goals (JavaScript-event goals carry their identifiers).
+
+        `max_attempts` caps the retries: a check that can go on without the goals need not
+        wait minutes for them.
+        """
+        path = paths.goals(counter_id)
+        return self._retrier.run(
+            "goals",
+            lambda: parse_goals(self._transport.call("GET", path)),
+            deadline=None,
+            max_attempts=max_attempts,
+        )

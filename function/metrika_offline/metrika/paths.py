@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["offline_conversions"]
+__all__ = ["goals", "offline_conversions"]
 
 _COUNTER = "/management/v1/counter/{counter_id}"
 
@@ -10,3 +10,8 @@ _COUNTER = "/management/v1/counter/{counter_id}"
 def offline_conversions(counter_id: int, tail: str) -> str:
     """`…/counter/{id}/offline_conversions/{tail}`."""
     return _COUNTER.format(counter_id=int(counter_id)) + "/offline_conversions/" + tail
+
+
+def goals(counter_id: int) -> str:
+    """`…/counter/{id}/goals`."""
+    return _COUNTER.format(counter_id=int(counter_id)) + "/goals"

@@ -61,15 +61,18 @@ class Retrier:
         *,
         deadline: float | None,
         retry_ambiguous: bool = True,
+        max_attempts: int | None = None,
     ) -> _T:
         """`attempt()` until it returns; retryable errors are retried, others raised at once.
 
         `deadline` is a value of the clock: no attempt starts and no wait is begun that would
         end after it (DeadlineReached instead). An ambiguous failure is retried only with
-        `retry_ambiguous` (the attempt then looks before it sends again).
+        `retry_ambiguous` (the attempt then looks before it sends again). `max_attempts`
+        lowers the policy's for a call that is only nice to have.
         """
         started = self.clock()
-        for number in range(1, self.policy.max_attempts + 1):
+        attempts = min(self.policy.max_attempts, max_attempts or self.policy.max_attempts)
+        for number in range(1, attempts + 1):
             if deadline is not None and self.clock() >= deadline:
                 raise DeadlineReached(f"{what}: the deadline came before attempt {number}")
             try:
@@ -80,7 +83,7 @@ class Retrier:
                 error: MetrikaRetryableError = exc
             except MetrikaRetryableError as exc:
                 error = exc
-            if number == self.policy.max_attempts:
+            if number == attempts:
                 break
             delay = self._delay(number, error)
             now = self.clock()

@@ -1,0 +1,49 @@
+"""What a finished check means for the job: its status, its parts and its error."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from metrika_offline.check.report import PartInfo, Report
+from metrika_offline.flow.jobs import Part, Problem, Status
+from metrika_offline.flow.routing import Mode
+
+__all__ = ["Verdict", "verdict_of"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    status: Status
+    parts: tuple[Part, ...]
+    problem: Problem | None
+
+
+def verdict_of(
+    report: Report,
+    mode: Mode,
+    new_part: Callable[[PartInfo], Part],
+    goal_problem: Problem | None = None,
+) -> Verdict:
+    """Rejected (the check's reason, or the goal check's in error mode), validated (a dry
+    run) or processing (parts to send)."""
+    if goal_problem is not None:
+        return Verdict(Status.REJECTED, (), goal_problem)
+    if report.rejected_reason is None and not report.parts and report.rows.already_sent:
+        # Every valid row was sent before: nothing to send, and nothing wrong.
+        if mode is Mode.DRY_RUN:
+            return Verdict(Status.VALIDATED, (), None)
+        done = Status.PARTIALLY_UPLOADED if report.rows.invalid else Status.UPLOADED
+        return Verdict(done, (), None)
+    if not report.valid:
+        reason = report.rejected_reason
+        problem = (
+            Problem(reason.code, reason.message)
+            if reason is not None
+            else Problem("nothing-to-upload", "the file holds no valid rows")
+        )
+        return Verdict(Status.REJECTED, (), problem)
+    parts = tuple(new_part(info) for info in report.parts)
+    if mode is Mode.DRY_RUN:
+        return Verdict(Status.VALIDATED, parts, None)
+    return Verdict(Status.PROCESSING, parts, None)

@@ -1380,6 +1380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake.start()
     # The first line says where it listens: scripts (and tests) read the port from it.
     print(f"fake Metrica listening on {fake.url}", flush=True)
+    tokens = args.token or [FAKE_TOKEN]
+    print(
+        f"it accepts the token {', '.join(tokens)}; in another terminal:\n"
+        f"  export METRIKA_TOKEN={tokens[0]} METRIKA_API_URL={fake.url}",
+        flush=True,
+    )
     stop = threading.Event()
     try:
         stop.wait()

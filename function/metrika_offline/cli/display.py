@@ -25,7 +25,7 @@ REFRESH_S = 0.2
 class _Bar:
     """One phase drawn as a tqdm bar; rows shown beside the bytes."""
 
-    def __init__(self, label: str, total: int | None, stream: IO[str]) -> None:
+    def __init__(self, label: str, total: int | None, stream: IO[str], rows: int | None) -> None:
         from tqdm import tqdm  # only on a terminal: see the module docstring
 
         self._bar = tqdm(
@@ -43,7 +43,7 @@ class _Bar:
             if total
             else "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]",
         )
-        self._rows: int | None = None
+        self._rows = rows
         self._shown_rows = 0.0
 
     def update(self, done: int | None = None, rows: int | None = None) -> None:
@@ -79,8 +79,8 @@ class Display:
         self.stream = stream or sys.stderr
         self.bars = self.stream.isatty() if bars is None else bars
 
-    def phase(self, label: str, total: int | None) -> Meter:
-        return _Bar(label, total, self.stream) if self.bars else _Silent()
+    def phase(self, label: str, total: int | None, *, rows: int | None = None) -> Meter:
+        return _Bar(label, total, self.stream, rows) if self.bars else _Silent()
 
     def note(self, message: str) -> None:
         line = f"metrika-offline: {message}"

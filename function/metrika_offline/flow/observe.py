@@ -18,8 +18,8 @@ class Meter(Protocol):
 
 
 class Observer(Protocol):
-    def phase(self, label: str, total: int | None) -> Meter:
-        """A phase begins; `total` bytes when known."""
+    def phase(self, label: str, total: int | None, *, rows: int | None = None) -> Meter:
+        """A phase begins; `total` bytes when known, and its rows when known beforehand."""
 
     def note(self, message: str) -> None:
         """Something a person should know (a part found by its marker, a resumed job)."""
@@ -34,7 +34,13 @@ class _NoMeter:
 
 
 class _Quiet:
-    def phase(self, label: str, total: int | None) -> Meter:  # noqa: ARG002 (ignored on purpose)
+    def phase(
+        self,
+        label: str,  # noqa: ARG002 (nobody watches)
+        total: int | None,  # noqa: ARG002
+        *,
+        rows: int | None = None,  # noqa: ARG002
+    ) -> Meter:
         return _NoMeter()
 
     def note(self, message: str) -> None:

@@ -225,8 +225,7 @@ class Pipeline:
 
     def find_job(self, event: ObjectEvent) -> Job | None:
         """The job state of this event's generation, as it stands."""
-        loaded = self.jobs.load(event.name, event.generation)
-        return loaded[0] if loaded is not None else None
+        return loaded[0] if (loaded := self.jobs.load(event.name, event.generation)) else None
 
     def release(self, event: ObjectEvent) -> None:
         """Hand back every claim this process holds on the event's job (after Ctrl-C).
@@ -514,7 +513,8 @@ class Pipeline:
             resume = before.state is PartState.SENDING or (
                 job.restarted > 0 and before.attempts == 0
             )
-            meter = self.observer.phase(f"uploading part {index}/{len(job.parts)}", before.bytes)
+            label = f"uploading part {index}/{len(job.parts)}"
+            meter = self.observer.phase(label, before.bytes, rows=before.rows)
             try:
                 return self._send(
                     job, job.part(index), resume=resume, deadline=deadline, owner=owner, meter=meter

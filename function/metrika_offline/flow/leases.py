@@ -56,3 +56,16 @@ def release_part(index: int, owner: str) -> Change:
         return current.with_part(dataclasses.replace(part, lease=None))
 
     return release
+
+
+def step_back(owner: str) -> Change:
+    """Give the job's claim back without counting this as an attempt at checking (another
+    file holds what this one needs: it waits, it did not fail)."""
+
+    def release(current: Job) -> Job | None:
+        if current.lease is None or current.lease.owner != owner:
+            return None
+        attempts = max(current.split_attempts - 1, 0)
+        return dataclasses.replace(current, lease=None, split_attempts=attempts)
+
+    return release

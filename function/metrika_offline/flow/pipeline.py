@@ -277,14 +277,7 @@ class Pipeline:
     def _wait(self, job: Job, owner: str) -> None:
         """Another file holds rows or the ledger this file needs: give the claim back, and
         do not count the wait as an attempt at checking."""
-
-        def release(current: Job) -> Job | None:
-            if current.lease is None or current.lease.owner != owner:
-                return None
-            attempts = max(current.split_attempts - 1, 0)
-            return dataclasses.replace(current, lease=None, split_attempts=attempts)
-
-        self.jobs.update(job.source.name, job.source.generation, release)
+        self.jobs.update(job.source.name, job.source.generation, leases.step_back(owner))
 
     def _check_and_split(
         self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str, *, ledger: Turn

@@ -16,7 +16,7 @@ import pytest
 from metrika_offline.check import sent as sent_module
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import Report
-from metrika_offline.check.sent import KEY_VERSION, Keys, stable_hashes
+from metrika_offline.check.sent import KEY_VERSION, Keys, held, stable_hashes
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, MemoryWriter
 
@@ -191,3 +191,13 @@ def test_a_rejected_file_leaves_no_keys_open() -> None:
     assert report.rejected_reason is not None
     assert sink.discards == 1
     assert all(writer.closed for writer in keys.keys.values())
+
+
+def test_held_answers_in_the_keys_order_whatever_their_order() -> None:
+    rng = np.random.default_rng(7)
+    table = np.sort(rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64))
+    keys = np.concatenate([table[::3], rng.integers(0, 2**64 - 1, size=4000, dtype=np.uint64)])
+    rng.shuffle(keys)
+    keys = np.concatenate([keys, np.array([table[-1], table[0], 2**64 - 1], dtype=np.uint64)])
+    assert held(table, keys).tolist() == np.isin(keys, table).tolist()
+    assert held(table[:0], keys).tolist() == [False] * len(keys)

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from metrika_offline.check.report import LedgerSummary
-from metrika_offline.check.sent import EMPTY, Keys, KeyWriter
+from metrika_offline.check.sent import EMPTY, Keys, KeyWriter, held
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, ObjectNotFound, PreconditionFailed
 from metrika_offline.flow.codec import utc_iso
@@ -211,14 +211,6 @@ def _load(store: ObjectStore, entries: list[Entry]) -> Keys:
     return keys
 
 
-def _member(table: Keys, keys: Keys) -> npt.NDArray[np.bool_]:
-    if not len(table) or not len(keys):
-        return np.zeros(len(keys), dtype=bool)
-    at = np.searchsorted(table, keys)
-    at[at == len(table)] = 0
-    return np.asarray(table[at] == keys)
-
-
 class LedgerView:
     """The checker's `SentKeys`: what this counter and type were sent within the window."""
 
@@ -238,7 +230,7 @@ class LedgerView:
 
     def sent(self, keys: Keys) -> npt.NDArray[np.bool_]:
         if len(self.reserved):
-            waiting = _member(self.reserved, keys)
+            waiting = held(self.reserved, keys)
             if waiting.any():
                 owner = self._find(int(keys[int(np.argmax(waiting))]), self.reserved_entries)
                 raise ClaimHeld(
@@ -246,7 +238,7 @@ class LedgerView:
                     + (owner.describe() if owner else "another file's part")
                     + ", not uploaded yet: this file waits until it is"
                 )
-        return _member(self.keys, keys)
+        return held(self.keys, keys)
 
     def counts(self) -> dict[str, int]:
         return {"entries_read": len(self.entries), "keys_read": len(self.keys),
@@ -260,10 +252,10 @@ class LedgerView:
         wanted = np.array([key], dtype=np.uint64)
         for entry in entries:
             try:
-                held = _load(self.store, [entry])
+                keys = _load(self.store, [entry])
             except ObjectNotFound:
                 continue
-            if _member(held, wanted)[0]:
+            if held(keys, wanted)[0]:
                 return entry
         return None
 

@@ -120,6 +120,23 @@ def test_force_starts_over_without_sending_what_metrica_has(
     assert sum(1 for entry in env.journal if entry.endpoint == "uploadings") >= parts
 
 
+def _child(argv: list[str], env: FakeMetrika, token: str) -> subprocess.Popen[str]:
+    code = "import sys; from metrika_offline.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{ROOT / 'function'}{os.pathsep}{ROOT}",
+            "METRIKA_TOKEN": token,
+            "METRIKA_API_URL": env.url,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_sigint_while_a_part_is_in_flight_then_an_immediate_rerun_sends_each_part_once(
     env: FakeMetrika, tmp_path: Path, fake_metrika_token: str
 ) -> None:
@@ -128,20 +145,7 @@ def test_sigint_while_a_part_is_in_flight_then_an_immediate_rerun_sends_each_par
     argv = ["upload", str(source), "--counter", COUNTER, "--type", "CALLS"]
     argv += ["--max-part-bytes", "8000"]
     gate = env.hold("upload")  # the first POST is received, its answer parked
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from metrika_offline.cli import main; "
-         "sys.exit(main(sys.argv[1:]))", *argv],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": f"{ROOT / 'function'}{os.pathsep}{ROOT}",
-            "METRIKA_TOKEN": fake_metrika_token,
-            "METRIKA_API_URL": env.url,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    child = _child(argv, env, fake_metrika_token)
     try:
         assert gate.wait_for(1, timeout=60), "the first part never reached Metrica"
         child.send_signal(signal.SIGINT)
@@ -166,6 +170,35 @@ def test_sigint_while_a_part_is_in_flight_then_an_immediate_rerun_sends_each_par
     sent = markers_sent(env)
     assert sorted(sent) == sorted(p["marker"] for p in result["parts"])
     assert set(sent.values()) == {1}
+
+
+def test_sigint_while_checking_then_an_immediate_rerun_finishes(
+    env: FakeMetrika, tmp_path: Path, fake_metrika_token: str
+) -> None:
+    source = tmp_path / "calls.csv"
+    source.write_bytes(samples.big_calls_csv(600_000))  # some seconds of checking
+    argv = ["upload", str(source), "--counter", COUNTER, "--type", "CALLS"]
+    argv += ["--max-part-bytes", "20000000"]
+    child = _child(argv, env, fake_metrika_token)
+    result = tmp_path / "calls.csv.result.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not result.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the claim is recorded (result: processing) before the check
+        assert json.loads(result.read_text())["parts"] == [], "the check ended too soon"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, err
+    assert "interrupted while checking" in err
+    assert "nothing was sent" in err
+    assert env.journal == []
+
+    assert main(argv) == 0  # at once: the claim was handed back
+    assert result_beside(source)["status"] == "uploaded"
+    assert set(markers_sent(env).values()) == {1}
 
 
 SHARED = [

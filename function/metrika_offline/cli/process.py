@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="check, split and upload a local CSV file to Metrica",
         description="process for a local file: check and split FILE with the function's rules, "
         "upload each part once (METRIKA_TOKEN, METRIKA_API_URL), write FILE.result.json and "
-        "the rejected rows beside it. --counter is required (here or in --settings).",
+        "the rejected rows beside it. The counter comes from --counter, --settings, a "
+        "metrika-offline.json beside the file, or DEFAULT_COUNTER_ID.",
     )
     upload.add_argument("source", metavar="FILE")
     _common(upload)
@@ -135,7 +136,8 @@ def _pipeline(
         restart="on_change",
         folder_settings=options.settings_file(args),
         counter_hint=(
-            "give --counter (or counter in --settings, or set DEFAULT_COUNTER_ID)"
+            "give --counter (or counter_id in --settings or in a metrika-offline.json beside "
+            "the file, or set DEFAULT_COUNTER_ID)"
             if target.is_local
             else None
         ),

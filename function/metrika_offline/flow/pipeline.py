@@ -5,9 +5,7 @@
                  ─► record parts, with their markers, in the job state
                  ─► dispatch: one small object per part under WORK/dispatch/…, whose own
                     finalize event uploads that part in an invocation of its own
-    part event   ─► claim the part (state `sending`, recorded *before* the POST)
-                 ─► if a previous attempt was `sending`: look its marker up in Metrica first
-                 ─► upload, record Metrica's id (`uploaded`), settle the file when all are final
+    part event   ─► upload that part exactly once (`uploads.PartUploader`)
 
 Return or raise: data problems and Metrica's refusals are written into the result and the
 invocation returns; transient faults, a held claim and a near deadline raise (`RetryLater`),
@@ -20,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import posixpath
 import time
 import uuid
 from collections.abc import Callable
@@ -34,14 +31,11 @@ from metrika_offline.config import Settings
 from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
-    MetrikaAuthError,
-    MetrikaRejectedError,
-    MetrikaRetryableError,
     ObjectNotFound,
     PreconditionFailed,
 )
 from metrika_offline.flow import codec, leases
-from metrika_offline.flow.accounts import no_token_problem, refusal_code
+from metrika_offline.flow.accounts import no_token_problem
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.folder_settings import (
@@ -57,23 +51,19 @@ from metrika_offline.flow.jobs import (
     Job,
     Lease,
     Part,
-    PartState,
     Problem,
     Source,
     Status,
-    settle_status,
 )
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
-from metrika_offline.flow.ledger import Turn, ledger_turn, record_uploaded
-from metrika_offline.flow.observe import QUIET, Meter, Observer
+from metrika_offline.flow.ledger import Turn, ledger_turn
+from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.outcomes import (
     log_file_result,
-    metrika_problem,
     too_large_problem,
     too_old_problem,
 )
-from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.rerun import Restart, job_key, started_over_note
 from metrika_offline.flow.routing import (
     NO_COUNTER_HINT,
@@ -83,13 +73,13 @@ from metrika_offline.flow.routing import (
     RoutingProblem,
     route,
 )
-from metrika_offline.flow.sinks import CountingReader, LazyRejects, StorePartSink
+from metrika_offline.flow.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.uploads import PartUploader
 from metrika_offline.flow.verdict import Verdict, verdict_of
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
-from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.base import ObjectStore
 from metrika_offline.store.streams import ReadAhead
 
@@ -139,6 +129,16 @@ class Pipeline:
         self.layout = self.jobs.layout
         # Every lease owner this process made, so `release` can hand them all back.
         self._owners: set[str] = set()
+        self.uploader = PartUploader(
+            store=store,
+            settings=settings,
+            metrika=self.metrika,
+            jobs=self.jobs,
+            observer=observer,
+            new_owner=self._new_owner,
+            dispatch_mode=dispatch,
+            clock=clock,
+        )
 
     # ----------------------------------------------------------------------------- events
 
@@ -461,163 +461,5 @@ class Pipeline:
         *,
         event_time: float | None = None,
     ) -> Job | None:
-        """Upload one part exactly once, resuming whatever an earlier attempt left."""
-        with log_context(object=name, generation=str(generation), part=index):
-            now = self.clock()
-            owner = self._new_owner()  # this invocation's, as for the source
-
-            def claim(current: Job) -> Job | None:
-                part = current.part(index)
-                if part.state in FINAL_PART_STATES or current.is_final:
-                    return None
-                if part.lease is not None and part.lease.held_by_other(owner, now):
-                    raise ClaimHeld(f"part {index} is being uploaded elsewhere")
-                return current.with_part(
-                    dataclasses.replace(
-                        part,
-                        state=PartState.SENDING,
-                        attempts=part.attempts + 1,
-                        lease=Lease(owner, now + self.settings.lease_s),
-                    )
-                )
-
-            try:
-                claimed = self.jobs.update(name, generation, claim)
-            except ObjectNotFound:
-                log.warning("no job state for this part; it was cleaned up")
-                return None
-            job = claimed.after
-            if not claimed.written:
-                part = job.part(index)
-                counter = job.routing.counter_id
-                if part.awaits_metrika and part.uploading is not None and counter is not None:
-                    # A worker killed after recording the upload may not have indexed it, nor
-                    # told the ledger.
-                    self._after_upload(job, part, counter, part.uploading.id)
-                else:
-                    record_uploaded(self.store, self.settings, job, index, self.clock())
-                return job  # final already
-            if self._too_old(event_time):
-                return self._finish_part(
-                    job, index, None, too_old_problem(self.settings.max_event_age_s)
-                )
-            before = claimed.before.part(index)
-            # A part of a job started over may be in Metrica from the old job: look first.
-            resume = before.state is PartState.SENDING or (
-                job.restarted > 0 and before.attempts == 0
-            )
-            label = f"uploading part {index}/{len(job.parts)}"
-            meter = self.observer.phase(label, before.bytes, rows=before.rows)
-            try:
-                return self._send(
-                    job, job.part(index), resume=resume, deadline=deadline, owner=owner, meter=meter
-                )
-            finally:
-                meter.close()
-
-    def _send(
-        self,
-        job: Job,
-        part: Part,
-        *,
-        resume: bool,
-        deadline: Deadline,
-        owner: str,
-        meter: Meter,
-    ) -> Job:
-        counter = job.routing.counter_id
-        if counter is None:
-            return self._finish_part(
-                job, part.index, None, Problem("no-counter", "the job has no counter id")
-            )
-        kind = job.routing.type
-
-        def open_part() -> BinaryIO:  # called before every attempt to send, retries included
-            self._renew_lease(job, part.index, owner)
-            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter))
-
-        try:
-            found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
-            if found is not None:
-                log.info("adopting upload %d found by its marker", found.id)
-                self.observer.note(
-                    f"part {part.index}: Metrica already has it (upload {found.id}, found by "
-                    "its marker): not sent again"
-                )
-                uploading = found
-            else:
-                uploading = self.metrika.upload(
-                    counter,
-                    kind,
-                    part.comment,
-                    open_part,
-                    part.bytes,
-                    marker=part.marker,
-                    filename=posixpath.basename(job.source.name),
-                    deadline=deadline.at,
-                )
-        except MetrikaAuthError as exc:
-            if self.dispatch_mode == "inline":
-                # A person is there to fix the token: the part waits for the next run.
-                self._release_part(job, part.index, owner)
-                raise
-            return self._finish_part(job, part.index, None, metrika_problem(refusal_code(exc), exc))
-        except MetrikaRejectedError as exc:
-            return self._finish_part(
-                job, part.index, None, metrika_problem("metrika-rejected", exc)
-            )
-        except (MetrikaRetryableError, DeadlineReached):
-            self._release_part(job, part.index, owner)
-            raise
-        job = self._finish_part(job, part.index, uploading, None)
-        self._after_upload(job, part, counter, uploading.id)
-        return job
-
-    def _renew_lease(self, job: Job, index: int, owner: str) -> None:
-        """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
-        until = self.clock() + self.settings.lease_s
-        self.jobs.update(
-            job.source.name, job.source.generation, leases.renew_part(index, owner, until)
-        )
-
-    def _release_part(self, job: Job, index: int, owner: str) -> None:
-        """Let the next delivery take the part over at once; it stays `sending`."""
-        self.jobs.update(job.source.name, job.source.generation, leases.release_part(index, owner))
-
-    def _finish_part(
-        self,
-        job: Job,
-        index: int,
-        uploading: Uploading | None,
-        problem: Problem | None,
-    ) -> Job:
-        def record(current: Job) -> Job:
-            part = dataclasses.replace(
-                current.part(index),
-                state=PartState.UPLOADED if problem is None else PartState.FAILED,
-                lease=None,
-                uploading=uploading,
-                error=problem,
-            )
-            updated = current.with_part(part)
-            status = settle_status(updated)
-            if status is not Status.PROCESSING:
-                updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
-            return updated
-
-        job = self.jobs.update(job.source.name, job.source.generation, record).after
-        if problem is not None:
-            log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
-        if job.status is not Status.PROCESSING:
-            log_file_result(job)
-        return job
-
-    def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
-        """Index the upload for the status follow-up; drop the part's bytes."""
-        entry = PendingUpload(
-            counter, uploading_id, job.source.name, job.source.generation, part.index,
-            job.updated_at,
-        )  # fmt: skip
-        add_pending(self.store, self.layout, entry)
-        record_uploaded(self.store, self.settings, job, part.index, self.clock())
-        self.store.delete(part.name)
+        """Upload one part exactly once (`uploads.PartUploader`); None when its job is gone."""
+        return self.uploader.upload_part(name, generation, index, deadline, event_time=event_time)

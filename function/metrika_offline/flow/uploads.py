@@ -1,0 +1,259 @@
+"""The part half of the flow: upload one part exactly once, whatever an earlier attempt left.
+
+    part event ─► claim the part (state `sending`, with a lease, recorded *before* the POST)
+               ─► if a previous attempt was `sending`, or the job was started over: look the
+                  part's marker up in Metrica first, and adopt what is there
+               ─► upload (the lease renewed before every attempt), record Metrica's
+                  `uploading` (`uploaded`), settle the file when every part is final
+               ─► index the upload under pending/ for the follow-up, tell the ledger, drop
+                  the part's bytes
+
+Metrica's refusals are recorded on the part; a retryable error or the deadline hands the
+part's lease back and raises (`RetryLater`), so the next delivery takes over at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import time
+from collections.abc import Callable
+from typing import BinaryIO, Literal, cast
+
+from metrika_offline.config import Settings
+from metrika_offline.errors import (
+    ClaimHeld,
+    DeadlineReached,
+    MetrikaAuthError,
+    MetrikaRejectedError,
+    MetrikaRetryableError,
+    ObjectNotFound,
+)
+from metrika_offline.flow import leases
+from metrika_offline.flow.accounts import refusal_code
+from metrika_offline.flow.deadline import Deadline
+from metrika_offline.flow.jobs import (
+    FINAL_PART_STATES,
+    Job,
+    Lease,
+    Part,
+    PartState,
+    Problem,
+    Status,
+    settle_status,
+)
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.ledger import record_uploaded
+from metrika_offline.flow.observe import Meter, Observer
+from metrika_offline.flow.outcomes import (
+    log_file_result,
+    metrika_problem,
+    too_old_problem,
+)
+from metrika_offline.flow.pending import PendingUpload, add_pending
+from metrika_offline.flow.sinks import CountingReader
+from metrika_offline.logs import get_logger, log_context
+from metrika_offline.metrika.accounts import MetrikaAccounts
+from metrika_offline.metrika.models import Uploading
+from metrika_offline.store.base import ObjectStore
+
+log = get_logger("pipeline")
+
+
+class PartUploader:
+    """Uploads the parts of the jobs in one store: the pipeline's part half."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        settings: Settings,
+        metrika: MetrikaAccounts,
+        jobs: JobStore,
+        observer: Observer,
+        new_owner: Callable[[], str],
+        dispatch_mode: Literal["events", "inline"],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrika = metrika
+        self.jobs = jobs
+        self.layout = jobs.layout
+        self.observer = observer
+        self.new_owner = new_owner
+        self.dispatch_mode = dispatch_mode
+        self.clock = clock
+
+    def _too_old(self, event_time: float | None) -> bool:
+        return event_time is not None and self.clock() - event_time > self.settings.max_event_age_s
+
+    def upload_part(
+        self,
+        name: str,
+        generation: int,
+        index: int,
+        deadline: Deadline,
+        *,
+        event_time: float | None = None,
+    ) -> Job | None:
+        """Upload one part exactly once, resuming whatever an earlier attempt left."""
+        with log_context(object=name, generation=str(generation), part=index):
+            now = self.clock()
+            owner = self.new_owner()  # this invocation's, as for the source
+
+            def claim(current: Job) -> Job | None:
+                part = current.part(index)
+                if part.state in FINAL_PART_STATES or current.is_final:
+                    return None
+                if part.lease is not None and part.lease.held_by_other(owner, now):
+                    raise ClaimHeld(f"part {index} is being uploaded elsewhere")
+                return current.with_part(
+                    dataclasses.replace(
+                        part,
+                        state=PartState.SENDING,
+                        attempts=part.attempts + 1,
+                        lease=Lease(owner, now + self.settings.lease_s),
+                    )
+                )
+
+            try:
+                claimed = self.jobs.update(name, generation, claim)
+            except ObjectNotFound:
+                log.warning("no job state for this part; it was cleaned up")
+                return None
+            job = claimed.after
+            if not claimed.written:
+                part = job.part(index)
+                counter = job.routing.counter_id
+                if part.awaits_metrika and part.uploading is not None and counter is not None:
+                    # A worker killed after recording the upload may not have indexed it, nor
+                    # told the ledger.
+                    self._after_upload(job, part, counter, part.uploading.id)
+                else:
+                    record_uploaded(self.store, self.settings, job, index, self.clock())
+                return job  # final already
+            if self._too_old(event_time):
+                return self._finish_part(
+                    job, index, None, too_old_problem(self.settings.max_event_age_s)
+                )
+            before = claimed.before.part(index)
+            # A part of a job started over may be in Metrica from the old job: look first.
+            resume = before.state is PartState.SENDING or (
+                job.restarted > 0 and before.attempts == 0
+            )
+            label = f"uploading part {index}/{len(job.parts)}"
+            meter = self.observer.phase(label, before.bytes, rows=before.rows)
+            try:
+                return self._send(
+                    job, job.part(index), resume=resume, deadline=deadline, owner=owner, meter=meter
+                )
+            finally:
+                meter.close()
+
+    def _send(
+        self,
+        job: Job,
+        part: Part,
+        *,
+        resume: bool,
+        deadline: Deadline,
+        owner: str,
+        meter: Meter,
+    ) -> Job:
+        counter = job.routing.counter_id
+        if counter is None:
+            return self._finish_part(
+                job, part.index, None, Problem("no-counter", "the job has no counter id")
+            )
+        kind = job.routing.type
+
+        def open_part() -> BinaryIO:  # called before every attempt to send, retries included
+            self._renew_lease(job, part.index, owner)
+            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter))
+
+        try:
+            found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
+            if found is not None:
+                log.info("adopting upload %d found by its marker", found.id)
+                self.observer.note(
+                    f"part {part.index}: Metrica already has it (upload {found.id}, found by "
+                    "its marker): not sent again"
+                )
+                uploading = found
+            else:
+                uploading = self.metrika.upload(
+                    counter,
+                    kind,
+                    part.comment,
+                    open_part,
+                    part.bytes,
+                    marker=part.marker,
+                    filename=posixpath.basename(job.source.name),
+                    deadline=deadline.at,
+                )
+        except MetrikaAuthError as exc:
+            if self.dispatch_mode == "inline":
+                # A person is there to fix the token: the part waits for the next run.
+                self._release_part(job, part.index, owner)
+                raise
+            return self._finish_part(job, part.index, None, metrika_problem(refusal_code(exc), exc))
+        except MetrikaRejectedError as exc:
+            return self._finish_part(
+                job, part.index, None, metrika_problem("metrika-rejected", exc)
+            )
+        except (MetrikaRetryableError, DeadlineReached):
+            self._release_part(job, part.index, owner)
+            raise
+        job = self._finish_part(job, part.index, uploading, None)
+        self._after_upload(job, part, counter, uploading.id)
+        return job
+
+    def _renew_lease(self, job: Job, index: int, owner: str) -> None:
+        """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
+        until = self.clock() + self.settings.lease_s
+        self.jobs.update(
+            job.source.name, job.source.generation, leases.renew_part(index, owner, until)
+        )
+
+    def _release_part(self, job: Job, index: int, owner: str) -> None:
+        """Let the next delivery take the part over at once; it stays `sending`."""
+        self.jobs.update(job.source.name, job.source.generation, leases.release_part(index, owner))
+
+    def _finish_part(
+        self,
+        job: Job,
+        index: int,
+        uploading: Uploading | None,
+        problem: Problem | None,
+    ) -> Job:
+        def record(current: Job) -> Job:
+            part = dataclasses.replace(
+                current.part(index),
+                state=PartState.UPLOADED if problem is None else PartState.FAILED,
+                lease=None,
+                uploading=uploading,
+                error=problem,
+            )
+            updated = current.with_part(part)
+            status = settle_status(updated)
+            if status is not Status.PROCESSING:
+                updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
+            return updated
+
+        job = self.jobs.update(job.source.name, job.source.generation, record).after
+        if problem is not None:
+            log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
+        if job.status is not Status.PROCESSING:
+            log_file_result(job)
+        return job
+
+    def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
+        """Index the upload for the status follow-up; drop the part's bytes."""
+        entry = PendingUpload(
+            counter, uploading_id, job.source.name, job.source.generation, part.index,
+            job.updated_at,
+        )  # fmt: skip
+        add_pending(self.store, self.layout, entry)
+        record_uploaded(self.store, self.settings, job, part.index, self.clock())
+        self.store.delete(part.name)

@@ -52,7 +52,7 @@ MB = 1_000_000
 SHAPE_BYTES = int(os.environ.get("BENCH_CORE_MB", "60")) * MB
 RSS_BYTES = int(os.environ.get("BENCH_RSS_MB", "200")) * MB
 SLICE = 20 * MB
-PAIRS = int(os.environ.get("BENCH_PAIRS", "5"))
+PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
 CLI = Path(sys.executable).with_name("metrika-offline")
 
 HEADER = [

@@ -114,3 +114,25 @@ def test_process_refuses_a_lease_shorter_than_the_invocation(
     assert env.journal == []
     assert not source.with_name("leads.csv.result.json").exists()
     assert not (tmp_path / ".metrika-offline").exists()
+
+
+def test_a_rolling_export_sends_only_new_rows_and_resend_sends_again(
+    env: FakeMetrika, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = 1_795_996_800.0  # both nights' exports hold the same conversions for the same days
+    first, second = tmp_path / "export-1.csv", tmp_path / "export-2.csv"
+    first.write_bytes(samples.basic_csv(4, now=now))
+    second.write_bytes(samples.basic_csv(6, now=now))  # the first four again, and two new
+    assert main(["process", str(first), "--counter", "51234567"]) == 0
+    capsys.readouterr()
+    assert main(["process", str(second), "--counter", "51234567"]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 6 total, 2 valid, 0 invalid, 0 duplicates, 4 already sent" in out
+    assert "already-sent" in out
+    assert result_beside(second)["rows"]["already_sent"] == 4
+    assert [u.rows for u in env.uploads] == [4, 2]
+
+    assert main(["process", str(second), "--counter", "51234567", "--resend", "--force"]) == 0
+    resent = result_beside(second)
+    assert (resent["routing"]["mode"], resent["rows"]["valid"]) == ("resend", 6)
+    assert [u.rows for u in env.uploads] == [4, 2, 6]

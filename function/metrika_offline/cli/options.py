@@ -4,7 +4,7 @@
                 --strict --max-invalid-ratio --max-part-bytes --max-errors
                 --settings FILE --rejects PATH
     routing     --counter --type --comment            (upload, process)
-    run         --dry-run --force                     (upload, process)
+    run         --dry-run --resend --force            (upload, process)
     output      --json --verbose                      (every command)
 
 A value comes from the flag, else from `--settings FILE` (a folder settings file,
@@ -157,6 +157,11 @@ def add_routing_options(parser: argparse.ArgumentParser, *, required: bool) -> N
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("running")
     group.add_argument("--dry-run", action="store_true", help="check and report; send nothing")
+    group.add_argument(
+        "--resend",
+        action="store_true",
+        help="send rows again that the ledger says were sent before (metadata mode=resend)",
+    )
     group.add_argument(
         "--force",
         action="store_true",

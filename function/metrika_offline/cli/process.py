@@ -87,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     settings = options.settings_with(args, **fixed)
     settings.check_lease()  # `process` takes leases as the function does
     pipeline = _pipeline(target, settings, display, args)
-    event = _event(target, options.flag_metadata(args), dry_run=args.dry_run)
+    event = _event(
+        target, options.flag_metadata(args), dry_run=args.dry_run, resend=args.resend
+    )
     started = time.time()
     try:
         job = pipeline.process_source(event, _no_deadline(), force=args.force)
@@ -144,7 +146,7 @@ def _pipeline(
     )
 
 
-def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool) -> Any:
+def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> Any:
     """The object's finalize event, as if it had just been dropped: the flags are its custom
     metadata, over what it already has."""
     from metrika_offline.flow.events import ObjectEvent
@@ -156,6 +158,8 @@ def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool) -> Any:
     metadata = {**info.metadata, **flags}
     if dry_run:
         metadata[META_MODE] = "dry-run"
+    elif resend:
+        metadata[META_MODE] = "resend"
     return ObjectEvent(target.store.bucket, target.name, info.generation, info.size, metadata)
 
 

@@ -33,9 +33,11 @@ def summarize(result: Mapping[str, Any], show: Callable[[str], str]) -> str:
             f"{name}: {status}, {rows.get('valid', 0)} of {rows.get('total', 0)} rows in "
             f"{len(parts)} part(s){where}"
         ]
+    sent_before = rows.get("already_sent", 0)
     lines.append(
         f"  rows: {rows.get('total', 0)} total, {rows.get('valid', 0)} valid, "
         f"{rows.get('invalid', 0)} invalid, {rows.get('duplicates', 0)} duplicates"
+        + (f", {sent_before} already sent" if sent_before else "")
     )
     lines += _errors(result, error)
     lines += _warnings(result)

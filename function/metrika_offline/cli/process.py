@@ -87,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
     settings = options.settings_with(args, **fixed)
     settings.check_lease()  # `process` takes leases as the function does
     pipeline = _pipeline(target, settings, display, args)
-    event = _event(
-        target, options.flag_metadata(args), dry_run=args.dry_run, resend=args.resend
-    )
+    event = _event(target, options.flag_metadata(args), dry_run=args.dry_run, resend=args.resend)
     started = time.time()
     try:
         job = pipeline.process_source(event, _no_deadline(), force=args.force)

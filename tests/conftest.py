@@ -5,4 +5,5 @@ from __future__ import annotations
 pytest_plugins = [
     "tests.fakes.metrika_fixtures",
     "tests.fakes.gcs_fixtures",
+    "tests.fakes.webhooks",
 ]

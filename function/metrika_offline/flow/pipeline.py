@@ -58,9 +58,9 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
+from metrika_offline.flow.notifications import file_final
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.outcomes import (
-    log_file_result,
     too_large_problem,
     too_old_problem,
 )
@@ -80,6 +80,7 @@ from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
+from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
 from metrika_offline.store.streams import ReadAhead
 
@@ -113,11 +114,13 @@ class Pipeline:
         restart: Restart = "never",
         counter_hint: str | None = None,
         folder_settings: FolderSettings | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.metrika = MetrikaAccounts.of(metrika)
         self.goals = GoalCheck(GoalCache(self.metrika), settings.unknown_goals)
+        self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
         self.clock = clock
         self.observer = observer
@@ -127,6 +130,7 @@ class Pipeline:
         self.folder_settings = folder_settings
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
         self.layout = self.jobs.layout
+        self.file_final = functools.partial(file_final, self.jobs, self.notifier)
         # Every lease owner this process made, so `release` can hand them all back.
         self._owners: set[str] = set()
         self.uploader = PartUploader(
@@ -137,6 +141,7 @@ class Pipeline:
             observer=observer,
             new_owner=self._new_owner,
             dispatch_mode=dispatch,
+            file_final=self.file_final,
             clock=clock,
         )
 
@@ -315,7 +320,7 @@ class Pipeline:
             extra={"rows": report.rows.total, "parts": len(verdict.parts)},
         )
         if job.is_final:
-            log_file_result(job)
+            self.file_final(job)
         return job
 
     def _refusal(self, job: Job, event: ObjectEvent) -> tuple[Status, Problem] | None:
@@ -426,7 +431,7 @@ class Pipeline:
             )
 
         job = self.jobs.update(job.source.name, job.source.generation, change).after
-        log_file_result(job)
+        self.file_final(job)
         return job
 
     def _dispatch(self, job: Job) -> Job:

@@ -28,12 +28,14 @@ from metrika_offline.flow.jobs import (
     PartState,
 )
 from metrika_offline.flow.jobstore import Change, JobStore
+from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.poll_warnings import outcome_warnings
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
+from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
 
 log = get_logger("poll")
@@ -203,9 +205,11 @@ class Poller:
         metrika: MetrikaAccounts | MetrikaClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.metrika = MetrikaAccounts.of(metrika)
+        self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.settings = settings
         self.clock = clock
         self.jobs = JobStore(store, settings.work_prefix, clock=clock)
@@ -312,6 +316,7 @@ class Poller:
             self._drop(done)
             if _became_final(change):
                 _log_outcome(change.after)
+                tell_once(self.jobs, self.notifier, change.after, "metrika")
             return len(news), len(done), change.after if change.written else None
 
     def _drop(self, entries: Iterable[Entry]) -> None:

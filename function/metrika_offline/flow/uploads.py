@@ -46,7 +46,6 @@ from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.ledger import record_uploaded
 from metrika_offline.flow.observe import Meter, Observer
 from metrika_offline.flow.outcomes import (
-    log_file_result,
     metrika_problem,
     too_old_problem,
 )
@@ -73,6 +72,7 @@ class PartUploader:
         observer: Observer,
         new_owner: Callable[[], str],
         dispatch_mode: Literal["events", "inline"],
+        file_final: Callable[[Job], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -83,6 +83,7 @@ class PartUploader:
         self.observer = observer
         self.new_owner = new_owner
         self.dispatch_mode = dispatch_mode
+        self.file_final = file_final  # the log line and the notification of a final status
         self.clock = clock
 
     def _too_old(self, event_time: float | None) -> bool:
@@ -245,7 +246,7 @@ class PartUploader:
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
         if job.status is not Status.PROCESSING:
-            log_file_result(job)
+            self.file_final(job)
         return job
 
     def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:

@@ -1,0 +1,98 @@
+"""The notification's content: what happened to one file, in a few lines, never its rows.
+
+    ✅ leads.csv: uploaded
+    counter 51234567 · BASIC · 1 250 rows sent, 3 left out
+    errors: bad-datetime ×2, bad-phone ×1
+    result: gs://bucket/incoming/leads.csv.result.json
+
+and, when Metrica's final word comes, the same file with `linked` and `not found` counts.
+Only codes, counts, names and the routing: no cell value, no token, no webhook URL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from typing import Any
+
+__all__ = ["FileNews", "render_text"]
+
+_MARKS = {
+    "uploaded": "✅",
+    "processed": "✅",
+    "validated": "✅",
+    "partially_uploaded": "⚠️",
+    "partially_processed": "⚠️",
+    "linkage_failure": "⚠️",
+    "status_unknown": "⚠️",
+    "rejected": "❌",
+    "failed": "❌",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileNews:
+    """One outcome of one file: the file's own (`kind` "file") or Metrica's (`metrika`)."""
+
+    kind: str  # "file" | "metrika"
+    outcome: str  # the file's status, or Metrica's outcome
+    bucket: str
+    name: str
+    generation: int
+    counter_id: int | None
+    type: str
+    rows_sent: int
+    rows_left_out: int
+    top_errors: tuple[tuple[str, int], ...] = ()
+    error: str | None = None  # the file-level error code, if any
+    linked: int | None = None
+    goal_not_found: int | None = None
+    user_not_found: int | None = None
+    result: str = ""  # where the result JSON is
+
+    @property
+    def key(self) -> str:
+        """What makes this news one notification: its kind and outcome."""
+        return f"{self.kind}:{self.outcome}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["top_errors"] = [{"code": code, "count": count} for code, count in self.top_errors]
+        data["generation"] = str(self.generation)
+        data["text"] = render_text(self)
+        return data
+
+
+def _count(number: int) -> str:
+    return f"{number:,}".replace(",", " ")
+
+
+def render_text(news: FileNews) -> str:
+    """A few short lines a person reads in a chat."""
+    mark = _MARKS.get(news.outcome, "ℹ️")
+    file = posixpath.basename(news.name)
+    head = (
+        f"{mark} {file}: {news.outcome.replace('_', ' ')}"
+        if news.kind == "file"
+        else f"{mark} {file}: Metrica says {news.outcome.replace('_', ' ')}"
+    )
+    counter = "no counter" if news.counter_id is None else f"counter {news.counter_id}"
+    lines = [
+        head,
+        f"{counter} · {news.type} · {_count(news.rows_sent)} rows sent, "
+        f"{_count(news.rows_left_out)} left out",
+    ]
+    if news.error:
+        lines.append(f"reason: {news.error}")
+    if news.top_errors:
+        lines.append(
+            "errors: " + ", ".join(f"{code} ×{_count(count)}" for code, count in news.top_errors)
+        )
+    if news.linked is not None:
+        lines.append(
+            f"Metrica: {_count(news.linked)} linked, {_count(news.goal_not_found or 0)} goal "
+            f"not found, {_count(news.user_not_found or 0)} user not found"
+        )
+    if news.result:
+        lines.append(f"result: {news.result}")
+    return "\n".join(lines)

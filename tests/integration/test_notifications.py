@@ -1,0 +1,226 @@
+"""Notifications: each final outcome told once to a Slack-style webhook, a Telegram-shaped Bot
+API and a generic JSON webhook (one local receiver stands for all three), and Metrica's final
+word told once more. No row data, no token, no URL in any message; a receiver that fails
+changes nothing but the log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from metrika_offline.config import Settings
+from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.poll import Poller
+from metrika_offline.metrika.accounts import MetrikaAccounts
+from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.notify.notifier import ATTEMPTS, Notifier
+from tests import samples
+from tests.fakes.gcs_fixtures import GcsStack
+from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
+from tests.fakes.webhooks import WebhookReceiver
+from tests.schema import check_result
+
+BOT_TOKEN = "7012345678:AAH-bot-secret-DoNotLeak"
+COUNTER = 51234567
+SECRETS = (FAKE_TOKEN, BOT_TOKEN, "slack-secret-path", "hook-secret-path")
+
+
+@pytest.fixture
+def settings(webhooks: WebhookReceiver, fake_metrika: FakeMetrika) -> Settings:
+    fake_metrika.set_goals(COUNTER, samples.GOALS)
+    return Settings.from_env(
+        {
+            "METRIKA_TOKEN": FAKE_TOKEN,
+            "METRIKA_API_URL": fake_metrika.url,
+            "NOTIFY_SLACK_WEBHOOK_URL": f"{webhooks.url}/slack/slack-secret-path",
+            "NOTIFY_WEBHOOK_URL": f"{webhooks.url}/hook/hook-secret-path",
+            "NOTIFY_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "NOTIFY_TELEGRAM_CHAT_ID": "-1001234567890",
+            "TELEGRAM_API_URL": webhooks.url,
+        },
+        max_event_age_s=3600,
+    )
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def pipeline(
+    gcs_stack: GcsStack, settings: Settings, metrika_client: MetrikaClient, waits: list[float]
+) -> Pipeline:
+    notifier = Notifier.from_settings(settings, sleep=waits.append)
+    return Pipeline(
+        store=gcs_stack.store,
+        settings=settings,
+        metrika=metrika_client,
+        dispatch="inline",
+        notifier=notifier,
+    )
+
+
+def drop(stack: GcsStack, name: str, data: bytes) -> ObjectEvent:
+    generation = stack.store.write_bytes(name, data, content_type="text/csv")
+    return ObjectEvent(stack.bucket, name, generation, len(data), {}, "e", time.time())
+
+
+def result(stack: GcsStack, name: str) -> dict[str, Any]:
+    found = stack.store.read_bytes(name + ".result.json")
+    assert found is not None
+    data: dict[str, Any] = json.loads(found[0])
+    check_result(data)
+    return data
+
+
+def assert_no_secrets_or_rows(received: list[Any], row_values: list[str]) -> None:
+    for item in received:
+        text = json.dumps(item.body, ensure_ascii=False)
+        for secret in SECRETS:
+            assert secret not in text
+        for value in row_values:
+            assert value not in text, text
+
+
+def with_bad_rows() -> bytes:
+    now = int(time.time())
+    return (
+        "ClientId,Target,DateTime,Price\n"
+        f"133591247640966458,lead_form_sent,{now - 3600},100.00\n"
+        f"133591247640966459,lead_form_sent,not a date,200.00\n"
+        f"133591247640966460,lead_form_sent,{now - 7200},300.00\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "line"),
+    [
+        pytest.param(lambda: samples.basic_csv(3), "uploaded", "3 rows sent, 0 left out",
+                     id="uploaded"),
+        pytest.param(with_bad_rows, "partially_uploaded", "2 rows sent, 1 left out",
+                     id="partially_uploaded"),
+        pytest.param(samples.broken_csv, "rejected", "reason: missing-column", id="rejected"),
+    ],
+)  # fmt: skip
+def test_each_outcome_is_told_on_every_channel(
+    *,
+    gcs_stack: GcsStack,
+    webhooks: WebhookReceiver,
+    pipeline: Pipeline,
+    make: Callable[[], bytes],
+    status: str,
+    line: str,
+) -> None:
+    name = f"incoming/{COUNTER}/leads.csv"
+    pipeline.process_source(drop(gcs_stack, name, make()), Deadline())
+    assert result(gcs_stack, name)["status"] == status
+    (slack,) = webhooks.to("/slack/")
+    (hook,) = webhooks.to("/hook/")
+    (telegram,) = webhooks.to("/bot")
+    assert telegram.path == f"/bot{BOT_TOKEN}/sendMessage"
+    assert telegram.body["chat_id"] == "-1001234567890"
+    for text in (slack.body["text"], telegram.body["text"], hook.body["text"]):
+        assert f"leads.csv: {status.replace('_', ' ')}" in text
+        assert f"counter {COUNTER} · BASIC" in text
+        assert line in text
+        assert f"gs://{gcs_stack.bucket}/{name}.result.json" in text
+    assert (hook.body["event"], hook.body["kind"], hook.body["outcome"]) == (
+        "metrika_offline.file",
+        "file",
+        status,
+    )
+    assert_no_secrets_or_rows(webhooks.received, ["133591247640966458", "not a date"])
+    # The claim is in the job state.
+    jobs = JobStore(gcs_stack.store, pipeline.settings.work_prefix)
+    loaded = jobs.load(name, int(result(gcs_stack, name)["source"]["generation"]))
+    assert loaded is not None
+    assert loaded[0].notified == (f"file:{status}",)
+
+
+def test_a_failed_file_is_told_with_its_reason(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    name = f"incoming/{COUNTER}/gone.csv"
+    event = drop(gcs_stack, name, samples.basic_csv(2))
+    gcs_stack.store.delete(name)
+    pipeline.process_source(event, Deadline())
+    (hook,) = webhooks.to("/hook/")
+    assert (hook.body["outcome"], hook.body["error"]) == ("failed", "source-missing")
+    assert "reason: source-missing" in hook.body["text"]
+
+
+def test_a_duplicate_event_tells_nothing_twice(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    event = drop(gcs_stack, f"incoming/{COUNTER}/leads.csv", samples.basic_csv(2))
+    for _ in range(3):
+        pipeline.process_source(event, Deadline())
+    assert len(webhooks.to("/slack/")) == len(webhooks.to("/hook/")) == 1
+    assert len(webhooks.to("/bot")) == 1
+
+
+def test_a_failing_receiver_is_retried_a_few_times_and_changes_nothing(
+    gcs_stack: GcsStack,
+    webhooks: WebhookReceiver,
+    pipeline: Pipeline,
+    fake_metrika: FakeMetrika,
+    waits: list[float],
+) -> None:
+    webhooks.fail_always = True
+    name = f"incoming/{COUNTER}/leads.csv"
+    pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(3)), Deadline())
+    assert result(gcs_stack, name)["status"] == "uploaded"
+    assert len(fake_metrika.uploads) == 1
+    for path in ("/slack/", "/hook/", "/bot"):
+        assert [r.status for r in webhooks.to(path)] == [500] * ATTEMPTS
+    assert len(waits) == 3 * (ATTEMPTS - 1)
+
+
+def test_a_receiver_that_recovers_gets_the_message_once(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    webhooks.fail_next(1)  # the first channel's first try
+    pipeline.process_source(
+        drop(gcs_stack, f"incoming/{COUNTER}/leads.csv", samples.basic_csv(2)), Deadline()
+    )
+    delivered = [r for r in webhooks.received if r.status == 200]
+    assert sorted(r.path.split("/")[1][:3] for r in delivered) == ["bot", "hoo", "sla"]
+
+
+def test_metricas_final_word_is_told_once_with_its_counts(
+    *,
+    gcs_stack: GcsStack,
+    webhooks: WebhookReceiver,
+    pipeline: Pipeline,
+    fake_metrika: FakeMetrika,
+    settings: Settings,
+    metrika_client: MetrikaClient,
+    waits: list[float],
+) -> None:
+    name = f"incoming/{COUNTER}/leads.csv"
+    pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(4)), Deadline())
+    fake_metrika.advance(24 * 3600)
+    poller = Poller(
+        store=gcs_stack.store,
+        metrika=MetrikaAccounts.of(metrika_client),
+        settings=settings,
+        notifier=Notifier.from_settings(settings, sleep=waits.append),
+    )
+    poller.poll()
+    poller.poll()
+    news = [r for r in webhooks.to("/hook/") if r.body["kind"] == "metrika"]
+    assert len(news) == 1
+    body = news[0].body
+    assert body["outcome"] == result(gcs_stack, name)["metrika"]["outcome"] == "processed"
+    assert body["linked"] == result(gcs_stack, name)["metrika"]["linked_quantity"]
+    assert "Metrica says processed" in body["text"]
+    assert f"{body['linked']} linked" in body["text"]
+    assert len([r for r in webhooks.to("/bot") if "Metrica says" in r.body["text"]]) == 1
+    assert_no_secrets_or_rows(webhooks.received, ["133591247640966458"])

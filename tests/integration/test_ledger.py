@@ -201,3 +201,19 @@ def test_a_worker_killed_before_the_ledger_heard_of_the_upload(
     assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 4
     assert gcs_stack.store.stat(sent) is not None
     assert [u.rows for u in fake_metrika.uploads] == [4, 2]
+
+
+def test_a_check_killed_holding_the_lock_is_taken_over_by_its_own_retry(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock, lease_s=600)
+    event = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 3, clock.now), clock)
+    job = f"{event.name}@{event.generation}"
+    lock = LedgerLock(gcs_stack.store, NAMES, clock=clock)
+    lock.acquire("a-dead-worker", 600.0, event.name, job)  # it died mid-check
+    other = _drop(gcs_stack, "incoming/5/b.csv", _csv(10, 3, clock.now), clock)
+    with pytest.raises(ClaimHeld, match=r"a\.csv is being checked"):
+        pipeline.process_source(other, Deadline())  # another file still waits for it
+    pipeline.process_source(event, Deadline())  # its own retry does not
+    _upload_all(pipeline, event)
+    assert [u.rows for u in fake_metrika.uploads] == [3]

@@ -116,32 +116,35 @@ class LedgerLock:
         self.name = names.lock
         self.clock = clock
 
-    def _write(self, owner: str, until: float, holder: str, match: int) -> None:
+    def _write(self, owner: str, until: float, holder: str, match: int, job: str = "") -> None:
         self.store.write_bytes(
             self.name,
-            json.dumps({"owner": owner, "until": until, "holder": holder}).encode(),
+            json.dumps({"owner": owner, "until": until, "holder": holder, "job": job}).encode(),
             content_type="application/json",
             metadata=marked(Role.LEDGER_LOCK),
             if_generation_match=match,
         )
 
-    def acquire(self, owner: str, lease_s: float, holder: str) -> None:
-        """Take the lock for `lease_s`; ClaimHeld while another live owner has it."""
+    def acquire(self, owner: str, lease_s: float, holder: str, job: str = "") -> None:
+        """Take the lock for `lease_s`; ClaimHeld while another live owner has it. `job` names
+        the check (source@generation): whoever holds its claim now may take the lock over from
+        an earlier check of the same job, which gave the claim up by dying."""
         now = self.clock()
         with contextlib.suppress(PreconditionFailed):
-            self._write(owner, now + lease_s, holder, 0)
+            self._write(owner, now + lease_s, holder, 0, job)
             return
         found = self.store.read_bytes(self.name)
         if found is not None:
             data, generation = found
             current = json.loads(data)
-            if current["owner"] != owner and float(current["until"]) > now:
+            same_job = bool(job) and current.get("job") == job
+            if current["owner"] != owner and float(current["until"]) > now and not same_job:
                 raise ClaimHeld(
                     f"{current.get('holder') or 'another file'} is being checked against the "
                     "ledger of this counter and type; this file waits its turn"
                 )
             with contextlib.suppress(PreconditionFailed):
-                self._write(owner, now + lease_s, holder, generation)
+                self._write(owner, now + lease_s, holder, generation, job)
                 return
         raise ClaimHeld("another file took the ledger lock first; this file waits its turn")
 
@@ -425,7 +428,7 @@ def ledger_turn(
     ledger = Ledger(store, jobs, names, clock=clock)
     dry = routed.mode is Mode.DRY_RUN
     if not dry:
-        ledger.lock.acquire(owner, settings.lease_s, holder=source)
+        ledger.lock.acquire(owner, settings.lease_s, holder=source, job=f"{source}@{generation}")
     try:
         resend = routed.mode is Mode.RESEND
         view = (

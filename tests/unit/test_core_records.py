@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records, detect_delimiter
+from metrika_offline.check.records import (
+    Batch,
+    LineMap,
+    RecordProblem,
+    Records,
+    _BatchBuilder,
+    detect_delimiter,
+)
 
 
 def _blocks(text: str, size: int) -> list[str]:
@@ -154,3 +163,50 @@ def test_line_map_runs() -> None:
     assert lines[1:3] == [3, 4]
     with pytest.raises(IndexError):
         lines[6]
+
+
+def _read_all(text: str, block: int) -> object:
+    """Every batch's rows, lines, malformed rows and blank lines; or the problem raised."""
+    records = Records(_blocks(text, block), max_row_chars=10_000)
+    try:
+        header = records.header()
+        if header is None:
+            return None
+        return [
+            (
+                [batch.row(i) for i in range(batch.count)],
+                list(batch.lines),
+                [(m.line, m.cells) for m in batch.malformed],
+                batch.blank_lines,
+            )
+            for batch in records.batches(len(header))
+        ]
+    except RecordProblem as problem:
+        return (problem.code, problem.line)
+
+
+_CELLS = ["", "a", " ", '"a"', '""', '"a,b"', '"x\ny"', 'a"b', '"a""b"', '"ab"c', '"open', "b,"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.sampled_from(_CELLS), min_size=1, max_size=4).filter(
+            lambda cells: len(cells) == 3 or len(cells) % 2 == 0  # mostly the header's width
+        ),
+        max_size=30,
+    ),
+    block=st.integers(min_value=8, max_value=200),
+)
+def test_chunks_read_in_bulk_agree_with_records_read_one_by_one(
+    rows: list[list[str]], block: int
+) -> None:
+    """Stray, doubled and unclosed quotes, quoted newlines, rows of empty cells, short and long
+    rows: the bulk reading either cuts a chunk exactly as reading its records one by one does,
+    or leaves it to that reading."""
+    text = "x,y,z\n" + "".join(",".join(cells) + "\n" for cells in rows)
+    bulk = _read_all(text, block)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_BatchBuilder, "add_quoted", lambda *_: False)
+        one_by_one = _read_all(text, block)
+    assert bulk == one_by_one

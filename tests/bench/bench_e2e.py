@@ -115,7 +115,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
             "METRIKA_TOKEN": FAKE_TOKEN,
             "DEFAULT_COUNTER_ID": "51234567",
             "INVOCATION_TIMEOUT_S": "3600",
-            "LEASE_S": "4000",  # a lease outlasts the invocation
+            "LEASE_S": "4000",  # a lease outlasts the invocation, or the function refuses
             # As deployed (max_instance_request_concurrency = 1): one event at a time, so
             # the peak is one invocation's, not three part uploads' side by side.
             "THREADS": "1",

@@ -5,6 +5,7 @@
                                               ▼
                                           EventSource ──► subscriber URLs (CloudEvents)
 
+What we rely on in Cloud Storage, and why the tap is all we add: docs/local-storage.md.
 Point a client at it with `STORAGE_EMULATOR_HOST=<LocalGcs.url>`. Run it alone:
 
     python -m tests.fakes.gcs --port 9090 --bucket demo --subscriber http://127.0.0.1:8080/

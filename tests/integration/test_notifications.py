@@ -224,3 +224,22 @@ def test_metricas_final_word_is_told_once_with_its_counts(
     assert f"{body['linked']} linked" in body["text"]
     assert len([r for r in webhooks.to("/bot") if "Metrica says" in r.body["text"]]) == 1
     assert_no_secrets_or_rows(webhooks.received, ["133591247640966458"])
+
+
+def test_rows_sent_by_an_earlier_file_are_told_apart(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    now = time.time()
+    pipeline.process_source(
+        drop(gcs_stack, f"incoming/{COUNTER}/night-1.csv", samples.basic_csv(3, now=now)),
+        Deadline(),
+    )
+    name = f"incoming/{COUNTER}/night-2.csv"
+    pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(5, now=now)), Deadline())
+    assert result(gcs_stack, name)["rows"]["already_sent"] == 3
+    hook = webhooks.to("/hook/")[-1]
+    assert hook.body["rows_already_sent"] == 3
+    for item in (hook, webhooks.to("/slack/")[-1], webhooks.to("/bot")[-1]):
+        text = item.body["text"]
+        assert "night-2.csv: uploaded" in text
+        assert "2 rows sent, 0 left out, 3 already sent before" in text

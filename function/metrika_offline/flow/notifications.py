@@ -63,6 +63,7 @@ def file_news(job: Job, kind: str) -> FileNews:
         goal_not_found=metrika.goal_not_found_quantity if metrika is not None else None,
         user_not_found=metrika.user_not_found_quantity if metrika is not None else None,
         result=f"gs://{job.source.bucket}/{result_name(job.source.name)}",
+        rows_already_sent=rows.already_sent if rows is not None else 0,
     )
 
 

@@ -49,6 +49,7 @@ class FileNews:
     goal_not_found: int | None = None
     user_not_found: int | None = None
     result: str = ""  # where the result JSON is
+    rows_already_sent: int = 0  # left out because an earlier file sent them (the ledger)
 
     @property
     def key(self) -> str:
@@ -80,7 +81,12 @@ def render_text(news: FileNews) -> str:
     lines = [
         head,
         f"{counter} · {news.type} · {_count(news.rows_sent)} rows sent, "
-        f"{_count(news.rows_left_out)} left out",
+        f"{_count(news.rows_left_out)} left out"
+        + (
+            f", {_count(news.rows_already_sent)} already sent before"
+            if news.rows_already_sent
+            else ""
+        ),
     ]
     if news.error:
         lines.append(f"reason: {news.error}")

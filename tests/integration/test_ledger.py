@@ -184,7 +184,9 @@ def test_a_worker_killed_before_the_ledger_heard_of_the_upload(
     first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 4, clock.now), clock)
     pipeline.process_source(first, Deadline())
     _upload_all(pipeline, first)
-    sent = NAMES.sent(first.name, first.generation, 1)
+    state = JobStore(gcs_stack.store, "metrika-offline/").load(first.name, first.generation)
+    assert state is not None
+    sent = NAMES.sent(first.name, first.generation, 1, state[0].key)
     assert gcs_stack.store.stat(sent) is not None
     gcs_stack.store.delete(sent)  # as if the worker died right after recording the upload
 
@@ -217,3 +219,34 @@ def test_a_check_killed_holding_the_lock_is_taken_over_by_its_own_retry(
     pipeline.process_source(event, Deadline())  # its own retry does not
     _upload_all(pipeline, event)
     assert [u.rows for u in fake_metrika.uploads] == [3]
+
+
+def test_a_rerun_with_other_settings_is_another_job_in_the_ledger(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    event = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 4, clock.now), clock)
+    pipeline.process_source(event, Deadline())
+    _upload_all(pipeline, event)
+    jobs = JobStore(gcs_stack.store, "metrika-offline/")
+    before = jobs.load(event.name, event.generation)
+    assert before is not None
+    # The same generation again, as the CLI reruns it with other settings: a new job.
+    rerun = Pipeline(
+        store=gcs_stack.store,
+        settings=Settings(max_event_age_s=3600, timezone="Europe/Moscow"),
+        metrika=metrika_client,
+        clock=clock,
+        restart="on_change",
+    )
+    rerun.process_source(event, Deadline())
+    after = jobs.load(event.name, event.generation)
+    assert after is not None
+    assert after[0].key != before[0].key
+    # Its rows are the same conversions (Unix times do not move with the zone): sent before,
+    # by the first job of this very file, whose entry still stands for its own keys only.
+    assert _result(gcs_stack, event.name)["rows"]["already_sent"] == 4
+    assert [u.rows for u in fake_metrika.uploads] == [4]
+    names = {i.name for i in gcs_stack.store.list(PREFIX)}
+    assert NAMES.keys(event.name, event.generation, 1, before[0].key) in names
+    assert NAMES.sent(event.name, event.generation, 1, before[0].key) in names

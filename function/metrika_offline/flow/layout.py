@@ -14,8 +14,9 @@ Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the fu
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
     ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
-        keys/<name>/<generation>/part-00001.keys  a part's row keys (role `ledger-keys`)
-        sent/<name>/<generation>/part-00001.json  its upload was recorded (role `ledger-sent`)
+        keys/<name>/<generation>/<job key>/part-00001.keys  a part's row keys (`ledger-keys`)
+        sent/<name>/<generation>/<job key>/part-00001.json  its upload was recorded
+                                                (role `ledger-sent`)
         lock.json                               who checks against it (role `ledger-lock`)
 
 Every object we write carries the custom metadata `ROLE_KEY: <role>`, so that the events our
@@ -127,11 +128,13 @@ class LedgerLayout:
     def lock(self) -> str:
         return self.prefix + "lock.json"
 
-    def keys(self, source: str, generation: int, index: int) -> str:
-        return f"{self.prefix}keys/{source}/{generation}/part-{index:05d}.keys"
+    def keys(self, source: str, generation: int, index: int, job: str = "") -> str:
+        """A part's keys; `job` is the job's key (a rerun with other settings is another job,
+        whose parts are other parts)."""
+        return f"{self.prefix}keys/{source}/{generation}/{job or '-'}/part-{index:05d}.keys"
 
-    def sent(self, source: str, generation: int, index: int) -> str:
-        return f"{self.prefix}sent/{source}/{generation}/part-{index:05d}.json"
+    def sent(self, source: str, generation: int, index: int, job: str = "") -> str:
+        return f"{self.prefix}sent/{source}/{generation}/{job or '-'}/part-{index:05d}.json"
 
     def part_of(self, name: str) -> tuple[str, str] | None:
         """("keys" or "sent", the part's path) for a name under this ledger; else None."""

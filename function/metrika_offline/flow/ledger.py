@@ -54,17 +54,23 @@ _READ_CHUNK = 1 << 23  # 8 MB: one read of a keys object at a time
 class StagedKeys:
     """The checker's `PartKeysSink`: each part's keys under `keys/`, dropped with the parts."""
 
-    def __init__(self, store: ObjectStore, names: LedgerLayout, source: str, generation: int):
+    def __init__(self, store: ObjectStore, names: LedgerLayout, job: Job):
         self.store = store
         self.names = names
-        self.source = source
-        self.generation = generation
+        self.source = job.source.name
+        self.generation = job.source.generation
+        self.job = job.key
         self.written: list[str] = []
 
     def open_keys(self, index: int) -> KeyWriter:
-        name = self.names.keys(self.source, self.generation, index)
+        name = self.names.keys(self.source, self.generation, index, self.job)
         self.written.append(name)
-        fields = {"source": self.source, "generation": str(self.generation), "part": str(index)}
+        fields = {
+            "source": self.source,
+            "generation": str(self.generation),
+            "part": str(index),
+            "job": self.job,
+        }
         return self.store.open_write(
             name,
             content_type="application/octet-stream",
@@ -87,12 +93,13 @@ def record_sent(
         "source": job.source.name,
         "generation": str(job.source.generation),
         "part": str(index),
+        "job": job.key,
         "uploading_id": str(uploading.id) if uploading is not None else "",
         "sent_at": repr(now),
     }
     try:
         store.write_bytes(
-            names.sent(job.source.name, job.source.generation, index),
+            names.sent(job.source.name, job.source.generation, index, job.key),
             json.dumps(fields).encode(),
             content_type="application/json",
             metadata=marked(Role.LEDGER_SENT, **fields),
@@ -171,6 +178,7 @@ class Entry:
     generation: int
     part: int
     keys: int
+    job: str = ""  # the job's key: a rerun with other settings is another job
     uploading_id: str = ""
     sent_at: float | None = None  # None: reserved (the part is not final yet)
 
@@ -275,10 +283,11 @@ class Ledger:
         self.clock = clock
         self.lock = LedgerLock(store, names, clock=clock)
 
-    def open(self, source: str, generation: int, window_s: float, max_keys: int) -> LedgerView:
+    def open(self, own: Job, window_s: float, max_keys: int) -> LedgerView:
         """Read what was sent within `window_s` (newest first, at most `max_keys` keys) and
         what other files have in flight; record uploaded parts found without their entry."""
         now = self.clock()
+        mine = (own.source.name, own.source.generation, own.key)
         keys: dict[str, ObjectInfo] = {}
         sent: dict[str, ObjectInfo] = {}
         for info in self.store.list(self.names.prefix):
@@ -290,8 +299,8 @@ class Ledger:
         states = _JobCache(self.jobs)
         for path, info in keys.items():
             entry = _entry(info)
-            if entry is None or (entry.source, entry.generation) == (source, generation):
-                continue  # our own keys, left by an earlier attempt at this very file
+            if entry is None or (entry.source, entry.generation, entry.job) == mine:
+                continue  # this job's own keys, left by an earlier attempt at it
             if path in sent:
                 meta = sent[path].metadata
                 sent_at = float(meta.get("sent_at") or 0.0)
@@ -301,7 +310,7 @@ class Ledger:
                 )
                 continue
             job = states.job(entry.source, entry.generation)
-            state = _part_state(job, entry.part)
+            state = _part_state(job, entry)
             if job is not None and state is PartState.UPLOADED:
                 record_sent(self.store, self.names, job, entry.part, now=now)
                 log.info("recorded a sent part found without its entry", extra={"keys": info.name})
@@ -333,19 +342,21 @@ def _entry(info: ObjectInfo) -> Entry | None:
             generation=int(meta["generation"]),
             part=int(meta["part"]),
             keys=info.size // 8,
+            job=meta.get("job", ""),
         )
     except (KeyError, ValueError):
         log.warning("ledger keys without their fields; ignored", extra={"keys": info.name})
         return None
 
 
-def _part_state(job: Job | None, index: int) -> PartState | None:
-    """The part's state when it counts: None for a job gone, never split (a check that died:
-    its keys are leftovers), or finished without that part being uploaded."""
-    if job is None or not job.is_split:
+def _part_state(job: Job | None, entry: Entry) -> PartState | None:
+    """The part's state when it counts: None for a job gone or replaced by a rerun with other
+    settings, never split (a check that died: its keys are leftovers), or finished without
+    that part being uploaded."""
+    if job is None or not job.is_split or job.key != entry.job:
         return None
     try:
-        state = job.part(index).state
+        state = job.part(entry.part).state
     except KeyError:
         return None
     if state is not PartState.UPLOADED and job.status is not Status.PROCESSING:
@@ -431,12 +442,8 @@ def ledger_turn(
         ledger.lock.acquire(owner, settings.lease_s, holder=source, job=f"{source}@{generation}")
     try:
         resend = routed.mode is Mode.RESEND
-        view = (
-            None
-            if resend
-            else ledger.open(source, generation, days * 86_400.0, settings.ledger_max_keys)
-        )
-        staged = None if dry else StagedKeys(store, names, source, generation)
+        view = None if resend else ledger.open(job, days * 86_400.0, settings.ledger_max_keys)
+        staged = None if dry else StagedKeys(store, names, job)
         yield Turn("resend" if resend else "on", days, view, staged)
     finally:
         if not dry:

@@ -211,3 +211,16 @@ def test_every_event_a_file_causes_settles_it_and_each_line_names_the_object(
     about_source = [e for e in entries if e["object"] == NAME]
     assert {e["generation"] for e in about_source} == {str(event.generation)}
     assert any(e.get("event") == "file_result" and e["status"] == "uploaded" for e in entries)
+
+
+def test_one_row_left_out_makes_the_file_partially_uploaded(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    one_bad = samples.basic_csv(3) + b"not-a-client-id,lead_form_sent,1795000000,1.00,RUB\n"
+    event = drop(store, one_bad)
+    pipeline.process_source(event, Deadline())
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    found = result(store)
+    assert (found["rows"]["valid"], found["rows"]["invalid"]) == (3, 1)
+    assert found["status"] == "partially_uploaded"
+    assert [u.rows for u in fake_metrika.uploads] == [3]

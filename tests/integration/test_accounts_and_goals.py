@@ -221,3 +221,21 @@ def test_goals_that_cannot_be_read_are_reported_and_the_file_goes_on(
     (warning,) = [w for w in result["warnings"] if w["code"] == "goals-unreadable"]
     assert "503" in warning["message"]
     assert [e.endpoint for e in accounts_fake.journal] == ["goals", "goals", "upload"]
+
+
+def test_a_folder_can_make_unknown_goals_an_error(
+    gcs_stack: GcsStack, accounts_fake: FakeMetrika, manual_time: ManualTime
+) -> None:
+    gcs_stack.store.write_bytes(
+        "incoming/strict/metrika-offline.json",
+        json.dumps({"unknown_goals": "error"}).encode(),
+        content_type="application/json",
+    )
+    pipeline = pipeline_for(gcs_stack, settings_for(accounts_fake), manual_time)
+    data = basic_with_targets("lead_form_sent", "Оплата заказа")
+    strict = process(pipeline, gcs_stack, f"incoming/strict/{COUNTER_A}/a.csv", data)
+    lenient = process(pipeline, gcs_stack, f"incoming/other/{COUNTER_A}/a.csv", data)
+    assert (strict["status"], strict["error"]["code"]) == ("rejected", "unknown-goal-rejected")
+    assert strict["routing"]["sources"]["unknown_goals"] == "folder"
+    assert lenient["status"] == "uploaded"
+    assert [e.counter_id for e in accounts_fake.journal if e.endpoint == "upload"] == [COUNTER_A]

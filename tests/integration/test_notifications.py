@@ -243,3 +243,26 @@ def test_rows_sent_by_an_earlier_file_are_told_apart(
         text = item.body["text"]
         assert "night-2.csv: uploaded" in text
         assert "2 rows sent, 0 left out, 3 already sent before" in text
+
+
+def test_a_folder_chooses_its_channels_and_its_telegram_chat(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    settings = {"notify": "telegram", "telegram_chat_id": "-100555"}
+    gcs_stack.store.write_bytes(
+        "incoming/client-a/metrika-offline.json",
+        json.dumps(settings).encode(),
+        content_type="application/json",
+    )
+    gcs_stack.store.write_bytes(
+        "incoming/client-b/metrika-offline.json",
+        json.dumps({"notify": "none"}).encode(),
+        content_type="application/json",
+    )
+    for folder in ("client-a", "client-b"):
+        name = f"incoming/{folder}/{COUNTER}/leads.csv"
+        pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(2)), Deadline())
+        assert result(gcs_stack, name)["status"] == "uploaded"
+    (telegram,) = webhooks.received
+    assert telegram.path == f"/bot{BOT_TOKEN}/sendMessage"
+    assert telegram.body["chat_id"] == "-100555"

@@ -16,6 +16,9 @@ CHOICES = (
     "encoding",
     "on_bad_optional",
     "ledger_window_days",
+    "unknown_goals",
+    "notify",
+    "telegram_chat_id",
 )
 CHOICES_BY_DEFAULT = dict.fromkeys(CHOICES, "default")
 

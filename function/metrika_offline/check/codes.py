@@ -45,7 +45,7 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "phone region",
         "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber",
         "bad-id": "ClientId or Yclid is not a number",
-        "unknown-goal-rejected": "Target names no goal of the counter and UNKNOWN_GOALS=error",
+        "unknown-goal-rejected": "Target names no goal of the counter and unknown goals are errors",
         # Policy: why a file with some invalid rows was rejected whole.
         "too-many-invalid-rows": "the share of invalid rows is above the limit (wrong type?)",
         "strict-invalid-row": "strict mode and at least one row is invalid",

@@ -73,13 +73,13 @@ class GoalCheck:
     """Checks a BASIC file's Target values against its counter's goals, once it is checked.
 
     Only a file with rows to send is looked at, so a file rejected on its own costs Metrica
-    nothing. `policy` is `warning` (the rows go; the warning lists the unknown values) or
-    `error` (the file is rejected with `unknown-goal-rejected`).
+    nothing. The route's `unknown_goals` (UNKNOWN_GOALS, a folder's settings or the file's
+    metadata) is `warning` (the rows go; the warning lists the unknown values) or `error`
+    (the file is rejected with `unknown-goal-rejected`).
     """
 
-    def __init__(self, cache: GoalCache, policy: str) -> None:
+    def __init__(self, cache: GoalCache) -> None:
         self.cache = cache
-        self.policy = policy
 
     def review(self, routing: Route, report: Report) -> tuple[Report, Problem | None]:
         """The report with the goal warnings added (and its Target tally dropped: the job
@@ -99,10 +99,11 @@ class GoalCheck:
         summary = review_targets(report.targets, goals)
         if summary is None:
             return (), None
-        if self.policy != "error":
+        if routing.unknown_goals != "error":
             return (summary,), None
         problem = Problem(
             "unknown-goal-rejected",
-            f"{summary.message} (UNKNOWN_GOALS=error: fix Target and drop the file again)",
+            f"{summary.message} (unknown goals are errors here: fix Target and drop the file "
+            "again)",
         )
         return (summary,), problem

@@ -69,6 +69,7 @@ def file_news(job: Job, kind: str) -> FileNews:
 
 def tell_once(jobs: JobStore, notifier: Notifier, job: Job, kind: str) -> None:
     """Claim this news in the job state, then send it; a claim already there = told."""
+    notifier = notifier.narrowed(job.routing.notify, job.routing.telegram_chat_id)
     if not notifier:
         return
     news = file_news(job, kind)

@@ -119,7 +119,7 @@ class Pipeline:
         self.store = store
         self.settings = settings
         self.metrika = MetrikaAccounts.of(metrika)
-        self.goals = GoalCheck(GoalCache(self.metrika), settings.unknown_goals)
+        self.goals = GoalCheck(GoalCache(self.metrika))
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
         self.clock = clock

@@ -27,13 +27,15 @@ from metrika_offline.check.choices import (
     parse_timezone,
     zone_label,
 )
-from metrika_offline.config import Settings
+from metrika_offline.config import UNKNOWN_GOALS_CHOICES, Settings
 from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.types import ConversionType
 
 META_COUNTER = "counter-id"
 META_TYPE = "type"
 META_COMMENT = "comment"
+#: The channels a file's `notify` may name.
+NOTIFY_CHANNELS = ("slack", "telegram", "webhook")
 META_MODE = "mode"
 
 #: Where values come from, the first that has one winning.
@@ -70,6 +72,9 @@ class Route:
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
     ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
+    unknown_goals: str = "warning"  # a Target naming no goal: "warning" or "error"
+    notify: str = "all"  # the deployment's channels told of this file: all, none, or a list
+    telegram_chat_id: str | None = None  # the chat a folder's news goes to, over the default
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +90,9 @@ class Route:
             "column_map": dict(self.column_map),
             "settings_file": self.settings_file,
             "ledger_window_days": self.ledger_window_days,
+            "unknown_goals": self.unknown_goals,
+            "notify": self.notify,
+            "telegram_chat_id": self.telegram_chat_id,
             "sources": dict(self.sources),
         }
 
@@ -124,6 +132,33 @@ def _window_days(raw: str) -> float:
     return days
 
 
+def _unknown_goals(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in UNKNOWN_GOALS_CHOICES:
+        raise ValueError(f"must be warning or error, got {raw!r}")
+    return value
+
+
+def _notify(raw: str) -> str:
+    """`all`, `none`, or channel names separated by commas (slack, telegram, webhook)."""
+    names = sorted({part.strip().lower() for part in raw.split(",") if part.strip()})
+    if names in (["all"], ["none"]):
+        return names[0]
+    unknown = [name for name in names if name not in NOTIFY_CHANNELS]
+    if not names or unknown:
+        raise ValueError(f"must be all, none, or some of {', '.join(NOTIFY_CHANNELS)}, got {raw!r}")
+    return ",".join(names)
+
+
+def _chat_id(raw: str) -> str:
+    value = raw.strip()
+    if not value.lstrip("-").isdigit() and not value.startswith("@"):
+        raise ValueError(
+            f"must be a Telegram chat id (digits, maybe a minus) or @channel, got {raw!r}"
+        )
+    return value
+
+
 def _timezone(raw: str) -> str:
     parse_timezone(raw)
     return zone_label(raw)
@@ -151,6 +186,9 @@ FIELDS: tuple[Field, ...] = (
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
     Field("ledger_window_days", "ledger-window-days", _window_days),
+    Field("unknown_goals", "unknown-goals", _unknown_goals),
+    Field("notify", "notify", _notify),
+    Field("telegram_chat_id", "telegram-chat-id", _chat_id),
 )
 
 #: The parser of every field, by its settings key (what folder settings are checked with).
@@ -215,6 +253,9 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
         "ledger_window_days": settings.ledger_window_days,
+        "unknown_goals": settings.unknown_goals,
+        "notify": "all",
+        "telegram_chat_id": settings.notify_telegram_chat_id or None,
     }
 
 
@@ -297,4 +338,7 @@ def route(
         column_map=dict(column_map),
         settings_file=found.name if found is not None else None,
         ledger_window_days=cast(float, values["ledger_window_days"]),
+        unknown_goals=cast(str, values["unknown_goals"]),
+        notify=cast(str, values["notify"]),
+        telegram_chat_id=cast(str | None, values["telegram_chat_id"]),
     )

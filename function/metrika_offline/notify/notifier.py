@@ -6,6 +6,7 @@ notification never changes a file's outcome and never raises into the pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
@@ -57,7 +58,7 @@ class Notifier:
         channels: list[Channel] = []
         if settings.notify_slack_webhook_url:
             channels.append(SlackChannel(settings.notify_slack_webhook_url))
-        if settings.notify_telegram_bot_token and settings.notify_telegram_chat_id:
+        if settings.notify_telegram_bot_token:  # its chat: the default, or a folder's
             channels.append(
                 TelegramChannel(
                     settings.telegram_api_url,
@@ -70,7 +71,24 @@ class Notifier:
         return cls(channels, session=session, sleep=sleep)
 
     def __bool__(self) -> bool:
-        return bool(self.channels)
+        return bool(self._usable(self.channels))
+
+    @staticmethod
+    def _usable(channels: Sequence[Channel]) -> tuple[Channel, ...]:
+        return tuple(c for c in channels if not (isinstance(c, TelegramChannel) and not c.chat_id))
+
+    def narrowed(self, notify: str, telegram_chat_id: str | None) -> Notifier:
+        """The channels one file is told on: `all`, `none` or a list of channel names, and
+        the Telegram chat its folder names (over the deployment's)."""
+        names = None if notify == "all" else set(notify.split(",")) - {"none"}
+        channels = [
+            dataclasses.replace(c, chat_id=telegram_chat_id)
+            if isinstance(c, TelegramChannel) and telegram_chat_id
+            else c
+            for c in self.channels
+            if names is None or c.name in names
+        ]
+        return Notifier(channels, session=self._session, sleep=self._sleep)
 
     def _session_for_now(self) -> requests.Session:
         if self._session is None:
@@ -82,7 +100,7 @@ class Notifier:
     def send(self, news: FileNews) -> dict[str, str]:
         """Each channel's end: `sent`, or `failed` after ATTEMPTS tries."""
         ends: dict[str, str] = {}
-        for channel in self.channels:
+        for channel in self._usable(self.channels):
             ends[channel.name] = "sent" if self._send_one(channel, news) else "failed"
         return ends
 

@@ -1,13 +1,7 @@
-"""pytest fixtures for the local Cloud Storage (tests/fakes/gcs.py).
-
-- `local_gcs` (session): one emulator and its tap per test process.
-- `gcs_stack` (function): a fresh bucket with its own EventSource (subscribed to by no one
-  until a test does), a real `storage.Client` on the tap and a `GcsStore` on the bucket.
-
-Faults: `gcs_stack.tap.inject(Fault("PUT", r"upload_id=", status=503))`; they are cleared
-after each test. Nothing sets `STORAGE_EMULATOR_HOST` for the session: the client gets the
-tap's URL as its endpoint, and `GcsStack.env()` gives what a child process needs.
-"""
+"""Fixtures: `local_gcs`, one emulator and tap per test process; `gcs_stack`, a fresh bucket
+with its own EventSource (no subscriber until a test adds one), a real client on the tap and a
+`GcsStore`. Faults a test injects (`gcs_stack.tap.inject(Fault(...))`) are cleared after it.
+`GcsStack.env()` is what a child process needs; nothing sets it for this process."""
 
 from __future__ import annotations
 

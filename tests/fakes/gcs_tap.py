@@ -93,7 +93,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         tap, length = self.server, int(self.headers.get("Content-Length") or 0)
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        upload_id = query.get("upload_id", [""])[0]
+        upload_id = self.upload_id = query.get("upload_id", [""])[0]
+        self.session_start = query.get("uploadType") == ["resumable"] and not upload_id
         fault = tap.take_fault(self.command, self.path)
         if fault is not None and fault.when == "before":
             self.rfile.read(length)
@@ -102,7 +103,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(tap.sessions.get(upload_id, (308, {}, b"")))
         conn = http.client.HTTPConnection(*tap.upstream, timeout=600)
         try:
-            answer = self._relay(conn, length, upload_id, query, whole=fault is not None)
+            answer = self._relay(conn, length, whole=fault is not None)
         finally:
             conn.close()
         if answer is not None and fault is None:
@@ -116,13 +117,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def _relay(
-        self,
-        conn: http.client.HTTPConnection,
-        length: int,
-        upload_id: str,
-        query: dict[str, list[str]],
-        *,
-        whole: bool,
+        self, conn: http.client.HTTPConnection, length: int, *, whole: bool
     ) -> Answer | None:
         """Pass the request on; the answer to give, or None once it was streamed back."""
         conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -142,16 +137,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in response.getheaders() if k.lower() not in _SKIP}
         if self.path.startswith("/upload/") and response.status in (200, 201):
             answer = (response.status, headers, response.read())
-            if upload_id or query.get("uploadType") != ["resumable"]:  # not a session's start
+            if not self.session_start:
                 resource = json.loads(answer[2])
                 events = self.server.watchers.get(resource["bucket"])
                 if events is not None:
                     events.finalized(resource)
-                if upload_id:
-                    self.server.sessions[upload_id] = answer
+                if self.upload_id:
+                    self.server.sessions[self.upload_id] = answer
             return answer
-        if upload_id and response.status == 308:
-            self.server.sessions[upload_id] = (308, headers, b"")
+        if self.upload_id and response.status == 308:
+            self.server.sessions[self.upload_id] = (308, headers, b"")
         if whole or response.status == 308 or not response.getheader("Content-Length"):
             return response.status, headers, response.read()
         headers["Content-Length"] = str(response.getheader("Content-Length"))

@@ -117,16 +117,20 @@ def status(field):
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith(field))
 from metrika_offline.config import Settings
+from metrika_offline.flow.jobs import Job, Source
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.ledger import Ledger
+from metrika_offline.flow.routing import Mode, Route
 from metrika_offline.store.local import LocalStore
+from metrika_offline.types import ConversionType
 store = LocalStore(Path(sys.argv[1]))
 before = status("VmRSS:")
 start = time.perf_counter()
 names = WorkLayout("w/").ledger(5, "BASIC")
+own = Job(Source("b", "new.csv", 1, 0), Route(5, ConversionType.BASIC, "", Mode.UPLOAD, {}))
 view = Ledger(store, JobStore(store, "w/"), names, clock=lambda: float(sys.argv[2])).open(
-    "new.csv", 1, 28 * 86400.0, 50_000_000
+    own, 28 * 86400.0, 50_000_000
 )
 elapsed = time.perf_counter() - start
 print(len(view.keys), elapsed, before, status("VmHWM:"))

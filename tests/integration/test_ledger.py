@@ -250,3 +250,11 @@ def test_a_rerun_with_other_settings_is_another_job_in_the_ledger(
     names = {i.name for i in gcs_stack.store.list(PREFIX)}
     assert NAMES.keys(event.name, event.generation, 1, before[0].key) in names
     assert NAMES.sent(event.name, event.generation, 1, before[0].key) in names
+
+
+def test_the_benchmark_reads_a_ledger_as_the_function_lays_it_out() -> None:
+    from tests.bench import bench_ledger
+
+    keys, seconds, _ = bench_ledger._read_ledger(28 * 1000)
+    assert keys == 28 * 1000
+    assert seconds > 0

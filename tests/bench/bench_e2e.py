@@ -1,8 +1,10 @@
 """End-to-end on the local stack: throughput as a ratio to a plain copy of the same bytes
-through the same emulator, and the function process's peak RSS for a 200 MB and a 2 GB input.
+through the same emulator, and the function process's peak RSS, for a 60 MB and a 200 MB input
+(BENCH_E2E_SIZES_MB).
 
-The baseline is measured in the same run on the same stack: the real client downloads the
-source and uploads it again as a new object (a copy). The pipeline reads the source, writes
+The baseline is measured in the same run on the same stack, just before each pipeline run
+(BENCH_E2E_PAIRS pairs, median ratio): the real client downloads the source and uploads it
+again as a new object (a copy). The pipeline reads the source, writes
 the parts, and reads every part again to send it to Metrica, so it moves about three times the
 bytes of a copy; the ratio says how close to that floor it gets. Peak RSS is the kernel's
 high-water mark (VmHWM) of the process serving the function.
@@ -14,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,11 +36,14 @@ BUCKET = "bench"
 MB = 1024 * 1024
 SIZES_MB = (60, 200)  # BENCH_E2E_SIZES_MB=60,200,2048 for a 2 GB run too
 QUOTED_EVERY = int(os.environ.get("BENCH_E2E_QUOTED_EVERY", "1"))
+#: Copies and pipeline runs, in turn: the machine's speed drifts, a pair's ratio less so.
+PAIRS = int(os.environ.get("BENCH_E2E_PAIRS", "3"))
 DAY = 86_400
 
 
-def write_calls_csv(path: Path, size_mb: int) -> int:
-    """A CALLS file of about `size_mb` MB with recent dates; returns its row count."""
+def write_calls_csv(path: Path, size_mb: int, first_block: int = 0) -> int:
+    """A CALLS file of about `size_mb` MB with recent dates; returns its row count. Files
+    written with different `first_block`s share no row (ClientIds differ)."""
     now = int(time.time())
     header = "ClientId,DateTime,PhoneNumber,TalkDuration,Tag,URL\n"
     # A Tag with a comma in every row (QUOTED_EVERY=1), as many CRM exports have: every row
@@ -52,7 +58,7 @@ def write_calls_csv(path: Path, size_mb: int) -> int:
     rows = 0
     with path.open("wb") as out:
         out.write(header.encode())
-        number = 0
+        number = first_block
         while out.tell() < size_mb * MB:
             # Every block gets its own ClientIds, so no row is a duplicate of another.
             out.write(template.replace(b"BBBBBB", b"%06d" % number))
@@ -101,13 +107,16 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
     with LocalGcs(buckets=[BUCKET], retry=retry, data_dir=data_dir) as gcs, fake_metrika() as url:
         client = make_client(gcs.url)
         bucket = client.bucket(BUCKET)
-        bucket.blob("baseline/source.csv").upload_from_filename(str(source))
         copy_path = workdir / "copy.csv"
-        started = time.perf_counter()
-        bucket.blob("baseline/source.csv").download_to_filename(str(copy_path))
-        bucket.blob("baseline/copy.csv").upload_from_filename(str(copy_path))
-        copy_s = time.perf_counter() - started
-        copy_path.unlink()
+
+        def copy(index: int) -> float:
+            bucket.blob("baseline/source.csv").upload_from_filename(str(source))
+            started = time.perf_counter()
+            bucket.blob("baseline/source.csv").download_to_filename(str(copy_path))
+            bucket.blob(f"baseline/copy-{index}.csv").upload_from_filename(str(copy_path))
+            elapsed = time.perf_counter() - started
+            copy_path.unlink()
+            return elapsed
 
         env = {
             "STORAGE_EMULATOR_HOST": gcs.url,
@@ -120,29 +129,49 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
             # the peak is one invocation's, not three part uploads' side by side.
             "THREADS": "1",
         }
+        rss = 0.0
+        ratios: list[float] = []
+        copies: list[float] = []
+        runs: list[float] = []
+        results = []
         with FunctionServer(env, log_path=workdir / "function.log") as server:
-            # Time the pipeline, not the user's upload: its event goes out once it is done.
-            bucket.blob("incoming/calls/big.csv").upload_from_filename(str(source))
-            dropped = bucket.get_blob("incoming/calls/big.csv")
-            assert dropped is not None
-            gcs.events.add_subscriber(server.url)
-            started = time.perf_counter()
-            gcs.events.finalized(dropped._properties)
-            if not gcs.events.wait_idle(3600):
-                raise RuntimeError("the pipeline did not finish")
-            pipeline_s = time.perf_counter() - started
-            rss = peak_rss_mb(server)
-        result = json.loads(bucket.blob("incoming/calls/big.csv.result.json").download_as_bytes())
+            for index in range(PAIRS):  # a copy, then the pipeline: the ratio pair by pair
+                if index:  # rows already sent would be skipped: new ones each time
+                    write_calls_csv(source, size_mb, first_block=index * 100_000)
+                copy_s = copy(index)
+                # Time the pipeline, not the user's upload: its event goes out once it is done.
+                name = f"incoming/calls/big-{index}.csv"
+                bucket.blob(name).upload_from_filename(str(source))
+                dropped = bucket.get_blob(name)
+                assert dropped is not None
+                gcs.events.add_subscriber(server.url)
+                started = time.perf_counter()
+                gcs.events.finalized(dropped._properties)
+                if not gcs.events.wait_idle(3600):
+                    raise RuntimeError("the pipeline did not finish")
+                pipeline_s = time.perf_counter() - started
+                gcs.events.remove_subscriber(server.url)
+                results.append(json.loads(bucket.blob(name + ".result.json").download_as_bytes()))
+                if not index:  # one invocation's peak, before later runs add their state
+                    rss = peak_rss_mb(server)
+                ratios.append(copy_s / pipeline_s)
+                copies.append(copy_s)
+                runs.append(pipeline_s)
+            rss_after = peak_rss_mb(server)
         client.close()
-    if result["status"] != "uploaded" or result["rows"]["valid"] != rows:
-        raise RuntimeError(f"unexpected result: {result['status']} {result['rows']}")
+    for result in results:
+        if result["status"] != "uploaded" or result["rows"]["valid"] != rows:
+            raise RuntimeError(f"unexpected result: {result['status']} {result['rows']}")
     return {
         "size_mb": size / MB,
-        "parts": len(result["parts"]),
-        "copy_mb_s": size / MB / copy_s,
-        "pipeline_mb_s": size / MB / pipeline_s,
-        "ratio": copy_s / pipeline_s,
+        "parts": len(results[0]["parts"]),
+        "copy_mb_s": size / MB / statistics.median(copies),
+        "pipeline_mb_s": size / MB / statistics.median(runs),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
         "peak_rss_mb": rss,
+        "peak_rss_after_all_mb": rss_after,
     }
 
 
@@ -158,8 +187,10 @@ def main() -> None:
             print(
                 f"{figures['size_mb']:.0f} MB CALLS, {figures['parts']:.0f} part(s): pipeline "
                 f"{figures['pipeline_mb_s']:.1f} MB/s vs plain copy {figures['copy_mb_s']:.1f} "
-                f"MB/s = {figures['ratio']:.2f}x; function peak RSS "
-                f"{figures['peak_rss_mb']:.0f} MB",
+                f"MB/s = {figures['ratio']:.2f}x (median of {PAIRS} pairs, "
+                f"{figures['ratio_min']:.2f}-{figures['ratio_max']:.2f}x); function peak RSS "
+                f"{figures['peak_rss_mb']:.0f} MB after the first run, "
+                f"{figures['peak_rss_after_all_mb']:.0f} MB after all",
                 flush=True,
             )
             shutil.rmtree(workdir / "emulator", ignore_errors=True)

@@ -11,6 +11,7 @@ says which identifier was probably meant.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -96,17 +97,28 @@ class TargetTally:
         self.untracked_rows = 0
 
     def add_batch(self, values: Sequence[str], lines: Sequence[int], left_out: set[int]) -> None:
+        """Count one batch's Target cells, leaving out the rows at `left_out`."""
+        batch = Counter(values)  # counted in C; the rows left out are taken back below
+        for row in left_out:
+            batch[values[row]] -= 1
+        batch.pop("", None)
         counts = self._counts
-        for row, value in enumerate(values):
-            if not value or row in left_out:
+        first: dict[str, int] | None = None
+        for value, rows in batch.items():
+            if rows <= 0:
                 continue
             entry = counts.get(value)
             if entry is not None:
-                entry[0] += 1
+                entry[0] += rows
             elif len(counts) < MAX_DISTINCT_TARGETS:
-                counts[value] = [1, lines[row]]
+                if first is None:  # built once per batch, only when a new value shows up
+                    first = {}
+                    for row, cell in enumerate(values):
+                        if row not in left_out:
+                            first.setdefault(cell, row)
+                counts[value] = [rows, lines[first[value]]]
             else:
-                self.untracked_rows += 1
+                self.untracked_rows += rows
 
     def frozen(self) -> Mapping[str, tuple[int, int]]:
         """value -> (rows, first line)."""

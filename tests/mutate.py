@@ -5,8 +5,9 @@ The run happens in a staging copy, `.mutate/`: the package's folder is copied to
 it from there, and the tool's config is the project's own with `function/` read as `src/`.
 Then it prints killed / survived / other per module and writes `.mutate/summary.json`.
 
-    make mutate                       # the modules in pyproject.toml
-    MUTATE_ONLY=flow/jobs.py make mutate   # one module
+    make mutate                               # the modules in pyproject.toml
+    MUTATE_ONLY=flow/jobs.py make mutate      # one module
+    python -m tests.mutate --report           # summarise the last run again
 """
 
 from __future__ import annotations
@@ -79,14 +80,64 @@ def summarise() -> dict[str, dict[str, int]]:
     return {module: dict(counts) for module, counts in sorted(per_module.items())}
 
 
+#: How a surviving mutant's change reads, first match wins: (kind, pattern over its diff lines).
+KINDS = [
+    ("log", re.compile(r"\blog\.(debug|info|warning|error|log)\(|\bextra=|log_context\(")),
+    ("wording", re.compile(r'"XX|XX"|"[^"a-z]*[A-Z]{3,}[^"a-z]*"')),
+]
+
+
+def kind_of(diff: str) -> str:
+    for kind, pattern in KINDS:
+        if pattern.search(diff):
+            return kind
+    return "logic"
+
+
+def survivors() -> list[tuple[str, str, str]]:
+    """(mutant, its change in one line, kind) for every survivor of the last run."""
+    listing = subprocess.run(
+        [str(_tool()), "results"], cwd=STAGE, capture_output=True, text=True, check=True
+    ).stdout
+    found = []
+    for line in listing.splitlines():
+        name, _, outcome = line.strip().rpartition(": ")
+        if outcome.strip() not in SURVIVED and outcome.strip() != "no tests":
+            continue
+        shown = subprocess.run(
+            [str(_tool()), "show", name], cwd=STAGE, capture_output=True, text=True, check=False
+        ).stdout
+        changed = [row for row in shown.splitlines() if row.startswith(("- ", "+ "))]
+        diff = "\n".join(changed)
+        after = next((row[2:].strip() for row in changed if row.startswith("+ ")), "(removed)")
+        found.append((name, after, "no tests" if outcome.strip() == "no tests" else kind_of(diff)))
+    return found
+
+
+def write_survivors(rows: list[tuple[str, str, str]]) -> Path:
+    out = STAGE / "survivors.md"
+    lines = ["| mutant | becomes | kind |", "|---|---|---|"]
+    pipe = "\\|"
+    lines += [f"| `{n}` | `{a[:90].replace('|', pipe)}` | {k} |" for n, a, k in rows]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 def main() -> int:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     only: list[str] = config["tool"]["mutmut"]["only_mutate"]
+    if "--report" in sys.argv:
+        return report(0)
     if chosen := os.environ.get("MUTATE_ONLY"):
         only = [path for path in only if path.endswith(chosen)]
     stage(only)
     children = os.environ.get("MUTATE_CHILDREN", str(os.cpu_count() or 2))
     run = subprocess.run([str(_tool()), "run", "--max-children", children], cwd=STAGE, check=False)
+    return report(run.returncode)
+
+
+def report(returncode: int) -> int:
+    """Per module: killed / survived / other (no tests, timeouts, not reached); the survivors."""
     summary = summarise()
     (STAGE / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     total: Counter[str] = Counter()
@@ -98,8 +149,9 @@ def main() -> int:
         total.update(killed=killed, survived=survived, other=other)
         print(f"{module:<48} {killed:>7} {survived:>9} {other:>6}")
     print(f"{'all':<48} {total['killed']:>7} {total['survived']:>9} {total['other']:>6}")
-    print(f"\nsurvivors: cd {STAGE.name} && {_tool().name} results; show one: mutmut show NAME")
-    return run.returncode
+    listed = write_survivors(survivors())
+    print(f"\nsurvivors, with their change and kind: {listed.relative_to(ROOT)}")
+    return returncode
 
 
 if __name__ == "__main__":

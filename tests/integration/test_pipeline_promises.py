@@ -12,6 +12,7 @@ against the fake Metrica over real HTTP, so each test drives one promise directl
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
@@ -25,6 +26,8 @@ from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
 from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobs import Job, PartState, Status
+from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pending import list_pending
 from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
@@ -224,3 +227,32 @@ def test_one_row_left_out_makes_the_file_partially_uploaded(
     assert (found["rows"]["valid"], found["rows"]["invalid"]) == (3, 1)
     assert found["status"] == "partially_uploaded"
     assert [u.rows for u in fake_metrika.uploads] == [3]
+
+
+def test_a_part_left_sending_is_looked_up_by_its_marker_not_sent_again(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    """A worker that died after Metrica took the part but before recording it."""
+    event = drop(store, samples.basic_csv(3))
+    job = pipeline.process_source(event, Deadline())
+    part = job.part(1)
+    found = store.read_bytes(part.name)
+    assert found is not None
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    assert len(fake_metrika.uploads) == 1
+    # Put back what the dead worker left: the part's bytes, and the part still `sending`.
+    store.write_bytes(part.name, found[0], content_type="text/csv")
+    jobs = JobStore(store, SETTINGS.work_prefix)
+
+    def died_sending(current: Job) -> Job:
+        left = dataclasses.replace(
+            current.part(1), state=PartState.SENDING, lease=None, uploading=None
+        )
+        return dataclasses.replace(current.with_part(left), status=Status.PROCESSING)
+
+    jobs.update(event.name, event.generation, died_sending)
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    assert len(fake_metrika.uploads) == 1  # adopted, not sent twice
+    settled = result(store)
+    assert settled["status"] == "uploaded"
+    assert settled["parts"][0]["uploading"]["id"] == fake_metrika.uploads[0].id

@@ -34,7 +34,7 @@ from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.local import LocalStore
 from tests import samples
-from tests.fakes.metrika import FakeMetrika
+from tests.fakes.metrika import FakeMetrika, Fault
 from tests.schema import check_result
 
 NAME = "incoming/5/leads.csv"
@@ -256,3 +256,27 @@ def test_a_part_left_sending_is_looked_up_by_its_marker_not_sent_again(
     settled = result(store)
     assert settled["status"] == "uploaded"
     assert settled["parts"][0]["uploading"]["id"] == fake_metrika.uploads[0].id
+
+
+def test_a_refused_part_records_metricas_own_words(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(store, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())
+    fake_metrika.script(
+        Fault.http(400, "invalid_uploading", message="bad column", endpoint="upload")
+    )
+    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    found = result(store)
+    assert found["status"] == "rejected"
+    part = found["parts"][0]
+    assert part["state"] == "failed"
+    error = part["error"]
+    assert error["code"] == "metrika-rejected"
+    assert (error["http_status"], error["error_type"], error["metrika_message"]) == (
+        400,
+        "invalid_uploading",
+        "bad column",
+    )
+    assert "bad column" in error["message"]
+    assert fake_metrika.uploads == []

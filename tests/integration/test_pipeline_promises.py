@@ -280,3 +280,29 @@ def test_a_refused_part_records_metricas_own_words(
     )
     assert "bad column" in error["message"]
     assert fake_metrika.uploads == []
+
+
+def test_a_file_rejected_whole_is_final_and_names_its_rejected_rows(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    bad = b"ClientId,Target,DateTime\nnot-an-id,lead,1795000000\nalso-bad,lead,1795000000\n"
+    event = drop(store, bad)
+    pipeline.process_source(event, Deadline())
+    found = result(store)
+    assert found["status"] == "rejected"
+    assert found["error"]["code"]
+    assert found["finished_at"] is not None
+    assert found["rejects"] == NAME + ".rejected.csv"
+    assert store.stat(NAME + ".rejected.csv") is not None
+    assert names_under(store, f"{SETTINGS.work_prefix}parts/") == []
+    assert fake_metrika.journal == []
+
+
+def test_a_file_still_uploading_is_not_final(
+    store: GatedStore, fake_metrika: FakeMetrika, pipeline: Pipeline
+) -> None:
+    event = drop(store, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())
+    found = result(store)
+    assert (found["status"], found["finished_at"], found["rejects"]) == ("processing", None, None)
+    assert fake_metrika.uploads == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 
@@ -19,3 +19,23 @@ _VALIDATOR = jsonschema.Draft202012Validator(
 def check_result(result: Mapping[str, Any]) -> None:
     """Raise jsonschema.ValidationError unless `result` is a valid result JSON."""
     _VALIDATOR.validate(result)
+
+
+class _Readable(Protocol):
+    def read_bytes(self, name: str, /) -> tuple[bytes, int] | None: ...
+
+
+def read_result(store: _Readable, source_name: str) -> dict[str, Any]:
+    """The result JSON beside `source_name` in `store`, checked against the schema."""
+    found = store.read_bytes(source_name + ".result.json")
+    assert found is not None, f"no result beside {source_name}"
+    result: dict[str, Any] = json.loads(found[0])
+    check_result(result)
+    return result
+
+
+def result_beside(path: Path) -> dict[str, Any]:
+    """The result JSON beside a local file, checked against the schema."""
+    result: dict[str, Any] = json.loads(path.with_name(path.name + ".result.json").read_text())
+    check_result(result)
+    return result

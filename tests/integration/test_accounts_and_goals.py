@@ -22,7 +22,7 @@ from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault
 from tests.fakes.metrika_fixtures import ManualTime
-from tests.schema import check_result
+from tests.schema import read_result
 
 TOKEN_A = "y0_agency-client-a-token"
 TOKEN_B = "y0_agency-client-b-token"
@@ -75,15 +75,7 @@ def process(pipeline: Pipeline, stack: GcsStack, name: str, data: bytes) -> dict
     generation = stack.store.write_bytes(name, data, content_type="text/csv")
     event = ObjectEvent(stack.bucket, name, generation, len(data), {}, "e", time.time())
     pipeline.process_source(event, Deadline())
-    return read_result(stack, name)
-
-
-def read_result(stack: GcsStack, name: str) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    result: dict[str, Any] = json.loads(found[0])
-    check_result(result)
-    return result
+    return read_result(stack.store, name)
 
 
 def result_generation(result: dict[str, Any]) -> int:
@@ -138,7 +130,7 @@ def test_a_token_the_counter_refuses_fails_the_part_as_auth(
     pipeline = pipeline_for(gcs_stack, settings, manual_time, dispatch="events")
     result = process(pipeline, gcs_stack, f"incoming/{COUNTER_B}/a.csv", samples.basic_csv(2))
     pipeline.upload_part(f"incoming/{COUNTER_B}/a.csv", result_generation(result), 1, Deadline())
-    result = read_result(gcs_stack, f"incoming/{COUNTER_B}/a.csv")
+    result = read_result(gcs_stack.store, f"incoming/{COUNTER_B}/a.csv")
     assert result["status"] == "failed"
     (part,) = result["parts"]
     assert (part["error"]["code"], part["error"]["error_type"]) == ("metrika-auth", "access_denied")

@@ -11,14 +11,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from metrika_offline.cli.main import main
 from tests import samples
 from tests.fakes.metrika import FakeMetrika, Fault
-from tests.schema import check_result
+from tests.schema import result_beside
 
 COUNTER = "51234567"
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +32,6 @@ def env(
     for name in ("DEFAULT_COUNTER_ID", "TIMEZONE", "MAX_PART_BYTES", "STRICT", "LEASE_S"):
         monkeypatch.delenv(name, raising=False)
     return fake_metrika
-
-
-def result_beside(path: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(path.with_name(path.name + ".result.json").read_text())
-    check_result(result)
-    return result
 
 
 def markers_sent(fake: FakeMetrika) -> Counter[str]:

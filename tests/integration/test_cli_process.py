@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,7 +12,7 @@ from metrika_offline.cli.main import main
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika
-from tests.schema import check_result
+from tests.schema import result_beside
 
 
 @pytest.fixture
@@ -24,12 +23,6 @@ def env(
     monkeypatch.setenv("METRIKA_API_URL", fake_metrika.url)
     monkeypatch.delenv("DEFAULT_COUNTER_ID", raising=False)
     return fake_metrika
-
-
-def result_beside(path: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(path.with_name(path.name + ".result.json").read_text())
-    check_result(result)
-    return result
 
 
 def test_process_a_local_file_then_follow_it_up(

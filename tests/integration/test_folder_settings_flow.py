@@ -4,7 +4,6 @@ a file whose settings are bad with `bad-settings`, naming the key."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika
-from tests.schema import check_result
+from tests.schema import read_result
 
 FOLDER = "incoming/crm/bitrix24/"
 
@@ -38,11 +37,7 @@ def drop(
 
 
 def result(stack: GcsStack, name: str) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    data: dict[str, Any] = json.loads(found[0])
-    check_result(data)
-    return data
+    return read_result(stack.store, name)
 
 
 def test_a_crm_export_goes_through_its_folder_settings(

@@ -4,7 +4,6 @@ upload and telling the ledger."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.metrika.client import MetrikaClient
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault
-from tests.schema import check_result
+from tests.schema import read_result
 
 DAY = 86_400.0
 COUNTER = 5
@@ -65,11 +64,7 @@ def _drop(stack: GcsStack, name: str, data: bytes, clock: Clock) -> ObjectEvent:
 
 
 def _result(stack: GcsStack, name: str) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    data: dict[str, Any] = json.loads(found[0])
-    check_result(data)
-    return data
+    return read_result(stack.store, name)
 
 
 def _upload_all(pipeline: Pipeline, event: ObjectEvent) -> None:

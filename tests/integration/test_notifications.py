@@ -24,7 +24,7 @@ from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
 from tests.fakes.webhooks import WebhookReceiver
-from tests.schema import check_result
+from tests.schema import read_result
 
 BOT_TOKEN = "7012345678:AAH-bot-secret-DoNotLeak"
 COUNTER = 51234567
@@ -73,11 +73,7 @@ def drop(stack: GcsStack, name: str, data: bytes) -> ObjectEvent:
 
 
 def result(stack: GcsStack, name: str) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    data: dict[str, Any] = json.loads(found[0])
-    check_result(data)
-    return data
+    return read_result(stack.store, name)
 
 
 def assert_no_secrets_or_rows(received: list[Any], row_values: list[str]) -> None:

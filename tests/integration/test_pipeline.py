@@ -3,7 +3,6 @@ fake Metrica: the paths that are hard to reach through the trigger."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault, Gate
-from tests.schema import check_result
+from tests.schema import read_result
 
 NAME = "incoming/5/leads.csv"
 SETTINGS = Settings(max_event_age_s=3600)
@@ -40,11 +39,7 @@ def drop(stack: GcsStack, data: bytes, name: str = NAME) -> ObjectEvent:
 
 
 def result(stack: GcsStack, name: str = NAME) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    data: dict[str, Any] = json.loads(found[0])
-    check_result(data)
-    return data
+    return read_result(stack.store, name)
 
 
 def dispatch_part(pipeline: Pipeline, event: ObjectEvent) -> Callable[[], object]:

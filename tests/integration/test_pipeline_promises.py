@@ -35,7 +35,7 @@ from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.local import LocalStore
 from tests import samples
 from tests.fakes.metrika import FakeMetrika, Fault
-from tests.schema import check_result
+from tests.schema import read_result
 
 NAME = "incoming/5/leads.csv"
 SETTINGS = Settings(max_event_age_s=3600)
@@ -75,11 +75,7 @@ def drop(store: LocalStore, data: bytes, *, age_s: float = 0.0) -> ObjectEvent:
 
 
 def result(store: LocalStore) -> dict[str, Any]:
-    found = store.read_bytes(NAME + ".result.json")
-    assert found is not None
-    data: dict[str, Any] = json.loads(found[0])
-    check_result(data)
-    return data
+    return read_result(store, NAME)
 
 
 def names_under(store: LocalStore, prefix: str) -> list[str]:

@@ -25,7 +25,7 @@ from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.types import ConversionType
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Outcome
-from tests.schema import check_result
+from tests.schema import read_result
 
 COUNTER = 4242
 NOW = 1_800_000_000.0
@@ -70,11 +70,7 @@ def checked(rows: RowCounts) -> Report:
 
 
 def result_of(stack: GcsStack, name: str) -> dict[str, Any]:
-    found = stack.store.read_bytes(name + ".result.json")
-    assert found is not None
-    result: dict[str, Any] = json.loads(found[0])
-    check_result(result)
-    return result
+    return read_result(stack.store, name)
 
 
 @pytest.fixture

@@ -10,6 +10,11 @@ from metrika_offline.logs import get_logger
 log = get_logger("pipeline")
 
 
+def event_too_old(event_time: float | None, now: float, max_age_s: float) -> bool:
+    """The platform has retried this event for longer than MAX_EVENT_AGE_S: give up."""
+    return event_time is not None and now - event_time > max_age_s
+
+
 def too_old_problem(max_age_s: float) -> Problem:
     return Problem(
         "event-too-old",

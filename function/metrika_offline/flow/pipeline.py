@@ -61,6 +61,7 @@ from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.outcomes import (
+    event_too_old,
     too_large_problem,
     too_old_problem,
 )
@@ -173,9 +174,6 @@ class Pipeline:
         self.upload_part(
             order.source, order.generation, order.part, deadline, event_time=event.event_time
         )
-
-    def _too_old(self, event_time: float | None) -> bool:
-        return event_time is not None and self.clock() - event_time > self.settings.max_event_age_s
 
     # ----------------------------------------------------------------------------- source
 
@@ -325,7 +323,7 @@ class Pipeline:
 
     def _refusal(self, job: Job, event: ObjectEvent) -> tuple[Status, Problem] | None:
         """Why this file is not to be checked at all, if it is not."""
-        if self._too_old(event.event_time):
+        if event_too_old(event.event_time, self.clock(), self.settings.max_event_age_s):
             return Status.FAILED, too_old_problem(self.settings.max_event_age_s)
         problem = job.routing.problem
         if problem is not None:

@@ -46,6 +46,7 @@ from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.ledger import record_uploaded
 from metrika_offline.flow.observe import Meter, Observer
 from metrika_offline.flow.outcomes import (
+    event_too_old,
     metrika_problem,
     too_old_problem,
 )
@@ -85,9 +86,6 @@ class PartUploader:
         self.dispatch_mode = dispatch_mode
         self.file_final = file_final  # the log line and the notification of a final status
         self.clock = clock
-
-    def _too_old(self, event_time: float | None) -> bool:
-        return event_time is not None and self.clock() - event_time > self.settings.max_event_age_s
 
     def upload_part(
         self,
@@ -134,7 +132,7 @@ class PartUploader:
                 else:
                     record_uploaded(self.store, self.settings, job, index, self.clock())
                 return job  # final already
-            if self._too_old(event_time):
+            if event_too_old(event_time, self.clock(), self.settings.max_event_age_s):
                 return self._finish_part(
                     job, index, None, too_old_problem(self.settings.max_event_age_s)
                 )

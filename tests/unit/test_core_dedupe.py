@@ -7,7 +7,19 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest
+
 from metrika_offline.check.dedupe import KeySet
+from metrika_offline.check.keytable import KeyTable
+
+#: The same tests for the set (small files), the numpy table (large ones), and a set that
+#: moves into the table after a few keys.
+KINDS = {
+    "set": lambda limit: KeySet(limit),
+    "table": lambda limit: KeyTable(limit),
+    "moving": lambda limit: KeySet(limit, set_keys=7),
+}
+kinds = pytest.mark.parametrize("kind", sorted(KINDS))
 
 
 def _hashes(count: int, seed: int) -> list[int]:
@@ -20,8 +32,9 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def test_repeats_within_and_across_batches_are_found_in_order() -> None:
-    keys = KeySet(max_keys=1_000)
+@kinds
+def test_repeats_within_and_across_batches_are_found_in_order(kind: str) -> None:
+    keys = KINDS[kind](1_000)
     first, stopped = keys.add_all([11, 22, 11, 33], 4)
     assert (first, stopped) == ([2], None)
     second, _ = keys.add_all([44, 22, 55, 44], 4)
@@ -29,8 +42,9 @@ def test_repeats_within_and_across_batches_are_found_in_order() -> None:
     assert keys.size == 5
 
 
-def test_many_keys_in_batches_are_all_found_again() -> None:
-    keys = KeySet(max_keys=200_000)
+@kinds
+def test_many_keys_in_batches_are_all_found_again(kind: str) -> None:
+    keys = KINDS[kind](200_000)
     hashes = _hashes(60_000, seed=1)
     for start in range(0, len(hashes), 7_000):
         batch = hashes[start : start + 7_000]
@@ -41,8 +55,9 @@ def test_many_keys_in_batches_are_all_found_again() -> None:
     assert again == list(range(len(hashes)))
 
 
-def test_past_the_limit_new_keys_are_not_kept_but_old_ones_still_match() -> None:
-    keys = KeySet(max_keys=10)
+@kinds
+def test_past_the_limit_new_keys_are_not_kept_but_old_ones_still_match(kind: str) -> None:
+    keys = KINDS[kind](10)
     hashes = _hashes(25, seed=2)
     repeats, stopped = keys.add_all(hashes, 25)
     assert (repeats, stopped) == ([], 10)
@@ -52,7 +67,7 @@ def test_past_the_limit_new_keys_are_not_kept_but_old_ones_still_match() -> None
 
 
 def test_the_table_is_sized_for_the_limit_once() -> None:
-    small, large = KeySet(max_keys=1_000), KeySet(max_keys=5_000_000)
+    small, large = KeyTable(max_keys=1_000), KeyTable(max_keys=5_000_000)
     assert small.memory_bytes <= 8 * 1_000 / 0.6 * 2
     # 5 million keys at a load of at most 0.6: 2**23 slots of 8 bytes.
     assert large.memory_bytes == 64 * 1024 * 1024
@@ -64,8 +79,11 @@ def test_the_table_is_sized_for_the_limit_once() -> None:
     crowded=st.sampled_from([0.0, 0.1]),
     batch=st.integers(min_value=1, max_value=3_000),
     limit=st.sampled_from([50, 5_000, 1_000_000]),
+    kind=st.sampled_from(sorted(KINDS)),
 )
-def test_agrees_with_a_plain_set(seed: int, crowded: float, batch: int, limit: int) -> None:
+def test_agrees_with_a_plain_set(
+    seed: int, crowded: float, batch: int, limit: int, kind: str
+) -> None:
     """Some keys crowded into the top 1/1024 of the range make clusters that run off the
     end of the table and wrap around."""
     rng = random.Random(seed)
@@ -77,7 +95,7 @@ def test_agrees_with_a_plain_set(seed: int, crowded: float, batch: int, limit: i
 
     pool = [key() for _ in range(4_000)]
     stream = [rng.choice(pool) for _ in range(9_000)]
-    keys = KeySet(max_keys=limit)
+    keys = KINDS[kind](limit)
     remembered: set[int] = set()
     for start in range(0, len(stream), batch):
         chunk = stream[start : start + batch]
@@ -98,7 +116,7 @@ def test_keys_that_wrap_past_the_last_slot_are_found() -> None:
     rng = random.Random(4)
     top = ((1 << 24) - 1) << 40  # home: the last slot, whatever the table size
     crowded = [_signed(top | (rng.getrandbits(36) << 4)) for _ in range(20)]
-    keys = KeySet(max_keys=1_000_000)
+    keys = KeyTable(max_keys=1_000_000)
     assert keys.add_all(iter(crowded), len(crowded)) == ([], None)
     spread = _hashes(300_000, seed=5)
     for start in range(0, len(spread), 4_000):
@@ -106,3 +124,27 @@ def test_keys_that_wrap_past_the_last_slot_are_found() -> None:
         keys.add_all(iter(batch), len(batch))
     repeats, _ = keys.add_all(iter(crowded), len(crowded))
     assert repeats == list(range(len(crowded)))
+
+
+def test_keys_move_into_the_table_once_the_set_is_outgrown_and_are_still_found() -> None:
+    keys = KeySet(1_000, set_keys=100)
+    hashes = _hashes(150, seed=6)
+    assert keys.add_all(hashes[:90], 90) == ([], None)
+    assert not keys.in_table
+    assert keys.add_all(hashes[90:], 60) == ([], None)
+    assert keys.in_table
+    assert keys.size == 150
+    assert keys.add_all(hashes[::-1], 150) == (list(range(150)), None)
+
+
+def test_stable_keys_above_two_to_the_63_are_found_after_the_move() -> None:
+    import numpy as np
+
+    stable = np.array([(1 << 64) - 1, 1 << 63, 5, 0], dtype=np.uint64)
+    keys = KeySet(1_000, set_keys=4)
+    assert keys.add_all(stable, 4) == ([], None)
+    assert keys.add_all(stable[:2], 2) == ([0, 1], None)
+    more = np.array([7, 1 << 63], dtype=np.uint64)
+    assert keys.add_all(more, 2) == ([1], None)
+    assert keys.in_table
+    assert keys.add_all(stable, 4) == ([0, 1, 2, 3], None)

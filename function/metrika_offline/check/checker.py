@@ -24,9 +24,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from typing import BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from metrika_offline import logs
 from metrika_offline.check.choices import (
@@ -47,7 +45,6 @@ from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
 from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
-from metrika_offline.check.sent import Keys, PartKeys, PartKeysSink, SentKeys
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
 from metrika_offline.check.unnamed import UnnamedColumns
 from metrika_offline.check.validation import BatchValidator, Outcome
@@ -55,6 +52,9 @@ from metrika_offline.check.values import Context
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, DeadlineReached
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, ConversionType
+
+if TYPE_CHECKING:  # the ledger's side (and numpy) is imported only when a run uses it
+    from metrika_offline.check.sent import Keys, PartKeys, PartKeysSink, SentKeys
 
 __all__ = [
     "ERROR_CODES",
@@ -170,7 +170,11 @@ class _Run:
         self.options = options
         self.on_rows = on_rows
         self.sent = sent
-        self.part_keys = PartKeys(part_keys) if part_keys is not None and sink is not None else None
+        self.part_keys: PartKeys | None = None
+        if part_keys is not None and sink is not None:
+            from metrika_offline.check.sent import PartKeys
+
+            self.part_keys = PartKeys(part_keys)
         self.first_sent: tuple[int, int] | None = None  # line, key
         self.builder = ReportBuilder(options.type, options.max_errors)
         self.ctx = Context(
@@ -389,15 +393,17 @@ class _Run:
                 kept = [row for row in range(batch.count) if row not in dropped]
                 line = lines[kept[exc.row]]
                 raise _Rejected(self._row_too_large(line, exc)) from None
-            if self.part_keys is not None:
+            if self.part_keys is not None and kept_keys is not None:
                 self.part_keys.add(kept_keys, self.splitter.parts)
 
-    def _already_sent(self, outcome: Outcome, lines: LineMap, dropped: set[int]) -> Keys:
+    def _already_sent(self, outcome: Outcome, lines: LineMap, dropped: set[int]) -> Keys | None:
         """Drop the rows the ledger says were sent (adding them to `dropped`); the keys of
-        the rows kept, in order."""
+        the rows kept, in order (None without stable keys, or no valid row)."""
         keys = outcome.keys
-        if not len(keys):
+        if keys is None or not len(keys):
             return keys
+        import numpy as np  # already loaded by the stable keys
+
         rows = outcome.key_rows
         if outcome.duplicates:
             keep = np.fromiter((row not in dropped for row in rows), dtype=bool, count=len(rows))

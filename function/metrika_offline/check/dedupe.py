@@ -1,129 +1,99 @@
-"""A set of 64-bit row-key hashes, 8 bytes a slot: duplicates inside one file, memory bounded.
+"""A bounded set of 64-bit row-key hashes: the duplicate check inside one file.
 
-A Python `set` of ints costs about 90 bytes a key (the int object and its slot): 5 million keys
-would be 450 MB; and a hash table probed in Python costs half a microsecond a row, as much as
-checking the row. So the keys live in one numpy array (linear probing, a key's home slot its
-top bits) probed a whole batch at a time: each round gathers every pending key's slot at once,
-keys that met themselves are duplicates, keys that met an empty slot claim it (when two claim
-the same slot, one wins and the other probes on), the rest move one slot along.
+Most files have a few thousand rows, so the keys start in a Python `set`: C-level inserts and
+lookups, and no numpy to import (about 40 ms of a command's start). A batch with no repeat
+(the usual case) costs one `isdisjoint` and one `update`; a batch with one is walked key by
+key. Past `SET_KEYS` keys (about 70 bytes each in a set, 35 MB there) they move, once, into a
+`keytable.KeyTable`: 8 bytes a slot, probed a whole batch at a time, sized for `max_keys`.
 
-The table is sized once for `max_keys` at a load of at most 0.6 (64 MB for the default 5
-million) and allocated zeroed by the system, so a page only becomes resident when a key lands
-on it: memory follows the keys up to that bound, and nothing ever has to be rehashed. At the
-limit the set stops taking new keys (and says where), but keeps comparing with those it holds.
-
-Keys are hashed with Python's own `hash()` of the key's tuple of strings: each string's SipHash
-(keyed per process), mixed into 64 bits. Two different keys collide with probability about
-n²/2⁶⁵ (under one in a million at 5 million keys), which is the only way a row could be
-dropped wrongly. Hashes are only compared within one process, so the per-process key does
-not matter.
+At `max_keys` the set stops taking new keys (and says where), but keeps comparing with those
+it holds. Hashes are Python's `hash()` of the key (keyed per process) or the ledger's stable
+keys; they are only compared within one process. Two different keys collide with probability
+about n²/2⁶⁵ (under one in a million at 5 million keys), the only way a row could be dropped
+wrongly.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    from metrika_offline.check.keytable import KeyTable
 
-_MAX_LOAD = 0.6
-_MIN_BITS = 10
-_Keys = npt.NDArray[np.uint64]
+#: Keys held in a Python set before they move into the numpy table.
+SET_KEYS = 500_000
 
 
 class KeySet:
-    """Remembers row keys (as 64-bit hashes, stored unsigned) and tells which it has seen."""
+    """Remembers row keys and tells which it has seen, in batches."""
 
-    def __init__(self, max_keys: int) -> None:
+    def __init__(self, max_keys: int, *, set_keys: int = SET_KEYS) -> None:
         self.max_keys = max_keys
-        self.size = 0
-        bits = max(_MIN_BITS, math.ceil(math.log2(max(max_keys, 1) / _MAX_LOAD)))
-        self._shift = np.uint64(64 - bits)
-        self._mask = (1 << bits) - 1
-        self._table: _Keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.set_keys = set_keys
+        self._set: set[int] = set()
+        self._table: KeyTable | None = None
+
+    @property
+    def size(self) -> int:
+        return self._table.size if self._table is not None else len(self._set)
 
     @property
     def full(self) -> bool:
         return self.size >= self.max_keys
 
     @property
-    def memory_bytes(self) -> int:
-        """The table's size; only the pages keys have landed on are resident."""
-        return int(self._table.nbytes)
+    def in_table(self) -> bool:
+        """Whether the keys have moved into the numpy table."""
+        return self._table is not None
 
     def add_all(self, hashes: Iterable[int], count: int) -> tuple[list[int], int | None]:
-        """Look up `count` hashes (Python `hash()` values) in order, remembering the new ones
-        while there is room. Returns the positions (0-based) of those seen before (earlier in
-        this call included), and the position of the first new one that could not be
-        remembered (None while under the limit). Past the limit, hashes are still compared
-        with the ones remembered."""
-        if isinstance(hashes, np.ndarray):  # stable keys, already 64-bit
-            keys: _Keys = hashes.astype(np.uint64)  # a copy: zeros are changed below
-        else:
-            keys = np.fromiter(hashes, dtype=np.int64, count=count).view(np.uint64)
-        keys[keys == 0] = 1  # 0 marks an empty slot
-        room = self.max_keys - self.size
-        if room <= 0:
-            seen = self._probe(keys, insert=False)
-            return np.flatnonzero(seen).tolist(), None if seen.all() else int(np.argmin(seen))
-        # Sorted, the keys probe the table from one end to the other (kind to caches), and
-        # repeats inside the batch sit side by side.
-        order = np.argsort(keys)
-        ordered = keys[order]
-        twins = ordered[1:] == ordered[:-1]
-        if twins.any():
-            unique, first = np.unique(keys, return_index=True)
-        else:
-            unique, first = ordered, order
-        if len(unique) > room:
-            return self._one_by_one(keys, room)
-        seen = self._probe(unique, insert=True)
-        self.size += len(unique) - int(seen.sum())
-        earlier = np.ones(len(keys), dtype=bool)
-        earlier[first[~seen]] = False  # the first sighting of a new key is not a repeat
-        return np.flatnonzero(earlier).tolist(), None
+        """Look up `count` hashes in order, remembering the new ones while there is room.
+        Returns the positions (0-based) of those seen before (earlier in this call
+        included), and the position of the first new one that could not be remembered
+        (None while under the limit). Past the limit, hashes are still compared with the
+        ones remembered."""
+        outgrown = len(self._set) + count > self.set_keys and self.max_keys > self.set_keys
+        if self._table is None and outgrown:
+            from metrika_offline.check.keytable import KeyTable  # numpy: only for large files
 
-    def _probe(self, keys: _Keys, *, insert: bool) -> npt.NDArray[np.bool_]:
-        """Which of `keys` (distinct, when inserting) the table holds; with `insert`, the
-        others are added."""
-        table, mask = self._table, self._mask
-        slots = (keys >> self._shift).astype(np.int64)
-        seen = np.zeros(len(keys), dtype=bool)
-        pending = np.arange(len(keys))
-        while pending.size:
-            at = slots[pending]
-            found = table[at]
-            wanted = keys[pending]
-            hit = found == wanted
-            seen[pending[hit]] = True
-            empty = found == 0
-            if insert and empty.any():
-                claims, claimed = pending[empty], at[empty]
-                table[claimed] = keys[claims]  # one of several claimants per slot wins
-                lost = claims[table[claimed] != keys[claims]]
-                pending = np.concatenate((pending[~hit & ~empty], lost))
-            else:
-                pending = pending[~hit & ~empty]
-            slots[pending] = (slots[pending] + 1) & mask
-        return seen
+            self._table = KeyTable(self.max_keys, self._set)
+            self._set = set()
+        if self._table is not None:
+            return self._table.add_all(hashes, count)
+        # The ledger's stable keys come as a numpy array: as Python ints, they hash natively.
+        as_list = getattr(hashes, "tolist", None)
+        return self._add_to_set(as_list() if as_list is not None else list(hashes))
 
-    def _one_by_one(self, keys: _Keys, room: int) -> tuple[list[int], int | None]:
-        """The batch that reaches the limit: in file order, so that exactly the first `room`
-        new keys are remembered and the stop is where the first one was not."""
-        table, mask, shift = self._table, self._mask, int(self._shift)
+    def _add_to_set(self, keys: list[int]) -> tuple[list[int], int | None]:
+        seen = self._set
+        room = self.max_keys - len(seen)
+        if len(keys) <= room and seen.isdisjoint(keys):
+            before = len(seen)
+            seen.update(keys)
+            if len(seen) - before == len(keys):
+                return [], None
+            return _repeats_within(keys), None
         repeats: list[int] = []
         stopped: int | None = None
-        for position, key in enumerate(keys.tolist()):
-            slot = key >> shift
-            while table[slot] and table[slot] != key:
-                slot = (slot + 1) & mask
-            if table[slot]:
+        for position, key in enumerate(keys):
+            if key in seen:
                 repeats.append(position)
             elif room > 0:
-                table[slot] = key
+                seen.add(key)
                 room -= 1
-                self.size += 1
             elif stopped is None:
                 stopped = position
         return repeats, stopped
+
+
+def _repeats_within(keys: list[int]) -> list[int]:
+    """Positions of keys seen earlier in `keys` (none of them was held before)."""
+    first: set[int] = set()
+    repeats: list[int] = []
+    for position, key in enumerate(keys):
+        if key in first:
+            repeats.append(position)
+        else:
+            first.add(key)
+    return repeats

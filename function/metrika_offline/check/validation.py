@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from itertools import compress, count
 from operator import not_
 
@@ -13,8 +14,10 @@ from metrika_offline.check.blanking import Blanker
 from metrika_offline.check.columns import Column, Group, Layout
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch
-from metrika_offline.check.sent import EMPTY, Keys, stable_hashes
 from metrika_offline.check.values import CHECKS, Check, Context
+
+if TYPE_CHECKING:
+    from metrika_offline.check.sent import Keys
 
 #: What each warning says, given the column it is about.
 NOTE_MESSAGES: dict[str, str] = {
@@ -101,7 +104,7 @@ class Outcome:
     dedupe_stopped_row: int | None
     # With stable keys: the valid rows, in order, and their keys (duplicates included).
     key_rows: list[int] = dataclasses.field(default_factory=list)
-    keys: Keys = dataclasses.field(default_factory=lambda: EMPTY)
+    keys: Keys | None = None
 
 
 class BatchValidator:
@@ -185,7 +188,7 @@ class BatchValidator:
             duplicates=duplicates,
             dedupe_stopped_row=stopped,
             key_rows=key_rows,
-            keys=EMPTY if stable is None else stable,
+            keys=stable,
         )
 
     def _stable_keys(
@@ -194,6 +197,8 @@ class BatchValidator:
         """The valid rows and their stable keys, when the ledger wants them."""
         if not self._stable or not n:
             return [], None
+        from metrika_offline.check.sent import stable_hashes  # numpy: only with the ledger
+
         key_rows = [row for row in range(n) if row not in invalid] if invalid else [*range(n)]
         key_columns = [None if p is None else columns[p] for p in self._full_key]
         return key_rows, stable_hashes(key_columns, key_rows)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.keytable import KeyTable
@@ -15,8 +14,8 @@ from metrika_offline.check.keytable import KeyTable
 #: The same tests for the set (small files), the numpy table (large ones), and a set that
 #: moves into the table after a few keys.
 KINDS = {
-    "set": lambda limit: KeySet(limit),
-    "table": lambda limit: KeyTable(limit),
+    "set": KeySet,
+    "table": KeyTable,
     "moving": lambda limit: KeySet(limit, set_keys=7),
 }
 kinds = pytest.mark.parametrize("kind", sorted(KINDS))

@@ -172,7 +172,7 @@ class _Run:
         self.sent = sent
         self.part_keys: PartKeys | None = None
         if part_keys is not None and sink is not None:
-            from metrika_offline.check.sent import PartKeys
+            from metrika_offline.check.sent import PartKeys  # noqa: PLC0415 (numpy, lazily)
 
             self.part_keys = PartKeys(part_keys)
         self.first_sent: tuple[int, int] | None = None  # line, key
@@ -402,7 +402,7 @@ class _Run:
         keys = outcome.keys
         if keys is None or not len(keys):
             return keys
-        import numpy as np  # already loaded by the stable keys
+        import numpy as np  # noqa: PLC0415 (loaded already, by the stable keys)
 
         rows = outcome.key_rows
         if outcome.duplicates:

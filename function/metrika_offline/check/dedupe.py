@@ -55,7 +55,8 @@ class KeySet:
         ones remembered."""
         outgrown = len(self._set) + count > self.set_keys and self.max_keys > self.set_keys
         if self._table is None and outgrown:
-            from metrika_offline.check.keytable import KeyTable  # numpy: only for large files
+            # numpy, only for large files
+            from metrika_offline.check.keytable import KeyTable  # noqa: PLC0415
 
             self._table = KeyTable(self.max_keys, self._set)
             self._set = set()

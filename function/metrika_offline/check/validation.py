@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from itertools import compress, count
 from operator import not_
+from typing import TYPE_CHECKING
 
 from metrika_offline.check.blanking import CODE as BLANKED
 from metrika_offline.check.blanking import Blanker
@@ -197,7 +197,7 @@ class BatchValidator:
         """The valid rows and their stable keys, when the ledger wants them."""
         if not self._stable or not n:
             return [], None
-        from metrika_offline.check.sent import stable_hashes  # numpy: only with the ledger
+        from metrika_offline.check.sent import stable_hashes  # noqa: PLC0415 (numpy: ledger only)
 
         key_rows = [row for row in range(n) if row not in invalid] if invalid else [*range(n)]
         key_columns = [None if p is None else columns[p] for p in self._full_key]

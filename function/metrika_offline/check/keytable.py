@@ -34,22 +34,27 @@ _UNSIGNED = (1 << 64) - 1
 _Keys = npt.NDArray[np.uint64]
 
 
+def as_array(keys: Iterable[int]) -> _Keys:
+    """Python ints (`hash()` values, or stable keys) as the table's unsigned 64-bit keys."""
+    return np.fromiter(map(_UNSIGNED.__and__, keys), dtype=np.uint64)
+
+
 class KeyTable:
     """Remembers row keys (as 64-bit hashes, stored unsigned) and tells which it has seen."""
 
-    def __init__(self, max_keys: int, held: Iterable[int] = ()) -> None:
+    def __init__(self, max_keys: int, held: _Keys | None = None) -> None:
+        """`held`: keys to start with (distinct, as `as_array` gives them)."""
         self.max_keys = max_keys
         self.size = 0
         bits = max(_MIN_BITS, math.ceil(math.log2(max(max_keys, 1) / _MAX_LOAD)))
         self._shift = np.uint64(64 - bits)
         self._mask = (1 << bits) - 1
         self._table: _Keys = np.zeros(1 << bits, dtype=np.uint64)
-        start = np.fromiter(map(_UNSIGNED.__and__, held), dtype=np.uint64)
-        if len(start):
-            start[start == 0] = 1
-            start = np.unique(start)
-            self._probe(start, insert=True)
-            self.size = len(start)
+        if held is not None and len(held):
+            held[held == 0] = 1
+            held = np.unique(held)
+            self._probe(held, insert=True)
+            self.size = len(held)
 
     @property
     def full(self) -> bool:

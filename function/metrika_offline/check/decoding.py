@@ -118,6 +118,14 @@ class TextBlocks:
     def __iter__(self) -> Iterator[str]:
         raw = self._first_block()
         while raw:
+            more = self._read()
+            # Whole lines when more follows: the bytes after the last LF wait for the next
+            # block, so that the reader never has to glue a line's halves together as text
+            # (two copies of every block, at two bytes a character once a Cyrillic letter is
+            # in it). An LF byte is never part of a character, in UTF-8 or Windows-1251.
+            cut = raw.rfind(b"\n") + 1 if more else 0
+            if 0 < cut < len(raw):
+                raw, more = raw[:cut], raw[cut:] + more
             text = self._decode(raw)
             self.bytes_read += len(raw)
             self._newlines_before += raw.count(b"\n")
@@ -126,7 +134,7 @@ class TextBlocks:
             text = self._normalize_line_ends(text)
             if text:
                 yield text
-            raw = self._read()
+            raw = more
         tail = self._finish()
         if tail:
             yield tail

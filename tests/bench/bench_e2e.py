@@ -7,7 +7,10 @@ The baseline is measured in the same run on the same stack, just before each pip
 again as a new object (a copy). The pipeline reads the source, writes
 the parts, and reads every part again to send it to Metrica, so it moves about three times the
 bytes of a copy; the ratio says how close to that floor it gets. Peak RSS is the kernel's
-high-water mark (VmHWM) of the process serving the function.
+high-water mark (VmHWM) of the process serving the function. The function runs on one CPU
+(every thread pinned to the machine's last one), as deployed with one vCPU; the emulator and the
+fake Metrica run on the others. The source's own invocation (check, split, write the parts) is
+timed too: it says how large a file one invocation can check.
 """
 
 from __future__ import annotations
@@ -97,6 +100,30 @@ def peak_rss_mb(server: FunctionServer) -> float:
     return max(peaks)
 
 
+def pin_to_one_cpu(server: FunctionServer) -> int | None:
+    """Every thread of the function's processes onto the machine's last CPU, as deployed (one
+    vCPU); the emulator, the fake Metrica and this process keep the others. Threads started
+    later inherit it. None where the machine has a single CPU."""
+    assert server.process is not None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    root = psutil.Process(server.process.pid)
+    for proc in [root, *root.children(recursive=True)]:
+        for thread in proc.threads():
+            os.sched_setaffinity(thread.id, {cpus[-1]})
+    return cpus[-1]
+
+
+def source_seconds(gcs: LocalGcs, name: str) -> float:
+    """How long the invocation for the dropped file itself took: decode, check, split and write
+    the parts (each part is then sent by an invocation of its own)."""
+    took = [d.seconds for d in gcs.events.deliveries if d.name == name and d.ok]
+    if not took:
+        raise RuntimeError(f"no delivery of {name} succeeded")
+    return max(took)
+
+
 def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
     source = workdir / f"calls-{size_mb}.csv"
     rows = write_calls_csv(source, size_mb)
@@ -133,8 +160,10 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
         ratios: list[float] = []
         copies: list[float] = []
         runs: list[float] = []
+        checks: list[float] = []
         results = []
         with FunctionServer(env, log_path=workdir / "function.log") as server:
+            pinned = pin_to_one_cpu(server)
             for index in range(PAIRS):  # a copy, then the pipeline: the ratio pair by pair
                 if index:  # rows already sent would be skipped: new ones each time
                     write_calls_csv(source, size_mb, first_block=index * 100_000)
@@ -151,6 +180,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
                     raise RuntimeError("the pipeline did not finish")
                 pipeline_s = time.perf_counter() - started
                 gcs.events.remove_subscriber(server.url)
+                checks.append(source_seconds(gcs, name))
                 results.append(json.loads(bucket.blob(name + ".result.json").download_as_bytes()))
                 if not index:  # one invocation's peak, before later runs add their state
                     rss = peak_rss_mb(server)
@@ -172,6 +202,8 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
         "ratio_max": max(ratios),
         "peak_rss_mb": rss,
         "peak_rss_after_all_mb": rss_after,
+        "check_mb_s": size / MB / statistics.median(checks),
+        "one_cpu": pinned is not None,
     }
 
 
@@ -190,7 +222,9 @@ def main() -> None:
                 f"MB/s = {figures['ratio']:.2f}x (median of {PAIRS} pairs, "
                 f"{figures['ratio_min']:.2f}-{figures['ratio_max']:.2f}x); function peak RSS "
                 f"{figures['peak_rss_mb']:.0f} MB after the first run, "
-                f"{figures['peak_rss_after_all_mb']:.0f} MB after all",
+                f"{figures['peak_rss_after_all_mb']:.0f} MB after all; the source's own "
+                f"invocation (check, split, write the parts) {figures['check_mb_s']:.1f} MB/s"
+                + (" on one CPU" if figures["one_cpu"] else ""),
                 flush=True,
             )
             shutil.rmtree(workdir / "emulator", ignore_errors=True)

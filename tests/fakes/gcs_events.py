@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -65,6 +66,7 @@ class Delivery:
     attempts: int
     status: int
     error: str
+    seconds: float = 0.0  # how long the subscriber took over its last attempt
 
     @property
     def ok(self) -> bool:
@@ -136,13 +138,15 @@ class EventSource:
                     if self._cond.wait_for(lambda: self._closed, pause):
                         return
                 attempts += 1
+                started = time.perf_counter()
                 try:
                     answer = post_event(subscriber, event, timeout_s=self.timeout_s)
                     status, error = answer.status_code, "" if answer.ok else answer.text[:500]
                 except requests.RequestException as exc:
                     status, error = 0, f"{type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - started if attempts else 0.0
             done = Delivery(event.data["name"], event.data["generation"], copy, attempts, status,
-                            error)  # fmt: skip
+                            error, seconds)  # fmt: skip
             with self._cond:
                 self.deliveries.append(done)
         finally:

@@ -41,6 +41,8 @@ SIZES_MB = (60, 200)  # BENCH_E2E_SIZES_MB=60,200,2048 for a 2 GB run too
 QUOTED_EVERY = int(os.environ.get("BENCH_E2E_QUOTED_EVERY", "1"))
 #: Copies and pipeline runs, in turn: the machine's speed drifts, a pair's ratio less so.
 PAIRS = int(os.environ.get("BENCH_E2E_PAIRS", "3"))
+#: The function on one CPU, as deployed (BENCH_E2E_ONE_CPU=0: on every CPU, as measured before).
+ONE_CPU = os.environ.get("BENCH_E2E_ONE_CPU", "1") != "0"
 DAY = 86_400
 
 
@@ -163,7 +165,7 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
         checks: list[float] = []
         results = []
         with FunctionServer(env, log_path=workdir / "function.log") as server:
-            pinned = pin_to_one_cpu(server)
+            pinned = pin_to_one_cpu(server) if ONE_CPU else None
             for index in range(PAIRS):  # a copy, then the pipeline: the ratio pair by pair
                 if index:  # rows already sent would be skipped: new ones each time
                     write_calls_csv(source, size_mb, first_block=index * 100_000)

@@ -71,7 +71,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.optional_environment, {
+    environment_variables = merge(local.function_environment, local.optional_environment, local.allocator_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.worker_timeout_s)
     })
 
@@ -167,7 +167,7 @@ resource "google_cloudfunctions2_function" "poller" {
     ingress_settings               = var.poller_ingress_settings
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.optional_environment, {
+    environment_variables = merge(local.function_environment, local.optional_environment, local.allocator_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.poller_timeout_s)
     })
 

@@ -49,6 +49,14 @@ locals {
     LOG_LEVEL          = var.log_level
     LEDGER_WINDOW_DAYS = tostring(var.ledger_window_days)
   }
+  # Not a setting of ours but of the C library's allocator, read when the process starts: a
+  # block of 128 KiB or more is always mapped on its own and handed back to the system when
+  # freed. Left to itself, the allocator raises that threshold after the first such block is
+  # freed (up to 32 MiB), and from then on the streams' megabyte buffers come from a heap that
+  # only grows. Measured with tests/bench/bench_e2e.py: the worker's peak RSS for a 200 MB file
+  # falls by about 50 MB, and with the ledger off three such files in one process peak at 232,
+  # 235 and 236 MB instead of 280, 289 and 313.
+  allocator_environment = { MALLOC_MMAP_THRESHOLD_ = "131072" }
   # What the work-state lifecycle rule deletes under work_prefix (flow/layout.py STATE_FOLDERS);
   # the ledger/ folder beside them has a rule of its own.
   work_state_folders = ["jobs/", "parts/", "dispatch/", "pending/"]

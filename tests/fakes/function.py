@@ -22,6 +22,9 @@ from types import TracebackType
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "function" / "main.py"
 READY_TIMEOUT_S = 60.0
+#: The allocator's settings the deployment gives both functions (infra/main.tf,
+#: `allocator_environment`), so that the local stack's memory is production's.
+ALLOCATOR_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def free_port() -> int:
@@ -56,7 +59,12 @@ class FunctionServer:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> FunctionServer:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT / "function")}
+        env = {
+            **ALLOCATOR_ENVIRONMENT,
+            **os.environ,
+            **self.env,
+            "PYTHONPATH": str(ROOT / "function"),
+        }
         env.setdefault("THREADS", "8")
         if self._log is not None:  # a restart after kill(): the old handle is done
             self._log.close()

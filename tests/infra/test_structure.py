@@ -11,6 +11,7 @@ import pytest
 from metrika_offline.config import Settings
 from metrika_offline.flow.layout import LEDGER_FOLDER, STATE_FOLDERS
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_PARALLEL_REQUESTS
+from tests.fakes.function import ALLOCATOR_ENVIRONMENT
 
 from . import tfconfig
 from .tfconfig import Block, first, reference
@@ -190,6 +191,18 @@ def test_functions_get_the_contract_environment(
         assert "local.function_environment" in merged
         assert "local.optional_environment" in merged
         assert f"INVOCATION_TIMEOUT_Stostring({timeout})" in merged
+
+
+def test_functions_and_the_local_stack_get_the_same_allocator_settings(
+    config: tfconfig.Config, worker: Block, poller: Block
+) -> None:
+    """The benchmarks' memory figures hold for production only if the local stack's function
+    runs with the allocator settings the deployment gives it."""
+    deployed = {k: str(v) for k, v in config.locals["allocator_environment"].items()}
+    assert deployed == ALLOCATOR_ENVIRONMENT
+    for function in (worker, poller):
+        merged = tfconfig.squash(first(function.body, "service_config", "environment_variables"))
+        assert "local.allocator_environment" in merged
 
 
 def test_metrika_accounts_maps_each_counter_to_its_account(config: tfconfig.Config) -> None:

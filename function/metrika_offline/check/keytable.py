@@ -30,6 +30,8 @@ import numpy.typing as npt
 
 _MAX_LOAD = 0.6
 _MIN_BITS = 10
+#: Keys moved into a new table per probe.
+_MOVE_KEYS = 1 << 16
 _UNSIGNED = (1 << 64) - 1
 _Keys = npt.NDArray[np.uint64]
 
@@ -51,9 +53,11 @@ class KeyTable:
         self._mask = (1 << bits) - 1
         self._table: _Keys = np.zeros(1 << bits, dtype=np.uint64)
         if held is not None and len(held):
-            held[held == 0] = 1
-            held = np.unique(held)
-            self._probe(held, insert=True)
+            held = np.unique(np.where(held == 0, np.uint64(1), held))
+            # A slice at a time: probing costs about 60 bytes a key in temporaries, which for
+            # the half a million keys a set hands over would be 30 MB on top of the table.
+            for at in range(0, len(held), _MOVE_KEYS):
+                self._probe(held[at : at + _MOVE_KEYS], insert=True)
             self.size = len(held)
 
     @property

@@ -107,6 +107,26 @@ def test_a_streamed_write_survives_a_lost_chunk(gcs_stack: GcsStack) -> None:
     assert store.read_bytes("resumed.csv") == (data, writer.generation)
 
 
+def test_a_streamed_read_gives_every_byte_whatever_the_read_sizes(gcs_stack: GcsStack) -> None:
+    """Reads smaller than a chunk, across chunks and larger than one, with the reader keeping
+    the last chunk and handing it out from an offset."""
+    store = GcsStore(gcs_stack.client, gcs_stack.bucket, chunk_bytes=256 * 1024)
+    data = bytes(range(251)) * 4 * 1024  # about 1 MiB, no period of a chunk's length
+    generation = store.write_bytes("sizes.csv", data)
+    sizes = [1, 100_000, 262_143, 2, 600_000, 0, 7, 60_000]
+    reader = store.open_read("sizes.csv", generation)
+    got = []
+    try:
+        for size in sizes:
+            got.append(reader.read(size))
+        got.append(reader.read())
+        assert reader.read(10) == b""
+    finally:
+        reader.close()
+    assert [len(block) for block in got[:-1]] == sizes
+    assert b"".join(got) == data
+
+
 def test_a_lost_answer_to_the_last_chunk_commits_once(gcs_stack: GcsStack) -> None:
     store = GcsStore(gcs_stack.client, gcs_stack.bucket, chunk_bytes=256 * 1024, backoff_s=0.01)
     writer = store.open_write("once.csv")

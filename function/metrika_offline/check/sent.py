@@ -34,9 +34,11 @@ Keys = npt.NDArray[np.uint64]
 #: Bump when the key's definition changes: keys of another version never match.
 KEY_VERSION = b"mo-ledger-v1"
 _SEPARATOR = "\x1f"
-#: A part's keys are written in sorted runs of at most this many (8 MB): memory stays flat
-#: whatever the part's size, and the reader sorts the whole ledger once anyway.
-RUN_KEYS = 1 << 20
+#: A part's keys are written in sorted runs of about this many (2 MB): memory stays flat
+#: whatever the part's size, and the reader sorts the whole ledger once anyway. Writing a run
+#: holds it about four times over (taken, sorted, as bytes, in the writer's buffer): at 2²⁰
+#: keys that was 32 MB at every flush.
+RUN_KEYS = 1 << 18
 
 EMPTY: Keys = np.zeros(0, dtype=np.uint64)
 
@@ -145,7 +147,7 @@ class PartKeys:
         if self._writer is None:
             self._writer = self._sink.open_keys(index)
         taken.sort()
-        self._writer.write(taken.astype("<u8").tobytes())
+        self._writer.write(taken.astype("<u8", copy=False).tobytes())
         self._part_flushed += len(taken)
         self.keys_written += len(taken)
 

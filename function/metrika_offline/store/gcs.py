@@ -79,7 +79,11 @@ class GcsReader(io.BufferedIOBase):
         self._blob = blob
         self._label = f"gs://{blob.bucket.name}/{blob.name}"
         self._inner = blob.open("rb", chunk_size=chunk_bytes, timeout=timeout, retry=DEFAULT_RETRY)
+        self._chunk_bytes = chunk_bytes
+        # The last range fetched, handed out from `_at` on: one chunk held, and no copy of
+        # what is left of it at every read.
         self._pending = self._fetch(chunk_bytes)
+        self._at = 0
 
     @property
     def generation(self) -> int | None:
@@ -93,14 +97,19 @@ class GcsReader(io.BufferedIOBase):
         return data
 
     def read(self, size: int | None = -1, /) -> bytes:
+        at = self._at
+        if size is not None and 0 <= size <= len(self._pending) - at:
+            self._at = at + size
+            return self._pending[at : at + size]
+        rest, self._pending, self._at = self._pending[at:], b"", 0
         if size is None or size < 0:
-            data, self._pending = self._pending + self._fetch(-1), b""
-            return data
-        if size <= len(self._pending):
-            data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        data, self._pending = self._pending, b""
-        return data + self._fetch(size - len(data))
+            return rest + self._fetch(-1)
+        # A whole chunk at least: the client's reader then keeps no part of it in a buffer of
+        # its own.
+        taken = size - len(rest)
+        fetched = self._fetch(max(self._chunk_bytes, taken))
+        self._pending, self._at = fetched, min(taken, len(fetched))
+        return rest + fetched[:taken]
 
     def read1(self, size: int = -1, /) -> bytes:
         return self.read(size)
@@ -111,7 +120,7 @@ class GcsReader(io.BufferedIOBase):
     def close(self) -> None:
         if not self.closed:
             self._inner.close()
-            self._pending = b""
+            self._pending, self._at = b"", 0
         super().close()
 
 
@@ -223,7 +232,7 @@ class GcsWriter:
         url = self._session_url()
         for attempt in range(1, self._attempts + 1):
             size = len(self._buffer) if final else self._chunk_bytes
-            chunk = bytes(self._buffer[:size])
+            chunk = bytes(memoryview(self._buffer)[:size])  # one copy, not two
             end = self._offset + len(chunk)
             if not final:
                 content_range = f"bytes {self._offset}-{end - 1}/*"

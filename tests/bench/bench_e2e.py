@@ -7,10 +7,13 @@ The baseline is measured in the same run on the same stack, just before each pip
 again as a new object (a copy). The pipeline reads the source, writes
 the parts, and reads every part again to send it to Metrica, so it moves about three times the
 bytes of a copy; the ratio says how close to that floor it gets. Peak RSS is the kernel's
-high-water mark (VmHWM) of the process serving the function. The function runs on one CPU
-(every thread pinned to the machine's last one), as deployed with one vCPU; the emulator and the
-fake Metrica run on the others. The source's own invocation (check, split, write the parts) is
-timed too: it says how large a file one invocation can check.
+high-water mark (VmHWM) of the process serving the function, after its first file and after
+all of them: every run after the first reads the earlier runs' keys from the ledger (8 bytes a
+row sent), so the second figure holds those too, and the ledger's keys read by the last run
+are printed beside it. The function runs on one CPU (every thread pinned to the machine's last
+one), as deployed with one vCPU; the emulator and the fake Metrica run on the others. The
+source's own invocation (check, split, write the parts) is timed too: it says how large a file
+one invocation can check.
 """
 
 from __future__ import annotations
@@ -206,6 +209,9 @@ def run_one(size_mb: int, workdir: Path) -> dict[str, float]:
         "peak_rss_after_all_mb": rss_after,
         "check_mb_s": size / MB / statistics.median(checks),
         "one_cpu": pinned is not None,
+        "ledger_keys_last_run": float(
+            ((results[-1].get("check") or {}).get("ledger") or {}).get("keys_read", 0)
+        ),
     }
 
 
@@ -224,9 +230,11 @@ def main() -> None:
                 f"MB/s = {figures['ratio']:.2f}x (median of {PAIRS} pairs, "
                 f"{figures['ratio_min']:.2f}-{figures['ratio_max']:.2f}x); function peak RSS "
                 f"{figures['peak_rss_mb']:.0f} MB after the first run, "
-                f"{figures['peak_rss_after_all_mb']:.0f} MB after all; the source's own "
-                f"invocation (check, split, write the parts) {figures['check_mb_s']:.1f} MB/s"
-                + (" on one CPU" if figures["one_cpu"] else ""),
+                f"{figures['peak_rss_after_all_mb']:.0f} MB after all (the last run read "
+                f"{figures['ledger_keys_last_run']:,.0f} keys, "
+                f"{figures['ledger_keys_last_run'] * 8 / MB:.0f} MB, from the ledger); the "
+                f"source's own invocation (check, split, write the parts) "
+                f"{figures['check_mb_s']:.1f} MB/s" + (" on one CPU" if figures["one_cpu"] else ""),
                 flush=True,
             )
             shutil.rmtree(workdir / "emulator", ignore_errors=True)

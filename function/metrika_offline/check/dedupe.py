@@ -40,6 +40,7 @@ class KeySet:
         self.set_keys = set_keys
         self._set: set[int] = set()
         self._table: KeyTable | None = None
+        self._unsigned = False  # the keys are stable keys (unsigned), not hash() values
 
     @property
     def size(self) -> int:
@@ -65,14 +66,17 @@ class KeySet:
             # numpy, only for large files
             from metrika_offline.check.keytable import KeyTable, as_array  # noqa: PLC0415
 
-            held = as_array(self._set)
+            held = as_array(self._set, unsigned=self._unsigned)
             self._set = set()  # freed before the table fills: the two never add up
             self._table = KeyTable(self.max_keys, held)
         if self._table is not None:
             return self._table.add_all(hashes, count)
         # The ledger's stable keys come as a numpy array: as Python ints, they hash natively.
         as_list = getattr(hashes, "tolist", None)
-        return self._add_to_set(as_list() if as_list is not None else list(hashes))
+        if as_list is None:
+            return self._add_to_set(list(hashes))
+        self._unsigned = True
+        return self._add_to_set(as_list())
 
     def _add_to_set(self, keys: list[int]) -> tuple[list[int], int | None]:
         seen = self._set

@@ -23,7 +23,7 @@ not matter.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,9 +36,12 @@ _UNSIGNED = (1 << 64) - 1
 _Keys = npt.NDArray[np.uint64]
 
 
-def as_array(keys: Iterable[int]) -> _Keys:
-    """Python ints (`hash()` values, or stable keys) as the table's unsigned 64-bit keys."""
-    return np.fromiter(map(_UNSIGNED.__and__, keys), dtype=np.uint64)
+def as_array(keys: Collection[int], *, unsigned: bool) -> _Keys:
+    """Python ints as the table's unsigned 64-bit keys: `hash()` values (signed) or, with
+    `unsigned`, the ledger's stable keys."""
+    if unsigned:
+        return np.fromiter(keys, dtype=np.uint64, count=len(keys))
+    return np.fromiter(keys, dtype=np.int64, count=len(keys)).view(np.uint64)
 
 
 class KeyTable:
@@ -53,7 +56,9 @@ class KeyTable:
         self._mask = (1 << bits) - 1
         self._table: _Keys = np.zeros(1 << bits, dtype=np.uint64)
         if held is not None and len(held):
-            held = np.unique(np.where(held == 0, np.uint64(1), held))
+            if not held.all():  # 0 marks an empty slot: it becomes 1, which may repeat a key
+                held = np.unique(np.where(held == 0, np.uint64(1), held))
+            held.sort()  # sorted, the keys fill the table from one end to the other
             # A slice at a time: probing costs about 60 bytes a key in temporaries, which for
             # the half a million keys a set hands over would be 30 MB on top of the table.
             for at in range(0, len(held), _MOVE_KEYS):

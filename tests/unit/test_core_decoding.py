@@ -91,3 +91,17 @@ def test_windows_1251_plausibility() -> None:
     assert not looks_like_windows_1251(bytes(range(0x80, 0xC0)))
     assert not looks_like_windows_1251(b"plain ascii")
     assert not looks_like_windows_1251("Привет".encode("cp1251") + b"\x98")
+
+
+def test_every_block_but_the_last_ends_on_a_line_end() -> None:
+    """The reader then takes each block whole, without gluing halves of lines together."""
+    data = "".join(f"u{i},звонок {i},+7912{i:07d}\r\n" for i in range(500)).encode() + b"tail"
+    blocks = list(_decode(data, block=1_000))
+    assert len(blocks) > 10
+    assert all(block.endswith("\n") for block in blocks[:-1])
+    assert "".join(blocks) == data.decode().replace("\r\n", "\n")
+
+
+def test_a_block_without_a_line_end_is_passed_on_whole() -> None:
+    data = b"x" * 5_000 + b"\n" + b"y" * 10
+    assert "".join(_decode(data, block=1_000)) == data.decode()

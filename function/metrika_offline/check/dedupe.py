@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from metrika_offline.check.keytable import KeyTable
 
 #: Keys held in a Python set before they move into the numpy table. Measured on a 400,000-row
-#: export: with the set, `validate` took 0.84x the CPU time it took with the table, and its
-#: peak RSS was 62 MB, not 108 (the table is sized for `max_keys` and faulted in page by
-#: page). Past this the set's int objects stay resident in the allocator's arenas beside the
-#: table: a file of more rows peaks about 20 MB higher (126 MB instead of 104 for `split` of
-#: 1.3 million rows).
+#: export: with every key in the set, `validate` took 0.83x the CPU time it took when the keys
+#: moved into the table at 200,000, and its peak RSS was 62 MB, not 128 (the table is sized
+#: for `max_keys` and faulted in page by page). Past this the set's int objects stay resident
+#: in the allocator's arenas beside the table: a file of more rows peaks about 20 MB higher
+#: (126 MB instead of 104 for `split` of 1.3 million rows).
 SET_KEYS = 500_000
 
 

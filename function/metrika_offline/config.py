@@ -27,7 +27,8 @@ MAX_PART_BYTES = "MAX_PART_BYTES"
 WORK_PREFIX = "WORK_PREFIX"
 TIMEZONE = "TIMEZONE"
 PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a country code
-DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how slash dates are read (unset: they are errors)
+DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how 01/11/2026 and 01-11-2026 are read (unset: errors)
+DURATION_FORMAT = "DURATION_FORMAT"  # ms or hms: what 1:35 means (unset: left empty)
 ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
 MAX_ERRORS = "MAX_ERRORS"
@@ -155,6 +156,7 @@ class Settings:
     timezone: str = "UTC"
     phone_region: str = "RU"
     date_order: str = ""  # empty: slash dates are errors
+    duration_format: str = ""  # empty: two-part durations (1:35) are left empty
     on_bad_optional: str = "blank"
     max_invalid_ratio: float = 0.5
     max_errors: int = 100  # errors listed in a report; the counts stay exact
@@ -242,6 +244,7 @@ class Settings:
             (TIMEZONE, "timezone", str),
             (PHONE_REGION, "phone_region", str),
             (DATE_ORDER, "date_order", str),
+            (DURATION_FORMAT, "duration_format", str),
             (ON_BAD_OPTIONAL, "on_bad_optional", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),

@@ -16,6 +16,11 @@ from tests.unit.core_helpers import MemorySink, SingleLineStream
 DATA = Path(__file__).resolve().parent.parent / "data"
 MANIFEST = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
 ENTRIES: list[dict[str, Any]] = MANIFEST["files"]
+ROOT = DATA.parent.parent
+#: Keys of a folder settings file that are check options.
+EXAMPLE_CHOICES = frozenset(
+    {"timezone", "phone_region", "date_order", "duration_format", "encoding", "column_map"}
+)
 
 
 def _stream(entry: dict[str, Any]) -> io.RawIOBase | io.BytesIO:
@@ -24,6 +29,14 @@ def _stream(entry: dict[str, Any]) -> io.RawIOBase | io.BytesIO:
         return io.BytesIO((DATA / entry["file"]).read_bytes())
     assert generate["kind"] == "single-line"
     return SingleLineStream(generate["bytes"])
+
+
+def _example(entry: dict[str, Any]) -> dict[str, Any]:
+    """The check choices of the folder settings example an entry is read through, if any."""
+    if "settings" not in entry:
+        return {}
+    example = json.loads((ROOT / entry["settings"]).read_text(encoding="utf-8"))
+    return {key: value for key, value in example.items() if key in EXAMPLE_CHOICES}
 
 
 def _id(entry: dict[str, Any]) -> str:
@@ -41,7 +54,7 @@ def test_corpus_is_large_enough_and_every_file_is_listed() -> None:
 def test_corpus_file(entry: dict[str, Any]) -> None:
     expect = entry["expect"]
     # An entry may pin its own clock ("now" among its options), for recent dates.
-    chosen = {"now": MANIFEST["now"], **entry.get("options", {})}
+    chosen = {"now": MANIFEST["now"], **_example(entry), **entry.get("options", {})}
     options = CheckOptions(type=ConversionType(entry["type"]), **chosen)
     sink = MemorySink()
     report = check_file(_stream(entry), options, sink=sink)  # type: ignore[arg-type]

@@ -156,7 +156,7 @@ def test_cli_settings_give_the_type_column_map_and_time_zone(
     report = json.loads(capsys.readouterr().out)
     assert report["type"] == "CALLS"
     assert report["rows"]["valid"] == 4
-    assert report["columns"][:3] == ["UserId", "DateTime", "PhoneNumber"]
+    assert report["columns"] == ["PhoneNumber", "Tag", "TalkDuration", "DateTime", "ClientId"]
     zones = [w["message"] for w in report["warnings"] if w["code"] == "datetime-day-first"]
     assert zones
     assert "Europe/Moscow" in zones[0]

@@ -13,6 +13,7 @@ CHOICES = (
     "timezone",
     "phone_region",
     "date_order",
+    "duration_format",
     "encoding",
     "on_bad_optional",
     "ledger_window_days",

@@ -30,6 +30,7 @@ from metrika_offline import logs
 from metrika_offline.check.choices import (
     parse_column_map,
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -41,10 +42,12 @@ from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, re
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.goals import TargetTally
-from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records
+from metrika_offline.check.records import Batch, LineMap, Malformed, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
 from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
+from metrika_offline.check.skipped import MESSAGES as SKIPPED_MESSAGES
+from metrika_offline.check.skipped import SkippedRows
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
 from metrika_offline.check.unnamed import UnnamedColumns
 from metrika_offline.check.validation import BatchValidator, Outcome
@@ -86,7 +89,8 @@ class CheckOptions:
     now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
     encoding: str = "auto"  # auto, utf-8 or windows-1251 (see choices.py)
     phone_region: str = "RU"  # country of phone numbers written without a country code
-    date_order: str | None = None  # DMY or MDY: how slash dates are read (None: an error)
+    date_order: str | None = None  # DMY or MDY: how 01/11/2026 is read (None: an error)
+    duration_format: str | None = None  # ms or hms: what 1:35 means (None: left empty)
     on_bad_optional: str = "blank"  # blank: an invalid optional value is left empty
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -100,6 +104,7 @@ class CheckOptions:
             timezone=settings.timezone,
             phone_region=settings.phone_region,
             date_order=settings.date_order or None,
+            duration_format=settings.duration_format or None,
             on_bad_optional=settings.on_bad_optional,
             strict=settings.strict,
             max_invalid_ratio=settings.max_invalid_ratio,
@@ -116,6 +121,8 @@ class CheckOptions:
             parse_on_bad_optional(self.on_bad_optional)
             if self.date_order is not None:
                 parse_date_order(self.date_order)
+            if self.duration_format is not None:
+                parse_duration_format(self.duration_format)
             parse_column_map(self.column_map, KNOWN_COLUMNS)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -183,6 +190,9 @@ class _Run:
             zone=zone_label(options.timezone),
             phone_region=parse_phone_region(options.phone_region),
             date_order=None if options.date_order is None else parse_date_order(options.date_order),
+            duration_format=None
+            if options.duration_format is None
+            else parse_duration_format(options.duration_format),
         )
         self.sink = sink
         self.open_rejects = rejects
@@ -195,6 +205,7 @@ class _Run:
         self.layout: Layout | None = None
         self.targets: TargetTally | None = None
         self.target_position: int | None = None
+        self.skip: SkippedRows | None = None
 
     def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
         builder = self.builder
@@ -274,6 +285,7 @@ class _Run:
         if layout is None:
             raise _Rejected(next(e for e in builder.errors if e.line == records.header_line))
         self.layout = layout
+        self.skip = SkippedRows(names, layout)
         builder.columns = layout.output_header
         self._open_outputs(layout, names, records.delimiter)
         max_keys = self.options.max_dedupe_keys
@@ -284,13 +296,14 @@ class _Run:
             KeySet(max_keys) if max_keys else None,
             blank_invalid=blank,
             stable_keys=self.sent is not None or self.part_keys is not None,
+            skip=self.skip,
         )
         unnamed = UnnamedColumns(layout.unnamed) if layout.unnamed else None
         for batch in records.batches(layout.width):
             if self.should_stop is not None and self.should_stop():
                 raise DeadlineReached("the check was stopped before the end of the file")
             if unnamed is not None:
-                self._unnamed_holds_data(unnamed, batch)
+                unnamed.check(batch)
             self._take(batch, validator.check(batch, builder.error_room), layout, records)
             if self.on_rows is not None:
                 self.on_rows(builder.total)
@@ -315,16 +328,6 @@ class _Run:
         if self.target_position is not None:
             self.targets = self.builder.targets = TargetTally()
 
-    def _unnamed_holds_data(self, unnamed: UnnamedColumns, batch: Batch) -> None:
-        problem = unnamed.check(batch)
-        if problem is not None:
-            line = batch.lines[problem.row]
-            issue = Issue(
-                "empty-column-name", line, f"column {problem.position + 1}", problem.message
-            )
-            self.builder.add_error(issue)
-            raise _Rejected(issue)
-
     def _header_issues(self, issues: list[HeaderIssue], line: int) -> None:
         for issue in issues:
             if issue.is_error:
@@ -335,9 +338,10 @@ class _Run:
     def _take(self, batch: Batch, outcome: Outcome, layout: Layout, records: Records) -> None:
         builder = self.builder
         lines = batch.lines
-        self._errors(batch, outcome, layout)
-        invalid_rows = len(outcome.invalid) + len(batch.malformed)
-        builder.total += batch.count + len(batch.malformed)
+        malformed = self._skip_rows(batch, outcome)
+        self._errors(batch, outcome, layout, malformed)
+        invalid_rows = len(outcome.invalid) + len(malformed)
+        builder.total += len(malformed) + batch.count - len(outcome.skipped)
         builder.invalid += invalid_rows
         builder.duplicates += len(outcome.duplicates)
         for note in outcome.notes:
@@ -370,13 +374,13 @@ class _Run:
             )
         if self.targets is not None and self.target_position is not None:
             values = outcome.columns[self.target_position] or []
-            left_out = set(outcome.invalid).union(outcome.duplicates)
+            left_out = set(outcome.invalid).union(outcome.duplicates, outcome.skipped)
             self.targets.add_batch(values, lines, left_out)
         self._blank_lines(batch)
         if invalid_rows:
-            self._invalid(batch, outcome, layout)
+            self._invalid(batch, outcome, layout, malformed)
         dropped = set(outcome.invalid)
-        dropped.update(outcome.duplicates)
+        dropped.update(outcome.duplicates, outcome.skipped)
         kept_keys = self._already_sent(outcome, lines, dropped)
         if self.splitter is not None and self.writing:
             rendered = render(
@@ -448,7 +452,28 @@ class _Run:
         self.builder.add_error(issue)
         return issue
 
-    def _errors(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
+    def _skip_rows(self, batch: Batch, outcome: Outcome) -> list[Malformed]:
+        """Warn of the rows skipped as no conversion (the header again, totals), malformed
+        ones included; returns the malformed rows left."""
+        found: dict[str, list[int]] = {}
+        for row, reason in outcome.skipped.items():
+            found.setdefault(reason, []).append(batch.lines[row])
+        malformed = batch.malformed
+        if malformed and self.skip is not None:
+            malformed = []
+            for odd in batch.malformed:
+                why = self.skip.why(odd.cells)
+                if why is None:
+                    malformed.append(odd)
+                else:
+                    found.setdefault(why, []).append(odd.line)
+        for reason, lines in found.items():
+            self.builder.warn(reason, min(lines), None, SKIPPED_MESSAGES[reason], len(lines))
+        return malformed
+
+    def _errors(
+        self, batch: Batch, outcome: Outcome, layout: Layout, malformed: list[Malformed]
+    ) -> None:
         builder = self.builder
         for code, times in outcome.error_counts.items():
             builder.count_errors(code, times)
@@ -457,18 +482,20 @@ class _Run:
             (batch.lines[e.row], e.order, Issue(e.code, batch.lines[e.row], e.column, e.message))
             for e in outcome.errors
         ]
-        for index, malformed in enumerate(batch.malformed):
-            code = _cell_count_code(malformed.cells, layout.width)
+        for index, row in enumerate(malformed):
+            code = _cell_count_code(row.cells, layout.width)
             builder.count_errors(code, 1)
             if index < room:
-                message = f"the row has {len(malformed.cells)} cells, the header {layout.width}"
-                listed.append((malformed.line, -1, Issue(code, malformed.line, None, message)))
+                message = f"the row has {len(row.cells)} cells, the header {layout.width}"
+                listed.append((row.line, -1, Issue(code, row.line, None, message)))
         if room > 0 and listed:
             listed.sort(key=lambda entry: (entry[0], entry[1]))
             builder.list_errors([issue for _, _, issue in listed])
 
-    def _invalid(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
-        starts = [m.line for m in batch.malformed[:1]]
+    def _invalid(
+        self, batch: Batch, outcome: Outcome, layout: Layout, malformed: list[Malformed]
+    ) -> None:
+        starts = [m.line for m in malformed[:1]]
         if outcome.invalid:
             starts.append(batch.lines[min(outcome.invalid)])
         first = min(starts)
@@ -481,9 +508,9 @@ class _Run:
         entries: list[tuple[int, list[str], list[str]]] = [
             (batch.lines[row], codes, batch.row(row)) for row, codes in outcome.invalid.items()
         ]
-        for malformed in batch.malformed:
-            code = _cell_count_code(malformed.cells, layout.width)
-            entries.append((malformed.line, [code], malformed.cells))
+        for row in malformed:
+            code = _cell_count_code(row.cells, layout.width)
+            entries.append((row.line, [code], row.cells))
         entries.sort(key=lambda entry: entry[0])
         for line, codes, cells in entries:
             self.rejects.add(line, codes, cells)

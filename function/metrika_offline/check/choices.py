@@ -7,8 +7,12 @@ that names what is allowed.
 - `timezone`: the IANA zone of dates and times written without an offset (default UTC);
 - `encoding`: `auto` (UTF-8, else Windows-1251), `utf-8` or `windows-1251`;
 - `phone_region`: the country of phone numbers written without a country code (default RU);
-- `date_order`: how slash dates are read, `DMY` (01/11/2026 is 1 November) or `MDY`; without
-  it a slash date is an error, never a guess;
+- `date_order`: how day-month-year dates with the year last are read, whatever their
+  separator, `DMY` (01/11/2026 and 01-11-2026 are 1 November) or `MDY`; without it such a date
+  is an error, never a guess (dotted dates, 01.11.2026, are day first anyway);
+- `duration_format`: what a duration of two parts (`1:35`) means, `ms` (minutes and seconds)
+  or `hms` (hours and minutes); without it such a duration is left empty (`1:02:35` is always
+  hours, minutes and seconds);
 - `on_bad_optional`: `blank` (an invalid optional value is left empty and the row kept, as
   Metrica does) or `drop-row` (the row is rejected);
 - `column_map`: header names of the file's own (`Телефон`) to the columns they are
@@ -34,6 +38,11 @@ class Encoding(enum.StrEnum):
 class DateOrder(enum.StrEnum):
     DMY = "DMY"
     MDY = "MDY"
+
+
+class DurationFormat(enum.StrEnum):
+    HMS = "hms"  # H:MM:SS, and H:MM for two parts
+    MS = "ms"  # MM:SS for two parts
 
 
 class OnBadOptional(enum.StrEnum):
@@ -83,6 +92,16 @@ def parse_date_order(value: str) -> DateOrder:
     except ValueError:
         raise ValueError(
             f"unknown date order {value!r}: use DMY (01/11/2026 is 1 November) or MDY"
+        ) from None
+
+
+def parse_duration_format(value: str) -> DurationFormat:
+    try:
+        return DurationFormat(value.strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown duration format {value!r}: use ms (1:35 is 95 seconds) or hms "
+            "(1:35 is 1 hour 35 minutes)"
         ) from None
 
 

@@ -14,6 +14,7 @@ from metrika_offline.check.blanking import Blanker
 from metrika_offline.check.columns import Column, Group, Layout
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch
+from metrika_offline.check.skipped import SkippedRows
 from metrika_offline.check.values import CHECKS, Check, Context
 
 if TYPE_CHECKING:
@@ -37,8 +38,8 @@ NOTE_MESSAGES: dict[str, str] = {
         "as {zone} time"
     ),
     "datetime-date-order": (
-        "{column} slash dates were read in the configured order ({date_order}) and converted "
-        "to Unix seconds, as {zone} time"
+        "{column} day-month-year dates (01/11/2026, 01-11-2026) were read in the configured "
+        "order ({date_order}) and converted to Unix seconds, as {zone} time"
     ),
     "fractional-seconds": "fractions of a second in {column} were dropped",
     "phone-normalized": "{column} numbers were reduced to + and digits",
@@ -47,6 +48,18 @@ NOTE_MESSAGES: dict[str, str] = {
         "(the phone region) and written as + and digits"
     ),
     "chat-platform-lowercased": "{column} was lower-cased",
+    "chat-platform-alias": (
+        "{column} values naming one of Metrica's platforms another way (tg, wa, telegrambot…) "
+        "became whatsapp, telegram or viber"
+    ),
+    "flag-words": "yes and no in {column} (да/нет, yes/no, true/false, y/n) became 1 and 0",
+    "duration-converted": (
+        "{column} durations written H:MM:SS, spelled out (1 мин, 35 сек) or as two parts "
+        "read by duration_format became seconds"
+    ),
+    "id-formula-unwrapped": (
+        '{column} IDs written as Excel\'s text formula (="0123") became their digits'
+    ),
     "currency-uppercased": "{column} codes were upper-cased",
     "older-than-linking-window": (
         "{column} is more than 21 days ago: such conversions are kept but will not be "
@@ -105,6 +118,8 @@ class Outcome:
     # With stable keys: the valid rows, in order, and their keys (duplicates included).
     key_rows: list[int] = dataclasses.field(default_factory=list)
     keys: Keys | None = None
+    # Rows that are no conversion (the header again, a totals row): row -> why.
+    skipped: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 class BatchValidator:
@@ -118,8 +133,10 @@ class BatchValidator:
         *,
         blank_invalid: bool = False,
         stable_keys: bool = False,
+        skip: SkippedRows | None = None,
     ) -> None:
         self._layout = layout
+        self._skip = skip
         self._stable = stable_keys
         self._ctx = ctx
         self._keys = keys
@@ -156,28 +173,23 @@ class BatchValidator:
             for code, (times, first) in found.notes.items():
                 message = note_message(code, column.name, self._ctx)
                 notes.append(Note(code, column.name, times, first, message))
+        skipped = self._skipped(batch, found_errors) if found_errors else {}
+        if skipped:
+            found_errors = self._without(found_errors, skipped)
         if self._blanker is not None and found_errors:
             found_errors, blanked = self._blanker.blank(found_errors, columns, changed)
             for done in blanked:
                 notes.append(Note(BLANKED, done.column, len(done.rows), done.rows[0], done.message))
-        for group, positions in self._groups:
-            missing = self._missing_group(columns, positions, n)
-            if not missing:
-                continue
-            if group.is_error:
-                message = f"every one of {', '.join(group.columns)} is empty"
-                found_errors.append((self._layout.width, group.code, None, message, missing))
-            else:
-                message = note_message(group.code, None, self._ctx)
-                notes.append(Note(group.code, None, len(missing), missing[0], message))
+        self._check_groups(columns, n, skipped, found_errors, notes)
         invalid: dict[int, list[str]] = {}
         error_counts: dict[str, int] = {}
         for _, code, _, _, rows in found_errors:
             error_counts[code] = error_counts.get(code, 0) + len(rows)
             for row in rows:
                 invalid.setdefault(row, []).append(code)
-        key_rows, stable = self._stable_keys(columns, n, invalid)
-        duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
+        left_out = {**invalid, **{row: [] for row in skipped}} if skipped else invalid
+        key_rows, stable = self._stable_keys(columns, n, left_out)
+        duplicates, stopped = self._dedupe(columns, n, left_out, stable, key_rows)
         return Outcome(
             columns=columns,
             changed=changed,
@@ -189,7 +201,52 @@ class BatchValidator:
             dedupe_stopped_row=stopped,
             key_rows=key_rows,
             keys=stable,
+            skipped=skipped,
         )
+
+    def _check_groups(
+        self,
+        columns: list[list[str] | None],
+        n: int,
+        skipped: dict[int, str],
+        found_errors: list[tuple[int, str, str | None, str, list[int]]],
+        notes: list[Note],
+    ) -> None:
+        """Rows with every column of an at-least-one group empty: errors or notes."""
+        for group, positions in self._groups:
+            missing = self._missing_group(columns, positions, n)
+            if skipped and missing:
+                missing = [row for row in missing if row not in skipped]
+            if not missing:
+                continue
+            if group.is_error:
+                message = f"every one of {', '.join(group.columns)} is empty"
+                found_errors.append((self._layout.width, group.code, None, message, missing))
+            else:
+                message = note_message(group.code, None, self._ctx)
+                notes.append(Note(group.code, None, len(missing), missing[0], message))
+
+    def _skipped(
+        self, batch: Batch, found: list[tuple[int, str, str | None, str, list[int]]]
+    ) -> dict[int, str]:
+        """Rows with an error in a required column that are the header again or totals."""
+        skip = self._skip
+        if skip is None:
+            return {}
+        rows = {row for position, _, _, _, bad in found if position in skip.required for row in bad}
+        why = ((row, skip.why(batch.row(row))) for row in sorted(rows))
+        return {row: reason for row, reason in why if reason is not None}
+
+    @staticmethod
+    def _without(
+        found: list[tuple[int, str, str | None, str, list[int]]], skipped: dict[int, str]
+    ) -> list[tuple[int, str, str | None, str, list[int]]]:
+        kept = []
+        for position, code, name, message, rows in found:
+            left = [row for row in rows if row not in skipped]
+            if left:
+                kept.append((position, code, name, message, left))
+        return kept
 
     def _stable_keys(
         self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]

@@ -1,6 +1,7 @@
 """The options every command that checks a file shares, defined once.
 
-    check       --timezone --phone-region --date-order --encoding --on-bad-optional
+    check       --timezone --phone-region --date-order --duration-format --encoding
+                --on-bad-optional
                 --strict --max-invalid-ratio --max-part-bytes --max-errors
                 --settings FILE --rejects PATH
     routing     --counter --type --comment            (upload, process)
@@ -11,10 +12,10 @@ A value comes from the flag, else from `--settings FILE` (a folder settings file
 `metrika-offline.json`: see docs/folder-settings.md), else from the environment, else the
 default: the same order the function uses, because the flags for routing and the file's
 choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--date-order`,
-`--encoding`, `--on-bad-optional`) become the object's custom metadata (`flag_metadata`), which
-wins over folder settings. The limits (`--strict`, `--max-invalid-ratio`, `--max-part-bytes`,
-`--max-errors`) are the process's `Settings` (`settings_with`). Both are part of a job's
-identity (`flow/rerun.py`).
+`--duration-format`, `--encoding`, `--on-bad-optional`) become the object's custom metadata
+(`flag_metadata`), which wins over folder settings. The limits (`--strict`,
+`--max-invalid-ratio`, `--max-part-bytes`, `--max-errors`) are the process's `Settings`
+(`settings_with`). Both are part of a job's identity (`flow/rerun.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import (
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -121,6 +123,12 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
         help="how dates like 01/11/2026 are read: DMY (1 November) or MDY (default: an error)",
     )
     group.add_argument(
+        "--duration-format",
+        type=_parsed(parse_duration_format),
+        help="what a duration like 1:35 means: ms (95 seconds) or hms (1 h 35 min) "
+        "(default: left empty)",
+    )
+    group.add_argument(
         "--encoding",
         type=_parsed(parse_encoding),
         help="auto (default: UTF-8, else Windows-1251 by validity), utf-8 or windows-1251",
@@ -134,7 +142,8 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
         "--settings",
         metavar="FILE",
         help="a folder settings file (metrika-offline.json: counter_id, type, comment, timezone, "
-        "phone_region, date_order, encoding, on_bad_optional, column_map); options win over it",
+        "phone_region, date_order, duration_format, encoding, on_bad_optional, column_map); "
+        "options win over it",
     )
     group.add_argument(
         "--rejects", metavar="PATH", help="write the rejected rows here, with line and codes"
@@ -186,6 +195,7 @@ CHOICE_FIELDS: tuple[str, ...] = (
     "timezone",
     "phone_region",
     "date_order",
+    "duration_format",
     "encoding",
     "on_bad_optional",
 )

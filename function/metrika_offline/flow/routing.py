@@ -1,6 +1,6 @@
 """Where a dropped file goes and how it is read: counter, type, comment, mode, and the file's
-own choices (time zone, phone region, date order, encoding, what to do with a bad optional
-value, a column map).
+own choices (time zone, phone region, date order, duration format, encoding, what to do with a
+bad optional value, a column map).
 
 Each value comes from the first source that has it, in the order of `PRECEDENCE`: the
 object's custom metadata (`counter-id`, `type`, `timezone`, …), the nearest folder settings
@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from metrika_offline.check.choices import (
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -67,6 +68,7 @@ class Route:
     timezone: str = "UTC"
     phone_region: str = "RU"
     date_order: str | None = None
+    duration_format: str | None = None
     encoding: str = "auto"
     on_bad_optional: str = "blank"
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -97,6 +99,7 @@ class Route:
             "timezone": self.timezone,
             "phone_region": self.phone_region,
             "date_order": self.date_order,
+            "duration_format": self.duration_format,
             "encoding": self.encoding,
             "on_bad_optional": self.on_bad_optional,
             "column_map": dict(self.column_map),
@@ -178,6 +181,7 @@ FIELDS: tuple[Field, ...] = (
     Field("timezone", "timezone", _timezone),
     Field("phone_region", "phone-region", parse_phone_region),
     Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
+    Field("duration_format", "duration-format", lambda raw: parse_duration_format(raw).value),
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
     Field("ledger_window_days", "ledger-window-days", _window_days),
@@ -245,6 +249,7 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "timezone": zone_label(settings.timezone),
         "phone_region": settings.phone_region,
         "date_order": settings.date_order or None,
+        "duration_format": settings.duration_format or None,
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
         "ledger_window_days": settings.ledger_window_days,
@@ -328,6 +333,7 @@ def route(
         timezone=cast(str, values["timezone"]),
         phone_region=cast(str, values["phone_region"]),
         date_order=cast(str | None, values["date_order"]),
+        duration_format=cast(str | None, values["duration_format"]),
         encoding=cast(str, values["encoding"]),
         on_bad_optional=cast(str, values["on_bad_optional"]),
         column_map=dict(column_map),

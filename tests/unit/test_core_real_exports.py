@@ -6,7 +6,9 @@ Excel's text formulas, chat platforms under other names, and notes in unnamed co
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -22,6 +24,7 @@ from metrika_offline.check.values import CHECKS, Context
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import parse_settings
+from metrika_offline.flow.rerun import job_key
 from metrika_offline.flow.routing import PARSERS, route
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, MemoryWriter
@@ -180,6 +183,19 @@ def test_duration_format_flows_from_every_source_like_date_order(
     assert route("incoming/a.csv", {}, from_env).duration_format == "ms"
     with pytest.raises(ConfigError):
         CheckOptions(type=ConversionType.CALLS, duration_format="minutes")
+    # Part of a job's identity once set; unset, the key is what it was before the setting.
+    routed = route("incoming/a.csv", {}, settings)
+    plain = CheckOptions(type=ConversionType.CALLS)
+    chosen = dataclasses.replace(plain, duration_format="ms")
+    assert job_key(routed, plain) != job_key(
+        dataclasses.replace(routed, duration_format="ms"), chosen
+    )
+    check = {
+        k: v for k, v in dataclasses.asdict(plain).items() if k not in {"now", "duration_format"}
+    }
+    before = {k: v for k, v in routed.to_json().items() if k not in {"sources", "duration_format"}}
+    material = json.dumps({"routing": before, "check": check}, sort_keys=True, default=str)
+    assert job_key(routed, plain) == hashlib.sha256(material.encode()).hexdigest()[:12]
     export = tmp_path / "calls.csv"
     export.write_text(f"UserId,DateTime,TalkDuration\nu1,{R},01:35\n")
     args = ["validate", str(export), "--type", "CALLS", "--json", "--duration-format", "ms"]

@@ -31,6 +31,10 @@ def _clean(cell: str) -> str:
     return cell.strip().lstrip("\ufeff").strip()
 
 
+def _is_label(cell: str) -> bool:
+    return cell.rstrip(":").rstrip().casefold() in TOTALS_LABELS
+
+
 class SkippedRows:
     """Tells the header repeated and totals rows from conversions, for one file."""
 
@@ -44,11 +48,16 @@ class SkippedRows:
 
     def why(self, cells: Sequence[str]) -> str | None:
         """`repeated-header`, `totals-row`, or None for a row that is neither."""
+        # The required cells first: a bad date in them (the usual error) settles it at once.
+        for position in self.required:
+            cell = _clean(cells[position]) if position < len(cells) else ""
+            if cell and cell != self._header[position] and not _is_label(cell):
+                return None
         cleaned = [_clean(cell) for cell in cells]
         if cleaned == self._header:
             return REPEATED_HEADER
         label = next((cell for cell in cleaned if cell), "")
-        if label.rstrip(":").rstrip().casefold() not in TOTALS_LABELS:
+        if not _is_label(label):
             return None
         for position in self.required:
             value = cleaned[position] if position < len(cleaned) else ""

@@ -135,6 +135,35 @@ def test_a_file_needing_rows_in_flight_waits_for_their_upload(
     assert [u.rows for u in fake_metrika.uploads] == [5, 3]
 
 
+def _chat(now: float, answered: str, price: str) -> bytes:
+    header = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency\n"
+    currency = "RUB" if price else ""
+    row = f"133591247640966458,{int(now - DAY)},telegram,+71234567890,{answered},{price},"
+    row += currency + "\n"
+    return (header + row).encode()
+
+
+def test_a_chat_update_waits_for_the_earlier_version_still_in_flight(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    """Sent first, the update would be overwritten by the chat it updates: it waits."""
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/chats/day1.csv", _chat(clock.now, "", ""), clock)
+    pipeline.process_source(first, Deadline())  # checked and split; its part not sent yet
+    second = _drop(gcs_stack, "incoming/5/chats/day2.csv", _chat(clock.now, "1", "990"), clock)
+    with pytest.raises(ClaimHeld, match=r"day1\.csv .*in flight"):
+        pipeline.process_source(second, Deadline())
+    assert fake_metrika.uploads == []
+
+    _upload_all(pipeline, first)
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    result = _result(gcs_stack, second.name)
+    assert (result["rows"]["valid"], result["rows"]["already_sent"]) == (1, 0)
+    assert [w["count"] for w in result["warnings"] if w["code"] == "chat-update"] == [1]
+    assert [u.rows for u in fake_metrika.uploads] == [1, 1]
+
+
 def test_a_refused_part_frees_its_rows_for_the_file_waiting_on_them(
     gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
 ) -> None:

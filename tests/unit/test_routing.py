@@ -15,6 +15,7 @@ CHOICES = (
     "date_order",
     "encoding",
     "on_bad_optional",
+    "chat_same_key",
     "ledger_window_days",
     "unknown_goals",
     "notify",

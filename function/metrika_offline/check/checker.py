@@ -521,27 +521,27 @@ class _Run:
 
     def _warn_chats(self) -> None:
         builder = self.builder
-        if self.superseded:
+        if self.superseded or self.late_kept:
             line = self.first_superseded
+            said = []
+            if self.superseded:
+                said.append(
+                    f"{self.superseded} rows were left out because a later row of the same "
+                    "chat (DateTime, ChatPlatform and ChatUsername, ChatUserID or PhoneNumber) "
+                    f"has other values, and the later row is sent (the first on line {line})"
+                )
+            if self.late_kept:
+                said.append(
+                    f"{self.late_kept} rows were replaced by a later row of the same chat after "
+                    "they were written: this input cannot be read a second time, so both are "
+                    "sent, the later one after (give a file rather than a pipe)"
+                )
             builder.warn(
                 "chat-superseded-in-file",
                 line,
                 None,
-                f"{self.superseded} rows were left out because a later row of the same chat "
-                "(DateTime, ChatPlatform and ChatUsername, ChatUserID or PhoneNumber) has "
-                f"other values, and the later row is sent (the first on line {line}); set "
-                "chat_same_key to keep-first to keep the earlier rows instead",
-                self.superseded,
-            )
-        if self.late_kept:
-            builder.warn(
-                "chat-superseded-in-file",
-                None,
-                None,
-                f"{self.late_kept} rows were replaced by a later row of the same chat after "
-                "they were written: the file could not be read a second time, so both are "
-                "sent, the later one after",
-                self.late_kept,
+                "; ".join(said) + "; set chat_same_key to keep-first to keep the earlier rows",
+                self.superseded + self.late_kept,
             )
         if self.updates and self.first_update is not None and self.sent is not None:
             line, key = self.first_update

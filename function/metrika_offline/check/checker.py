@@ -671,6 +671,14 @@ def _row_error_hint(error_counts: Mapping[str, int], invalid: int) -> str | None
     return POLICY_HINTS[code] if times * 2 >= invalid else None
 
 
+def _seekable(stream: BinaryIO) -> bool:
+    seekable = getattr(stream, "seekable", None)  # a reader may not say
+    try:
+        return bool(seekable()) if callable(seekable) else False
+    except (OSError, ValueError):
+        return False
+
+
 def check_file(
     stream: BinaryIO,
     options: CheckOptions,
@@ -703,7 +711,7 @@ def check_file(
     start of `stream` if it can seek; the second pass applies the first's decisions and
     writes the parts (the rejects were written by the first).
     """
-    can_reread = reopen is not None or stream.seekable()
+    can_reread = reopen is not None or _seekable(stream)
     run = _Run(
         options, sink, rejects, should_stop, on_rows,
         sent=sent, part_keys=part_keys, can_reread=can_reread,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
+
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import Report
 from metrika_offline.types import ConversionType
@@ -39,12 +41,25 @@ def _chat(n: int, answered: str = "", price: str = "") -> str:
     return f"1336{n:014d},{DAY1 + n},whatsapp,+7912{n:07d},{answered},{price},{currency}\n"
 
 
-def _check(text: str, **options: Any) -> tuple[Report, MemorySink]:
+class KeysSink:
+    """Where a part's ledger keys go; asking for them makes the checker take stable keys,
+    which the in-file rule then uses instead of hashing the cells again."""
+
+    def open_keys(self, index: int) -> MemoryWriter:  # noqa: ARG002
+        return MemoryWriter()
+
+
+#: Without the ledger's keys and with them: the same decisions.
+keyed = pytest.mark.parametrize("ledger_keys", [False, True], ids=["hash", "stable"])
+
+
+def _check(text: str, ledger_keys: bool = False, **options: Any) -> tuple[Report, MemorySink]:
     sink = MemorySink()
     report = check_file(
         io.BytesIO(text.encode()),
         CheckOptions(type=ConversionType.CHATS, now=NOW, **options),
         sink=sink,
+        part_keys=KeysSink() if ledger_keys else None,
     )
     return report, sink
 
@@ -57,9 +72,12 @@ def _warning(report: Report, code: str) -> dict[str, Any] | None:
     return next((w for w in report.to_json()["warnings"] if w["code"] == code), None)
 
 
-def test_a_later_row_of_the_same_chat_with_other_values_is_sent_instead_of_the_earlier() -> None:
+@keyed
+def test_a_later_row_of_the_same_chat_with_other_values_is_sent_instead_of_the_earlier(
+    ledger_keys: bool,
+) -> None:
     text = HEADER + _chat(1) + _chat(2) + _chat(1, "1", "1500.00")
-    report, sink = _check(text)
+    report, sink = _check(text, ledger_keys)
     sent = _sent(sink)
     assert [row[4:6] for row in sent] == [["", ""], ["1", "1500.00"]]
     assert report.rows.valid == 2
@@ -70,17 +88,19 @@ def test_a_later_row_of_the_same_chat_with_other_values_is_sent_instead_of_the_e
     assert _warning(report, "duplicate-row") is None
 
 
-def test_an_identical_row_is_still_a_duplicate() -> None:
-    report, sink = _check(HEADER + _chat(1, "1", "10") + _chat(1, "1", "10"))
+@keyed
+def test_an_identical_row_is_still_a_duplicate(ledger_keys: bool) -> None:
+    report, sink = _check(HEADER + _chat(1, "1", "10") + _chat(1, "1", "10"), ledger_keys)
     assert len(_sent(sink)) == 1
     assert _warning(report, "duplicate-row") is not None
     assert _warning(report, "chat-superseded-in-file") is None
 
 
-def test_the_last_state_wins_even_when_it_repeats_an_earlier_one() -> None:
+@keyed
+def test_the_last_state_wins_even_when_it_repeats_an_earlier_one(ledger_keys: bool) -> None:
     # answered, then a price, then the price taken back: the export's last word is no price
     text = HEADER + _chat(1, "1") + _chat(1, "1", "900") + _chat(1, "1")
-    report, sink = _check(text)
+    report, sink = _check(text, ledger_keys)
     assert [row[4:6] for row in _sent(sink)] == [["1", ""]]
     assert report.rows.duplicates == 2
     assert report.rows.valid == 1
@@ -101,9 +121,10 @@ def _long_file() -> tuple[str, int]:
     return HEADER + _chat(0) + middle + _chat(0, "1", "1500.00"), 30_001
 
 
-def test_a_row_already_written_is_replaced_by_reading_the_file_again() -> None:
+@keyed
+def test_a_row_already_written_is_replaced_by_reading_the_file_again(ledger_keys: bool) -> None:
     text, kept = _long_file()
-    report, sink = _check(text)
+    report, sink = _check(text, ledger_keys)
     sent = _sent(sink)
     assert len(sent) == kept == report.rows.valid
     chat0 = [row for row in sent if row[3] == "+79120000000"]

@@ -190,8 +190,8 @@ class BatchValidator:
             for row in rows:
                 invalid.setdefault(row, []).append(code)
         key_rows, stable = self._stable_keys(columns, n, invalid)
-        chats = self._left_out(columns, n, invalid, stable, key_rows)
         versions = self._stable_versions(columns, key_rows) if stable is not None else None
+        chats = self._left_out(columns, n, invalid, stable, key_rows, versions=versions)
         return Outcome(
             columns=columns,
             changed=changed,
@@ -215,9 +215,14 @@ class BatchValidator:
         invalid: dict[int, list[str]],
         stable: Keys | None,
         key_rows: list[int],
+        *,
+        versions: Keys | None,
     ) -> Decided:
         """The valid rows left out because of other rows of the file."""
         if self._chats is not None:
+            if stable is not None and versions is not None and isinstance(self._chats, Versions):
+                # the ledger's keys, already taken: no second hash of the cells
+                return self._chats.check(key_rows, stable.tolist(), versions.tolist(), n)
             return self._chat_versions(self._chats, columns, n, invalid)
         duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
         return Decided(duplicates, [], stopped=stopped)

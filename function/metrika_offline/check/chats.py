@@ -15,7 +15,9 @@ reads the file a second time with a `Replay` of this pass's decisions (rows are 
 file order, the same in both passes), and only the second pass writes parts.
 
 Keys and versions are Python's `hash()` of the cells (keyed per process, only compared within
-this pass), about 100 bytes a chat held; past `max_keys` chats, new ones are not remembered
+this process), or the ledger's stable keys when the check takes them anyway. A chat held costs
+about 150 bytes (its key, the row holding its latest version, and every row's version by row
+number, so that no tuple is built per row); past `max_keys` chats, new ones are not remembered
 (the checker says so, as for the other types).
 """
 
@@ -39,11 +41,12 @@ class Decided:
 
 
 class Versions:
-    """The first pass: per chat key, the version kept so far and the row that holds it."""
+    """The first pass: per chat key, the row that holds the version kept so far."""
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
-        self._kept: dict[int, tuple[int, int]] = {}  # chat key -> (version, row number)
+        self._kept: dict[int, int] = {}  # chat key -> row number
+        self._versions: list[int] = []  # by row number (0 for an invalid row)
         self.decided: dict[int, str] = {}  # row number -> why it was left out
         self.late = 0
         self.stopped: int | None = None  # row number of the first chat not remembered
@@ -60,40 +63,50 @@ class Versions:
         the batch's rows, valid or not."""
         base = self._next
         self._next += count
-        kept, decided = self._kept, self.decided
+        keys, versions = list(keys), list(versions)
+        if len(versions) == count:
+            self._versions.extend(versions)
+        else:
+            aligned = [0] * count
+            for row, version in zip(rows, versions, strict=True):
+                aligned[row] = version
+            self._versions.extend(aligned)
+        kept = self._kept
         room = self.max_keys - len(kept)
-        if not isinstance(keys, list):
-            keys = list(keys)
         if len(keys) <= room and kept.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
             # Every chat of the batch is new, as in most batches: remembered at C speed.
-            numbers = map(base.__add__, rows)
-            kept.update(zip(keys, zip(versions, numbers, strict=True), strict=True))
+            kept.update(zip(keys, map(base.__add__, rows), strict=True))
             return Decided([], [])
+        return self._one_by_one(rows, keys, versions, base, room)
+
+    def _one_by_one(
+        self, rows: Sequence[int], keys: list[int], versions: list[int], base: int, room: int
+    ) -> Decided:
+        kept, decided, known = self._kept, self.decided, self._versions
         duplicates: list[int] = []
         superseded: list[int] = []
         late = 0
         stopped: int | None = None
         for row, key, version in zip(rows, keys, versions, strict=True):
             number = base + row
-            held = kept.get(key)
-            if held is None:
+            earlier = kept.get(key)
+            if earlier is None:
                 if room > 0:
-                    kept[key] = (version, number)
+                    kept[key] = number
                     room -= 1
                 elif stopped is None:
                     stopped = row
                 continue
-            if held[0] == version:
+            if known[earlier] == version:
                 duplicates.append(row)
                 decided[number] = DUPLICATE
                 continue
-            earlier = held[1]
             decided[earlier] = SUPERSEDED
             if earlier >= base:
                 superseded.append(earlier - base)
             else:
                 late += 1
-            kept[key] = (version, number)
+            kept[key] = number
         self.late += late
         if stopped is not None and self.stopped is None:
             self.stopped = base + stopped

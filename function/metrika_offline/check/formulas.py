@@ -10,8 +10,9 @@ OWASP). As OWASP advises, such a cell is written with a leading `'`, which makes
   (`+7 912 345-67-89`) or a negative amount (`-1 250,50`) stays as it is.
 
 A row is looked at by one regular expression over its joined cells, and cell by cell only when
-it holds such a cell, so the guard costs little on a file whose rows are mostly rejected. The rule is for files people open (the rejects file), never
-for the parts sent to Metrica, whose values go as they are.
+it holds such a cell, so the guard costs little on a file whose rows are mostly rejected. The
+rule is for files people open (the rejects file), never for the parts sent to Metrica, whose
+values go as they are.
 """
 
 from __future__ import annotations

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
+from metrika_offline.errors import StoreError
 from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobs import Job
 from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -302,3 +305,30 @@ def test_a_file_name_cannot_ping_or_hide_a_link_in_any_channel(
     rows = list(csv.reader(io.StringIO(found[0].decode("utf-8-sig"), newline=""), delimiter=";"))
     assert rows[0][-1] == "Comment"
     assert [row[-1] for row in rows[1:]] == ["'" + samples.FORMULA_CELL]
+
+
+class _ClaimsFail(JobStore):
+    """The job store as a storage outage leaves it: every write fails."""
+
+    def _write(self, job: Job, *, if_generation_match: int) -> None:  # noqa: ARG002
+        raise StoreError("the job state could not be written")
+
+
+def test_a_notification_whose_claim_cannot_be_written_is_not_sent(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline, settings: Settings
+) -> None:
+    name = f"incoming/{COUNTER}/leads.csv"
+    pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(2)), Deadline())
+    generation = int(result(gcs_stack, name)["source"]["generation"])
+    told = len(webhooks.received)
+    failing = _ClaimsFail(gcs_stack.store, settings.work_prefix)
+    loaded = failing.load(name, generation)
+    assert loaded is not None
+    notifier = Notifier.from_settings(settings, sleep=lambda _: None)
+    # Metrica's word has not been told yet: with the claim unwritable, nobody hears it
+    # (told without a claim, it could be told again by the next poll).
+    tell_once(failing, notifier, loaded[0], "metrika")
+    assert len(webhooks.received) == told
+    # The same call with a store that works is told, once per channel.
+    tell_once(JobStore(gcs_stack.store, settings.work_prefix), notifier, loaded[0], "metrika")
+    assert len(webhooks.received) == told + 3

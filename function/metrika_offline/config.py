@@ -30,6 +30,7 @@ PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a count
 DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how 01/11/2026 and 01-11-2026 are read (unset: errors)
 DURATION_FORMAT = "DURATION_FORMAT"  # ms or hms: what 1:35 means (unset: left empty)
 ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
+CHAT_SAME_KEY = "CHAT_SAME_KEY"  # keep-last (default) or keep-first: CHATS rows of one file
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
 MAX_ERRORS = "MAX_ERRORS"
 STRICT = "STRICT"
@@ -158,6 +159,7 @@ class Settings:
     date_order: str = ""  # empty: slash dates are errors
     duration_format: str = ""  # empty: two-part durations (1:35) are left empty
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     max_invalid_ratio: float = 0.5
     max_errors: int = 100  # errors listed in a report; the counts stay exact
     strict: bool = False
@@ -246,6 +248,7 @@ class Settings:
             (DATE_ORDER, "date_order", str),
             (DURATION_FORMAT, "duration_format", str),
             (ON_BAD_OPTIONAL, "on_bad_optional", str),
+            (CHAT_SAME_KEY, "chat_same_key", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
             (NOTIFY_TELEGRAM_CHAT_ID, "notify_telegram_chat_id", str),

@@ -15,6 +15,9 @@ that names what is allowed.
   hours, minutes and seconds);
 - `on_bad_optional`: `blank` (an invalid optional value is left empty and the row kept, as
   Metrica does) or `drop-row` (the row is rejected);
+- `chat_same_key`: CHATS rows of one file with the same chat key and other values:
+  `keep-last` (the later row is the chat's latest state and is kept, the earlier left out) or
+  `keep-first` (the later row is left out as a duplicate);
 - `column_map`: header names of the file's own (`Телефон`) to the columns they are
   (`PhoneNumber`).
 """
@@ -103,6 +106,18 @@ def parse_duration_format(value: str) -> DurationFormat:
             f"unknown duration format {value!r}: use ms (1:35 is 95 seconds) or hms "
             "(1:35 is 1 hour 35 minutes)"
         ) from None
+
+
+class ChatSameKey(enum.StrEnum):
+    KEEP_LAST = "keep-last"
+    KEEP_FIRST = "keep-first"
+
+
+def parse_chat_same_key(value: str) -> ChatSameKey:
+    try:
+        return ChatSameKey(value.strip().lower())
+    except ValueError:
+        raise ValueError(f"chat_same_key must be keep-last or keep-first, not {value!r}") from None
 
 
 def parse_on_bad_optional(value: str) -> OnBadOptional:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_date_order,
     parse_duration_format,
     parse_encoding,
@@ -71,6 +72,7 @@ class Route:
     duration_format: str | None = None
     encoding: str = "auto"
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
     ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
@@ -102,6 +104,7 @@ class Route:
             "duration_format": self.duration_format,
             "encoding": self.encoding,
             "on_bad_optional": self.on_bad_optional,
+            "chat_same_key": self.chat_same_key,
             "column_map": dict(self.column_map),
         }
 
@@ -184,6 +187,7 @@ FIELDS: tuple[Field, ...] = (
     Field("duration_format", "duration-format", lambda raw: parse_duration_format(raw).value),
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
+    Field("chat_same_key", "chat-same-key", lambda raw: parse_chat_same_key(raw).value),
     Field("ledger_window_days", "ledger-window-days", _window_days),
     Field("unknown_goals", "unknown-goals", _unknown_goals),
     Field("notify", "notify", _notify),
@@ -252,6 +256,7 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "duration_format": settings.duration_format or None,
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
+        "chat_same_key": settings.chat_same_key,
         "ledger_window_days": settings.ledger_window_days,
         "unknown_goals": settings.unknown_goals,
         "notify": "all",
@@ -336,6 +341,7 @@ def route(
         duration_format=cast(str | None, values["duration_format"]),
         encoding=cast(str, values["encoding"]),
         on_bad_optional=cast(str, values["on_bad_optional"]),
+        chat_same_key=cast(str, values["chat_same_key"]),
         column_map=dict(column_map),
         settings_file=found.name if found is not None else None,
         ledger_window_days=cast(float, values["ledger_window_days"]),

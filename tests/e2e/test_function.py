@@ -66,9 +66,8 @@ def test_a_crm_export_goes_through_its_folder_settings(local_stack: LocalStack) 
         "header-renamed",
         "unknown-column",
         "datetime-day-first",
-        "phone-national",
-        "thousands-spaces-removed",
-        "currency-rouble",
+        "phone-normalized",
+        "duration-converted",
     }
     assert [(u.counter_id, u.type, u.rows) for u in local_stack.uploads()] == [(888, "CALLS", 4)]
     assert local_stack.gcs.store.read_bytes(folder + "metrika-offline.json.result.json") is None

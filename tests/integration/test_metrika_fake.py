@@ -64,7 +64,7 @@ def test_accepts_the_seeds_chats_sample(fake_metrika: FakeMetrika) -> None:
     assert response.status_code == 200
     uploading = response.json()["uploading"]
     assert (uploading["source_quantity"], uploading["type"]) == (2, "CHATS")
-    assert (uploading["status"], uploading["comment"]) == ("PREPARED", "Чаты 1")
+    assert (uploading["status"], uploading["comment"]) == ("UPLOADED", "Чаты 1")
 
 
 def test_no_oauth_header_is_401(fake_metrika: FakeMetrika) -> None:
@@ -83,8 +83,8 @@ def test_a_bad_token_is_403_invalid_token(fake_metrika: FakeMetrika, auth: str) 
 @pytest.mark.parametrize(
     ("params", "complaint"),
     [
-        ({"type": "basic"}, "invalid value of type"),
-        ({"type": "LEADS"}, "invalid value of type"),
+        ({"type": "basic"}, "Wrong parameter value"),
+        ({"type": "LEADS"}, "Wrong parameter value"),
         ({"comment": "x" * 256}, "longer than 255"),
         ({"comment": "batch #3"}, "comment contains invalid characters"),
         ({"comment": "batch_3"}, "comment contains invalid characters"),
@@ -111,14 +111,19 @@ def test_comment_of_255_allowed_characters_is_accepted(fake_metrika: FakeMetrika
         (b"ClientId,Target,DateTime\n", "BASIC", "invalid_uploading", "The file is empty"),
         (b"ClientId,DateTime\n1,1700000000\n", "BASIC", "invalid_uploading", "Target"),
         (b"Target,DateTime\nlead,1700000000\n", "BASIC", "invalid_uploading", "one of ClientId"),
-        (b"ClientId;Target;DateTime\n1;a;1\n", "BASIC", "invalid_uploading", "column missing"),
+        (
+            b"ClientId;Target;DateTime\n1;a;1\n",
+            "BASIC",
+            "invalid_uploading",
+            "Отсутствует обязательная колонка",
+        ),
         (b"PhoneNumber,DateTime\n+70123456789,1700000000\n", "CALLS", "invalid_uploading", "one"),
         (b"ClientID,DateTime,ChatUserID\n1,1,2\n", "CHATS", "invalid_uploading", "ChatPlatform"),
         (
             b"ClientId,Target,DateTime\n1,\xd0\xbb\xd0,1700000000\n",
             "BASIC",
             "invalid_uploading",
-            "error in line 2: not UTF-8",
+            "ошибка в строке номер 2: not UTF-8",
         ),
     ],
 )
@@ -217,7 +222,7 @@ def test_runs_alone_and_is_driven_over_http(fake_process: str) -> None:
         )
     assert requests.get(f"{url}/uploadings", headers=headers, timeout=10).status_code == 500
     [upload] = control.uploads()
-    assert upload["status"] == "PREPARED"
+    assert upload["status"] == "UPLOADED"
     control.advance(10_000)
     assert control.uploads()[0]["status"] == "LINKAGE_FAILURE"
     journal = control.journal()

@@ -27,6 +27,9 @@ def job_key(routed: Route, options: CheckOptions) -> str:
     """A fingerprint of everything that decides what a job sends: routing and check settings."""
     check = {k: v for k, v in dataclasses.asdict(options).items() if k != "now"}
     routing = {k: v for k, v in routed.to_json().items() if k != "sources"}
+    if not routing.get("ignore_visit_join_threshold"):
+        # Off is how every job was before the switch existed: their keys stay the same.
+        routing.pop("ignore_visit_join_threshold", None)
     material = json.dumps({"routing": routing, "check": check}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from metrika_offline import cli
+from metrika_offline import cli, errors
 from metrika_offline.config import Settings
-from metrika_offline import errors
 from metrika_offline.errors import RetryLater
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.jobstore import JobStore
@@ -428,3 +427,42 @@ def test_not_ready_and_daily_quota_errors_carry_what_the_part_waits_for(
     assert caught.value.not_before == pytest.approx(opens, abs=1)
     assert caught.value.metrika_message.startswith("Загрузить данные сейчас невозможно")
     assert len(fake_metrika.journal) == 1  # not retried
+
+
+# --- 6. goals as documented: an exact JavaScript-event condition ---------------------------------
+
+
+def test_a_target_matching_only_a_loose_goal_condition_is_sent_with_a_warning(
+    cli_env: FakeMetrika, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_env.set_goals(
+        COUNTER,
+        [
+            {"id": 1, "name": "Заявка", "type": "action",
+             "conditions": [{"type": "exact", "url": "lead_form_sent"}]},
+            {"id": 2, "name": "Любая оплата", "type": "action",
+             "conditions": [{"type": "contain", "url": "paid"}]},
+            {"id": 3, "name": "Звонок", "type": "action",
+             "conditions": [{"type": "regexp", "url": "^call_.*"}]},
+        ],
+    )  # fmt: skip
+    source = tmp_path / "leads.csv"
+    source.write_text(
+        "ClientId,Target,DateTime\n"
+        f"111,lead_form_sent,{NOW - 3600}\n222,order_paid,{NOW - 3500}\n"
+        f"333,order_paid,{NOW - 3400}\n444,call_back,{NOW - 3300}\n"
+    )
+    code = cli.main(["upload", str(source), "--counter", str(COUNTER), "--type", "basic"])
+    capsys.readouterr()
+    assert code == 0
+    result = json.loads((tmp_path / "leads.csv.result.json").read_text())
+    [warning] = [w for w in result["warnings"] if w["code"] == "goal-condition-not-exact"]
+    assert (warning["count"], warning["line"], warning["column"]) == (3, 3, "Target")
+    assert [(v["value"], v["rows"]) for v in warning["values"]] == [
+        ("order_paid", 2),
+        ("call_back", 1),
+    ]
+    assert "goal not found" in warning["message"]
+    assert [w["code"] for w in result["warnings"] if w["code"] == "unknown-goal"] == []
+    [made] = cli_env.uploads
+    assert made.rows == 4

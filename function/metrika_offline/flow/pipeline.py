@@ -88,6 +88,7 @@ from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
+
 def _now() -> float:
     return time.time()
 

@@ -84,6 +84,11 @@ class MetrikaAccounts:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def accounts(self) -> Mapping[str, MetrikaClient]:
+        """Account name -> its client (`default` for METRIKA_TOKEN)."""
+        return dict(self._clients)
+
     def account_of(self, counter_id: int) -> str:
         """The account a counter belongs to (`default` when the map does not name it)."""
         return self._counters.get(int(counter_id), DEFAULT_ACCOUNT)

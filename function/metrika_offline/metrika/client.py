@@ -23,7 +23,13 @@ from metrika_offline.metrika.body import part_opener
 from metrika_offline.metrika.goals import parse_goals
 from metrika_offline.metrika.lookups import LIST_LIMIT, find_by_marker_once, list_once
 from metrika_offline.metrika.marker import make_comment, make_marker
-from metrika_offline.metrika.models import FINAL_STATUSES, Uploading, parse_uploading
+from metrika_offline.metrika.models import (
+    FINAL_STATUSES,
+    CounterInfo,
+    Uploading,
+    parse_counter,
+    parse_uploading,
+)
 from metrika_offline.metrika.retry import Retrier, RetryPolicy
 from metrika_offline.metrika.transport import Timeouts, Transport
 from metrika_offline.metrika.upload import PartUpload, UploadRequest
@@ -219,3 +225,24 @@ class MetrikaClient:
             deadline=None,
             max_attempts=max_attempts,
         )
+
+    def counter(self, counter_id: int) -> CounterInfo:
+        """The counter: its name, site, owner and this token's permission on it."""
+        path = paths.counter(counter_id)
+        return self._retrier.run(
+            "counter",
+            lambda: parse_counter(self._transport.call("GET", path).get("counter")),
+            deadline=None,
+        )
+
+    def counters(self) -> tuple[CounterInfo, ...]:
+        """The counters this token's account reaches (the first page)."""
+
+        def attempt() -> tuple[CounterInfo, ...]:
+            items = self._transport.call("GET", paths.counters(), params={"per_page": "1000"})
+            found = items.get("counters")
+            if not isinstance(found, list):
+                raise MetrikaTransientError("Metrica's counters answer has no list")
+            return tuple(parse_counter(item) for item in found)
+
+        return self._retrier.run("counters", attempt, deadline=None)

@@ -197,7 +197,7 @@ class PartUploader:
             held is not None and held.code == MetrikaNotReady.code and ignore_threshold
         )
         if held is not None and not held.due(self.clock()) and not skips_threshold:
-            return self._wait(job, index, owner, held, indexed=True)
+            return self._wait(job, index, owner, held, indexed=True, again=True)
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
             self._renew_lease(job, index, owner)
@@ -253,9 +253,19 @@ class PartUploader:
         self._after_upload(job, part, counter, uploading.id)
         return job
 
-    def _wait(self, job: Job, index: int, owner: str, wait: Wait, *, indexed: bool = False) -> Job:
+    def _wait(
+        self,
+        job: Job,
+        index: int,
+        owner: str,
+        wait: Wait,
+        *,
+        indexed: bool = False,
+        again: bool = False,
+    ) -> Job:
         """The part waits (its lease handed back); `indexed`: until a time the follow-up
-        watches for, and a person is told once when the counter is not ready."""
+        watches for, and a person is told once when the counter is not ready. `again`: for a
+        reason an earlier part already gave (said in short)."""
         change = self.jobs.update(
             job.source.name, job.source.generation, leases.wait_part(index, owner, wait)
         )
@@ -265,7 +275,8 @@ class PartUploader:
         log.warning(
             "part %d waits: %s", index, wait.message, extra={"code": wait.code, "part": index}
         )
-        self.observer.note(f"part {index}: waiting: {wait.message}")
+        said = f"waits too ({wait.code})" if again else f"waiting: {wait.message}"
+        self.observer.note(f"part {index}: {said}")
         if indexed:
             entry = WaitingPart(
                 job.source.name, job.source.generation, index, wait.not_before, wait.code

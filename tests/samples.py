@@ -69,6 +69,26 @@ def calls_cp1251_csv(rows: int = 4, *, now: float | None = None) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("cp1251")
 
 
+#: A file name whoever drops a file may choose: Slack markup for a ping and a hidden link.
+SLACK_MARKUP_NAME = "<!channel> <https://evil.example|report>.csv"
+#: What a website visitor may type into a CRM's comment field.
+FORMULA_CELL = '=HYPERLINK("http://evil.example";"открыть")'
+
+
+def calls_with_a_formula_csv(rows: int = 4, *, now: float | None = None) -> bytes:
+    """CALLS from a CRM (UTF-8, semicolons) with a comment column; one more row, whose date
+    cannot be read, holds FORMULA_CELL in its comment, so it goes to the rejects file."""
+    now = time.time() if now is None else now
+    lines = ["UserId;DateTime;PhoneNumber;Tag;Comment"]
+    for i in range(rows):
+        lines.append(
+            f"user{i};{_recent(now, i)};+7 (912) 345-67-{i:02d};Звонок с сайта;перезвонить"
+        )
+    quoted = FORMULA_CELL.replace('"', '""')
+    lines.append(f'user{rows};вчера;+7 (912) 345-67-{rows:02d};Звонок с сайта;"{quoted}"')
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 def chats_csv(*, now: float | None = None) -> bytes:
     """The seed's CHATS sample, with recent dates."""
     now = time.time() if now is None else now

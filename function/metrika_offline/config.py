@@ -29,6 +29,7 @@ TIMEZONE = "TIMEZONE"
 PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a country code
 DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how slash dates are read (unset: they are errors)
 ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
+CHAT_SAME_KEY = "CHAT_SAME_KEY"  # keep-last (default) or keep-first: CHATS rows of one file
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
 MAX_ERRORS = "MAX_ERRORS"
 STRICT = "STRICT"
@@ -166,6 +167,7 @@ class Settings:
     phone_region: str = "RU"
     date_order: str = ""  # empty: slash dates are errors
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     max_invalid_ratio: float = 0.5
     max_errors: int = 100  # errors listed in a report; the counts stay exact
     strict: bool = False
@@ -257,6 +259,7 @@ class Settings:
             (PHONE_REGION, "phone_region", str),
             (DATE_ORDER, "date_order", str),
             (ON_BAD_OPTIONAL, "on_bad_optional", str),
+            (CHAT_SAME_KEY, "chat_same_key", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
             (NOTIFY_TELEGRAM_CHAT_ID, "notify_telegram_chat_id", str),

@@ -11,6 +11,9 @@ that names what is allowed.
   it a slash date is an error, never a guess;
 - `on_bad_optional`: `blank` (an invalid optional value is left empty and the row kept, as
   Metrica does) or `drop-row` (the row is rejected);
+- `chat_same_key`: CHATS rows of one file with the same chat key and other values:
+  `keep-last` (the later row is the chat's latest state and is kept, the earlier left out) or
+  `keep-first` (the later row is left out as a duplicate);
 - `column_map`: header names of the file's own (`Телефон`) to the columns they are
   (`PhoneNumber`).
 """
@@ -84,6 +87,18 @@ def parse_date_order(value: str) -> DateOrder:
         raise ValueError(
             f"unknown date order {value!r}: use DMY (01/11/2026 is 1 November) or MDY"
         ) from None
+
+
+class ChatSameKey(enum.StrEnum):
+    KEEP_LAST = "keep-last"
+    KEEP_FIRST = "keep-first"
+
+
+def parse_chat_same_key(value: str) -> ChatSameKey:
+    try:
+        return ChatSameKey(value.strip().lower())
+    except ValueError:
+        raise ValueError(f"chat_same_key must be keep-last or keep-first, not {value!r}") from None
 
 
 def parse_on_bad_optional(value: str) -> OnBadOptional:

@@ -89,6 +89,10 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",
         "already-sent": "a row an earlier file already sent (its key is in the ledger) was dropped",
+        "chat-superseded-in-file": "CHATS: a row was left out because a later row of the same "
+        "chat (same DateTime, ChatPlatform and contact) has other values and is sent instead",
+        "chat-update": "CHATS: a row updates a chat an earlier file sent with other values "
+        "(ChatAnswered, Price...) and is sent; Metrica keeps the latest",
         "ledger-limited": "the ledger held more keys than LEDGER_MAX_KEYS: rows were compared "
         "with the newest only",
         "dedupe-stopped": "too many distinct rows to remember: later ones were only compared "

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from metrika_offline.check.blanking import CODE as BLANKED
 from metrika_offline.check.blanking import Blanker
+from metrika_offline.check.chats import Decided, Replay, Versions
 from metrika_offline.check.columns import Column, Group, Layout
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.records import Batch
 from metrika_offline.check.values import CHECKS, Check, Context
+from metrika_offline.types import ConversionType
 
 if TYPE_CHECKING:
     from metrika_offline.check.sent import Keys
@@ -105,6 +107,11 @@ class Outcome:
     # With stable keys: the valid rows, in order, and their keys (duplicates included).
     key_rows: list[int] = dataclasses.field(default_factory=list)
     keys: Keys | None = None
+    # CHATS: each of those rows' version key (every column), beside its chat key.
+    versions: Keys | None = None
+    # CHATS: rows replaced by a later row of the same chat with other values.
+    superseded: list[int] = dataclasses.field(default_factory=list)
+    late_superseded: int = 0  # rows of earlier batches replaced by rows of this one
 
 
 class BatchValidator:
@@ -118,8 +125,10 @@ class BatchValidator:
         *,
         blank_invalid: bool = False,
         stable_keys: bool = False,
+        chats: Versions | Replay | None = None,
     ) -> None:
         self._layout = layout
+        self._chats = chats
         self._stable = stable_keys
         self._ctx = ctx
         self._keys = keys
@@ -136,6 +145,10 @@ class BatchValidator:
         key = [layout.position(name) for name in layout.rules.dedupe_key]
         self._key_positions = [p for p in key if p is not None]
         self._full_key = key
+        # CHATS: a row's version is every column of the type (the ledger's, in the type's
+        # order, an absent one empty) or every column of the file (within one file).
+        self._all_columns = [layout.position(c.name) for c in layout.rules.columns]
+        self._present = [p for p in self._all_columns if p is not None]
 
     def check(self, batch: Batch, room: int) -> Outcome:
         n = batch.count
@@ -177,7 +190,8 @@ class BatchValidator:
             for row in rows:
                 invalid.setdefault(row, []).append(code)
         key_rows, stable = self._stable_keys(columns, n, invalid)
-        duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
+        versions = self._stable_versions(columns, key_rows) if stable is not None else None
+        chats = self._left_out(columns, n, invalid, stable, key_rows, versions=versions)
         return Outcome(
             columns=columns,
             changed=changed,
@@ -185,11 +199,66 @@ class BatchValidator:
             errors=self._first_errors(found_errors, room),
             error_counts=error_counts,
             notes=notes,
-            duplicates=duplicates,
-            dedupe_stopped_row=stopped,
+            duplicates=chats.duplicates,
+            dedupe_stopped_row=chats.stopped,
             key_rows=key_rows,
             keys=stable,
+            versions=versions,
+            superseded=chats.superseded,
+            late_superseded=chats.late,
         )
+
+    def _left_out(
+        self,
+        columns: list[list[str] | None],
+        n: int,
+        invalid: dict[int, list[str]],
+        stable: Keys | None,
+        key_rows: list[int],
+        *,
+        versions: Keys | None,
+    ) -> Decided:
+        """The valid rows left out because of other rows of the file."""
+        if self._chats is not None:
+            if stable is not None and versions is not None and isinstance(self._chats, Versions):
+                # the ledger's keys, already taken: no second hash of the cells
+                return self._chats.check(key_rows, stable.tolist(), versions.tolist(), n)
+            return self._chat_versions(self._chats, columns, n, invalid)
+        duplicates, stopped = self._dedupe(columns, n, invalid, stable, key_rows)
+        return Decided(duplicates, [], stopped=stopped)
+
+    def _stable_versions(self, columns: list[list[str] | None], key_rows: list[int]) -> Keys | None:
+        """CHATS: the valid rows' version keys, for the ledger (None for other types)."""
+        if self._layout.rules.type is not ConversionType.CHATS:
+            return None
+        from metrika_offline.check.sent import stable_hashes  # noqa: PLC0415 (numpy: ledger only)
+
+        every = [None if p is None else columns[p] for p in self._all_columns]
+        return stable_hashes(every, key_rows, version=True)
+
+    def _chat_versions(
+        self,
+        chats: Versions | Replay,
+        columns: list[list[str] | None],
+        n: int,
+        invalid: dict[int, list[str]],
+    ) -> Decided:
+        """CHATS: rows left out because of another row of the file with the same chat key
+        (see `chats.py`)."""
+        if not n:
+            return Decided([], [])
+        rows = [row for row in range(n) if row not in invalid] if invalid else range(n)
+        if isinstance(chats, Replay):
+            return chats.check(rows, n)
+        picked = [row for row in rows] if invalid else None
+
+        def hashed(positions: list[int]) -> list[int]:
+            cells = [columns[p] or [] for p in positions]
+            if picked is not None:
+                cells = [[column[row] for row in picked] for column in cells]
+            return list(map(hash, zip(*cells, strict=True)))
+
+        return chats.check(rows, hashed(self._key_positions), hashed(self._present), n)
 
     def _stable_keys(
         self, columns: list[list[str] | None], n: int, invalid: dict[int, list[str]]

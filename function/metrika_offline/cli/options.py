@@ -26,6 +26,7 @@ from typing import Any
 
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_date_order,
     parse_encoding,
     parse_on_bad_optional,
@@ -131,10 +132,17 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
         help="an invalid optional value: blank (default: sent empty) or drop-row",
     )
     group.add_argument(
+        "--chat-same-key",
+        type=_parsed(parse_chat_same_key),
+        help="CHATS rows of one file with the same chat key and other values: keep-last "
+        "(default: the later row is sent) or keep-first",
+    )
+    group.add_argument(
         "--settings",
         metavar="FILE",
         help="a folder settings file (metrika-offline.json: counter_id, type, comment, timezone, "
-        "phone_region, date_order, encoding, on_bad_optional, column_map); options win over it",
+        "phone_region, date_order, encoding, on_bad_optional, chat_same_key, column_map); "
+        "options win over it",
     )
     group.add_argument(
         "--rejects", metavar="PATH", help="write the rejected rows here, with line and codes"
@@ -196,6 +204,7 @@ CHOICE_FIELDS: tuple[str, ...] = (
     "date_order",
     "encoding",
     "on_bad_optional",
+    "chat_same_key",
 )
 #: The process's own limits (`Settings` fields, also read from the environment).
 LIMIT_FIELDS: tuple[str, ...] = ("strict", "max_invalid_ratio", "max_part_bytes", "max_errors")

@@ -358,6 +358,10 @@ class Pipeline:
                 self.store, self.layout.parts(source.name, source.generation), ledger.staged
             )
         )
+
+        def reopen() -> BinaryIO:  # CHATS may need a second pass (see check/chats.py)
+            return cast(BinaryIO, ReadAhead(self.store.open_read(source.name, source.generation)))
+
         try:
             # The next blocks download while this one is checked.
             reader = ReadAhead(self.store.open_read(source.name, source.generation))
@@ -377,6 +381,7 @@ class Pipeline:
                 on_rows=lambda rows: meter.update(rows=rows),
                 sent=ledger.view,
                 part_keys=ledger.staged,
+                reopen=reopen,
             )
         except DeadlineReached:
             self.jobs.update(

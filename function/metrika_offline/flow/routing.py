@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_date_order,
     parse_encoding,
     parse_on_bad_optional,
@@ -69,6 +70,7 @@ class Route:
     date_order: str | None = None
     encoding: str = "auto"
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
     ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
@@ -103,6 +105,7 @@ class Route:
             "date_order": self.date_order,
             "encoding": self.encoding,
             "on_bad_optional": self.on_bad_optional,
+            "chat_same_key": self.chat_same_key,
             "column_map": dict(self.column_map),
         }
 
@@ -193,6 +196,7 @@ FIELDS: tuple[Field, ...] = (
     Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
+    Field("chat_same_key", "chat-same-key", lambda raw: parse_chat_same_key(raw).value),
     Field("ledger_window_days", "ledger-window-days", _window_days),
     Field("unknown_goals", "unknown-goals", _unknown_goals),
     Field("notify", "notify", _notify),
@@ -261,6 +265,7 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "date_order": settings.date_order or None,
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
+        "chat_same_key": settings.chat_same_key,
         "ledger_window_days": settings.ledger_window_days,
         "unknown_goals": settings.unknown_goals,
         "notify": "all",
@@ -345,6 +350,7 @@ def route(
         date_order=cast(str | None, values["date_order"]),
         encoding=cast(str, values["encoding"]),
         on_bad_optional=cast(str, values["on_bad_optional"]),
+        chat_same_key=cast(str, values["chat_same_key"]),
         column_map=dict(column_map),
         settings_file=found.name if found is not None else None,
         ledger_window_days=cast(float, values["ledger_window_days"]),

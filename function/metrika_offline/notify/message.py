@@ -7,6 +7,10 @@
 
 and, when Metrica's final word comes, the same file with `linked` and `not found` counts.
 Only codes, counts, names and the routing: no cell value, no token, no webhook URL.
+
+The text is plain: a file name is whatever its dropper typed, and it stays readable as typed.
+Each channel makes it safe for its own markup (`slack_text` for Slack; Telegram takes it as
+plain text; the JSON webhook carries it as data).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import dataclasses
 import posixpath
 from typing import Any
 
-__all__ = ["FileNews", "render_text"]
+__all__ = ["FileNews", "render_text", "slack_text"]
 
 _MARKS = {
     "uploaded": "✅",
@@ -108,3 +112,13 @@ def render_text(news: FileNews) -> str:
     if news.result:
         lines.append(f"result: {news.result}")
     return "\n".join(lines)
+
+
+#: What Slack reads as markup in a message's text, and how it asks for it to be escaped.
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def slack_text(news: FileNews) -> str:
+    """The text for Slack: `&`, `<` and `>` escaped, so that a file name like
+    `<!channel> <https://evil.example|report>.csv` shows as typed, not as a ping or a link."""
+    return render_text(news).translate(_SLACK_ESCAPES)

@@ -466,3 +466,31 @@ def test_a_target_matching_only_a_loose_goal_condition_is_sent_with_a_warning(
     assert [w["code"] for w in result["warnings"] if w["code"] == "unknown-goal"] == []
     [made] = cli_env.uploads
     assert made.rows == 4
+
+
+def test_the_function_asks_at_most_once_per_part_per_quota_interval(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient
+) -> None:
+    now = [time.time()]
+    settings = Settings(max_event_age_s=3 * 3600, quota_retry_s=3600)
+    pipeline = _pipeline(gcs_stack, metrika_client, settings=settings, clock=lambda: now[0])
+    name = f"incoming/{COUNTER}/leads.csv"
+    event = _drop(gcs_stack, name, samples.basic_csv(3))
+    pipeline.process_source(event, Deadline())
+    fake_metrika.script(Fault.quota(error_type="quota_requests_by_uid", endpoint="upload"))
+    pipeline.upload_part(name, event.generation, 1, Deadline())  # returns: nothing to retry
+    (part,) = read_result(gcs_stack.store, name)["parts"]
+    assert (part["state"], part["wait"]["code"]) == ("waiting", "metrika-daily-quota")
+    asked = len(fake_metrika.journal)
+    poller = Poller(store=gcs_stack.store, metrika=metrika_client, settings=settings,
+                    clock=lambda: now[0])  # fmt: skip
+    for _ in range(3):  # redeliveries and follow-up rounds within the interval ask nothing
+        pipeline.upload_part(name, event.generation, 1, Deadline())
+        assert poller.poll().redispatched == 0
+        now[0] += 1000
+    assert len(fake_metrika.journal) == asked
+    now[0] += 600
+    assert poller.poll().redispatched == 1
+    pipeline.upload_part(name, event.generation, 1, Deadline())
+    assert read_result(gcs_stack.store, name)["status"] == "uploaded"
+    assert len(fake_metrika.uploads) == 1

@@ -53,6 +53,10 @@ NOTIFY_TELEGRAM_BOT_TOKEN = "NOTIFY_TELEGRAM_BOT_TOKEN"  # noqa: S105 (the varia
 NOTIFY_TELEGRAM_CHAT_ID = "NOTIFY_TELEGRAM_CHAT_ID"
 TELEGRAM_API_URL = "TELEGRAM_API_URL"
 UNKNOWN_GOALS = "UNKNOWN_GOALS"
+# A daily Metrica quota spent: how long a part waits before it is asked about again.
+QUOTA_RETRY_S = "QUOTA_RETRY_S"
+# Send to a counter that is not ready for offline conversions yet (too new).
+IGNORE_VISIT_JOIN_THRESHOLD = "IGNORE_VISIT_JOIN_THRESHOLD"
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 #: The largest file one invocation checks and splits within its time limit, with room to spare
@@ -100,6 +104,12 @@ def parse_bool(value: str, *, name: str) -> bool:
     if lowered in {"0", "false", "no", ""}:
         return False
     raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _switches_from_env(env: Mapping[str, str]) -> dict[str, bool]:
+    """The true/false settings that are set."""
+    switches = ((STRICT, "strict"), (IGNORE_VISIT_JOIN_THRESHOLD, "ignore_visit_join_threshold"))
+    return {field: parse_bool(env[var], name=var) for var, field in switches if var in env}
 
 
 def _parse_number(raw: str, name: str, kind: type[Any]) -> Any:
@@ -186,6 +196,8 @@ class Settings:
     notify_telegram_chat_id: str = ""
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     unknown_goals: str = "warning"
+    quota_retry_s: float = 3600.0
+    ignore_visit_join_threshold: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
@@ -204,6 +216,8 @@ class Settings:
             raise ConfigError(f"{LEDGER_WINDOW_DAYS} and {LEDGER_MAX_KEYS} must not be negative")
         if self.unknown_goals not in UNKNOWN_GOALS_CHOICES:
             raise ConfigError(f"{UNKNOWN_GOALS} must be warning or error")
+        if self.quota_retry_s <= 0:
+            raise ConfigError(f"{QUOTA_RETRY_S} must be a positive number of seconds")
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value these settings hold, for the log redactor."""
@@ -261,6 +275,7 @@ class Settings:
             (MAX_EVENT_AGE_S, "max_event_age_s", float),
             (INVOCATION_TIMEOUT_S, "invocation_timeout_s", float),
             (POLL_GIVE_UP_S, "poll_give_up_s", float),
+            (QUOTA_RETRY_S, "quota_retry_s", float),
             (LEDGER_WINDOW_DAYS, "ledger_window_days", float),
             (LEDGER_MAX_KEYS, "ledger_max_keys", int),
         ):
@@ -278,8 +293,7 @@ class Settings:
                 values["default_type"] = ConversionType.parse(kind_raw)
             except ValueError as exc:
                 raise ConfigError(f"{DEFAULT_TYPE}: {exc}") from None
-        if STRICT in env:
-            values["strict"] = parse_bool(env[STRICT], name=STRICT)
+        values.update(_switches_from_env(env))
         unknown_goals = env.get(UNKNOWN_GOALS, "").strip().lower()
         if unknown_goals:
             values["unknown_goals"] = unknown_goals

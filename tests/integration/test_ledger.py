@@ -4,6 +4,7 @@ upload and telling the ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -284,6 +285,31 @@ def test_the_benchmark_reads_a_ledger_as_the_function_lays_it_out() -> None:
     keys, seconds, _ = bench_ledger._read_ledger(28 * 1000)
     assert keys == 28 * 1000
     assert seconds > 0
+
+
+def test_rows_of_a_part_that_waits_for_metrica_stay_reserved(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    # A new counter: the first file's part waits for the date Metrica names. Its rows are
+    # still on their way, so a file that repeats them waits too instead of sending them.
+    fake_metrika.set_not_ready(COUNTER, fake_metrika.wall() + 2 * DAY)
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 5, clock.now), clock)
+    pipeline.process_source(first, Deadline())
+    _upload_all(pipeline, first)
+    assert _result(gcs_stack, first.name)["parts"][0]["state"] == "waiting"
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(3, 5, clock.now), clock)
+    with pytest.raises(ClaimHeld, match=r"a\.csv .*in flight"):
+        pipeline.process_source(second, Deadline())
+    assert fake_metrika.uploads == []
+    clock.now += 2 * DAY
+    fake_metrika.advance(2 * DAY)
+    _upload_all(pipeline, first)
+    retried = dataclasses.replace(second, event_time=clock.now)  # the platform's retry
+    pipeline.process_source(retried, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 2
+    assert [u.rows for u in fake_metrika.uploads] == [5, 3]
 
 
 def test_a_chat_replaced_after_it_was_written_is_sent_only_in_its_later_version(

@@ -56,7 +56,7 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
     for part in made:
         assert part.uploading is not None
         entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,
-                              job.updated_at)  # fmt: skip
+                              job.updated_at, "BASIC")  # fmt: skip
         add_pending(store_stack.store, LAYOUT, entry)
     return job
 
@@ -107,7 +107,7 @@ def test_an_upload_goes_through_every_status_to_processed(
         result = result_of(gcs_stack, "incoming/a.csv")
         seen.append(result["parts"][0]["uploading"]["status"])
         fake_metrika.advance(60)
-    assert seen[:5] == ["PREPARED", "UPLOADED", "EXPORTED", "MATCHED", "PROCESSED"]
+    assert seen[:4] == ["UPLOADED", "EXPORTED", "MATCHED", "PROCESSED"]
     assert result["metrika"]["outcome"] == "processed"
     assert result["metrika"]["linked_quantity"] == 3
     assert result["metrika"]["warnings"] == []

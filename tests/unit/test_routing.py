@@ -21,6 +21,7 @@ CHOICES = (
     "unknown_goals",
     "notify",
     "telegram_chat_id",
+    "ignore_visit_join_threshold",
 )
 CHOICES_BY_DEFAULT = dict.fromkeys(CHOICES, "default")
 

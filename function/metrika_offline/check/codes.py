@@ -99,6 +99,8 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "older-than-linking-window": "DateTime is over 21 days old: the row will not link",
         "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
         "unknown-goal": "Target matches no JavaScript-event goal identifier of the counter",
+        "goal-condition-not-exact": "Target matches a goal only by a contain, start or regexp "
+        "condition: Metrica may count it as goal not found",
         "goals-unreadable": "the counter's goals could not be read, so Target was not checked",
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",

@@ -4,7 +4,7 @@
                 --on-bad-optional
                 --strict --max-invalid-ratio --max-part-bytes --max-errors
                 --settings FILE --rejects PATH
-    routing     --counter --type --comment            (upload, process)
+    routing     --counter --type --comment --ignore-visit-join-threshold   (upload, process)
     run         --dry-run --resend --force            (upload, process)
     output      --json --verbose                      (every command)
 
@@ -169,6 +169,14 @@ def add_routing_options(parser: argparse.ArgumentParser, *, required: bool) -> N
         help="comment for the uploads (kept to digits, Latin and Cyrillic letters and spaces; "
         "a marker that identifies each part is appended; default: the file's name)",
     )
+    group.add_argument(
+        "--ignore-visit-join-threshold",
+        action="store_true",
+        default=None,
+        help="send to a counter that does not take offline conversions yet (a new one) now "
+        "instead of waiting for the date Metrica names: conversions before that date do not "
+        "link (IGNORE_VISIT_JOIN_THRESHOLD, metadata ignore-visit-join-threshold)",
+    )
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -211,7 +219,12 @@ CHOICE_FIELDS: tuple[str, ...] = (
 #: The process's own limits (`Settings` fields, also read from the environment).
 LIMIT_FIELDS: tuple[str, ...] = ("strict", "max_invalid_ratio", "max_part_bytes", "max_errors")
 _META_KEYS = {field.name: field.meta_key for field in FIELDS}
-_FLAG_FIELDS = {"counter": "counter_id", "type": "type", "comment": "comment"}
+_FLAG_FIELDS = {
+    "counter": "counter_id",
+    "type": "type",
+    "comment": "comment",
+    "ignore_visit_join_threshold": "ignore_visit_join_threshold",
+}
 
 
 def settings_file(args: argparse.Namespace) -> FolderSettings | None:

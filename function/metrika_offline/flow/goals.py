@@ -13,7 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from metrika_offline.check.goal_review import review_targets, unreadable_goals
+from metrika_offline.check.goal_review import (
+    review_conditions,
+    review_targets,
+    unreadable_goals,
+)
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.errors import MetrikaError
 from metrika_offline.flow.jobs import Problem
@@ -96,14 +100,16 @@ class GoalCheck:
         goals, unreadable = self.cache.goals(routing.counter_id)
         if goals is None:
             return (unreadable_goals(unreadable or "unknown reason"),), None
+        loose = review_conditions(report.targets, goals)
+        also = (loose,) if loose is not None else ()
         summary = review_targets(report.targets, goals)
         if summary is None:
-            return (), None
+            return also, None
         if routing.unknown_goals != "error":
-            return (summary,), None
+            return (summary, *also), None
         problem = Problem(
             "unknown-goal-rejected",
             f"{summary.message} (unknown goals are errors here: fix Target and drop the file "
             "again)",
         )
-        return (summary,), problem
+        return (summary, *also), problem

@@ -13,6 +13,9 @@ Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the fu
                                                 event uploads that part (role `dispatch`)
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
+    waiting/<name>/<generation>/part-00001.json a part that waits for a time (a new counter,
+                                                a daily quota): the follow-up dispatches it
+                                                again when the time comes (role `waiting`)
     ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
         keys/<name>/<generation>/<job key>/part-00001.keys  a part's row keys (`ledger-keys`)
         sent/<name>/<generation>/<job key>/part-00001.json  its upload was recorded
@@ -41,10 +44,11 @@ _JOBS = "jobs/"
 _PARTS = "parts/"
 _DISPATCH = "dispatch/"
 _PENDING = "pending/"
+_WAITING = "waiting/"
 _LEDGER = "ledger/"
 #: What the work state is made of: deleted after `work_retention_days` by the bucket's
 #: lifecycle rule (infra/main.tf lists the same folders); the ledger is kept longer.
-STATE_FOLDERS = (_JOBS, _PARTS, _DISPATCH, _PENDING)
+STATE_FOLDERS = (_JOBS, _PARTS, _DISPATCH, _PENDING, _WAITING)
 LEDGER_FOLDER = _LEDGER
 
 
@@ -57,6 +61,7 @@ class Role(enum.StrEnum):
     PART = "part"
     DISPATCH = "dispatch"
     PENDING = "pending"
+    WAITING = "waiting"
     LEDGER_KEYS = "ledger-keys"
     LEDGER_SENT = "ledger-sent"
     LEDGER_LOCK = "ledger-lock"
@@ -112,6 +117,13 @@ class WorkLayout:
 
     def pending(self, counter_id: int, uploading_id: int) -> str:
         return f"{self.pending_prefix}{counter_id}/{uploading_id}.json"
+
+    @property
+    def waiting_prefix(self) -> str:
+        return self.prefix + _WAITING
+
+    def waiting(self, source: str, generation: int, index: int) -> str:
+        return f"{self.waiting_prefix}{source}/{generation}/part-{index:05d}.json"
 
     def ledger(self, counter_id: int, kind: str) -> LedgerLayout:
         """The names of one counter's and type's ledger."""

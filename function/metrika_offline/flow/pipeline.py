@@ -58,7 +58,7 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import Role, marked, rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
-from metrika_offline.flow.notifications import file_final
+from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.outcomes import (
     event_too_old,
@@ -77,6 +77,7 @@ from metrika_offline.flow.routing import (
 from metrika_offline.flow.sinks import LazyRejects, StorePartSink
 from metrika_offline.flow.uploads import PartUploader
 from metrika_offline.flow.verdict import Verdict, verdict_of
+from metrika_offline.flow.waiting import DispatchOrder
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
@@ -87,17 +88,13 @@ from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
+
+def _now() -> float:
+    return time.time()
+
+
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
-
-
-@dataclasses.dataclass(frozen=True)
-class DispatchOrder:
-    """The content of a dispatch object: which part of which job to upload."""
-
-    source: str
-    generation: int
-    part: int
 
 
 class Pipeline:
@@ -110,7 +107,7 @@ class Pipeline:
         settings: Settings,
         metrika: MetrikaAccounts | MetrikaClient | None,
         dispatch: Literal["events", "inline"] = "events",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         observer: Observer = QUIET,
         restart: Restart = "never",
         counter_hint: str | None = None,
@@ -123,13 +120,14 @@ class Pipeline:
         self.goals = GoalCheck(GoalCache(self.metrika))
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
-        self.clock = clock
+        # Looked up when called (not bound here): `time.time` as it is then.
+        self.clock: Callable[[], float] = clock if clock is not None else _now
         self.observer = observer
         self.restart = restart
         self.counter_hint = counter_hint or NO_COUNTER_HINT
         # A settings file the caller chose (the CLI's --settings), instead of the folder's.
         self.folder_settings = folder_settings
-        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+        self.jobs = JobStore(store, settings.work_prefix, clock=self.clock)
         self.layout = self.jobs.layout
         self.file_final = functools.partial(file_final, self.jobs, self.notifier)
         # Every lease owner this process made, so `release` can hand them all back.
@@ -143,7 +141,8 @@ class Pipeline:
             new_owner=self._new_owner,
             dispatch_mode=dispatch,
             file_final=self.file_final,
-            clock=clock,
+            tell=functools.partial(tell_once, self.jobs, self.notifier),
+            clock=self.clock,
         )
 
     # ----------------------------------------------------------------------------- events

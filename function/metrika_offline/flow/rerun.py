@@ -35,6 +35,9 @@ def job_key(routed: Route, options: CheckOptions) -> str:
         for values in (check, routing):
             if values.get(added) is None:
                 values.pop(added, None)
+    if not routing.get("ignore_visit_join_threshold"):
+        # Off is how every job was before the switch existed: their keys stay the same.
+        routing.pop("ignore_visit_join_threshold", None)
     material = json.dumps({"routing": routing, "check": check}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 

@@ -79,6 +79,9 @@ class Route:
     unknown_goals: str = "warning"  # a Target naming no goal: "warning" or "error"
     notify: str = "all"  # the deployment's channels told of this file: all, none, or a list
     telegram_chat_id: str | None = None  # the chat a folder's news goes to, over the default
+    # Send even to a counter that is not ready yet: conversions before its threshold date do
+    # not link (Metrica's `ignore_visit_join_threshold`).
+    ignore_visit_join_threshold: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,7 @@ class Route:
             "unknown_goals": self.unknown_goals,
             "notify": self.notify,
             "telegram_chat_id": self.telegram_chat_id,
+            "ignore_visit_join_threshold": self.ignore_visit_join_threshold,
             "sources": dict(self.sources),
         }
 
@@ -160,6 +164,15 @@ def _chat_id(raw: str) -> str:
     return value
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ValueError(f"must be true or false, got {raw!r}")
+
+
 def _timezone(raw: str) -> str:
     parse_timezone(raw)
     return zone_label(raw)
@@ -192,6 +205,7 @@ FIELDS: tuple[Field, ...] = (
     Field("unknown_goals", "unknown-goals", _unknown_goals),
     Field("notify", "notify", _notify),
     Field("telegram_chat_id", "telegram-chat-id", _chat_id),
+    Field("ignore_visit_join_threshold", "ignore-visit-join-threshold", _switch),
 )
 
 #: The parser of every field, by its settings key (what folder settings are checked with).
@@ -261,6 +275,7 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "unknown_goals": settings.unknown_goals,
         "notify": "all",
         "telegram_chat_id": settings.notify_telegram_chat_id or None,
+        "ignore_visit_join_threshold": settings.ignore_visit_join_threshold,
     }
 
 
@@ -348,4 +363,5 @@ def route(
         unknown_goals=cast(str, values["unknown_goals"]),
         notify=cast(str, values["notify"]),
         telegram_chat_id=cast(str | None, values["telegram_chat_id"]),
+        ignore_visit_join_threshold=cast(bool, values["ignore_visit_join_threshold"]),
     )

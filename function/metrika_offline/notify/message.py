@@ -36,10 +36,11 @@ _MARKS = {
 
 @dataclasses.dataclass(frozen=True)
 class FileNews:
-    """One outcome of one file: the file's own (`kind` "file") or Metrica's (`metrika`)."""
+    """One outcome of one file: the file's own (`kind` "file"), Metrica's (`metrika`), or a
+    wait for Metrica (`wait`: the file is not sent yet; `note` says until when and why)."""
 
-    kind: str  # "file" | "metrika"
-    outcome: str  # the file's status, or Metrica's outcome
+    kind: str  # "file" | "metrika" | "wait"
+    outcome: str  # the file's status, Metrica's outcome, or the wait's code
     bucket: str
     name: str
     generation: int
@@ -54,6 +55,7 @@ class FileNews:
     user_not_found: int | None = None
     result: str = ""  # where the result JSON is
     rows_already_sent: int = 0  # left out because an earlier file sent them (the ledger)
+    note: str = ""  # a wait's words
 
     @property
     def key(self) -> str:
@@ -79,6 +81,8 @@ def render_text(news: FileNews) -> str:
     head = (
         f"{mark} {file}: {news.outcome.replace('_', ' ')}"
         if news.kind == "file"
+        else f"⏳ {file}: not sent yet: {news.outcome}"
+        if news.kind == "wait"
         else f"{mark} {file}: Metrica says {news.outcome.replace('_', ' ')}"
     )
     counter = "no counter" if news.counter_id is None else f"counter {news.counter_id}"
@@ -94,6 +98,8 @@ def render_text(news: FileNews) -> str:
     ]
     if news.error:
         lines.append(f"reason: {news.error}")
+    if news.note:
+        lines.append(news.note)
     if news.top_errors:
         lines.append(
             "errors: " + ", ".join(f"{code} ×{_count(count)}" for code, count in news.top_errors)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 pytest_plugins = [
-    "tests.fakes.metrika_fixtures",
+    "tests.fakes.metrika.fixtures",
     "tests.fakes.gcs_fixtures",
     "tests.fakes.webhooks",
 ]

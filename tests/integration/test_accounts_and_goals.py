@@ -21,7 +21,7 @@ from metrika_offline.metrika.transport import Timeouts
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault
-from tests.fakes.metrika_fixtures import ManualTime
+from tests.fakes.metrika.fixtures import ManualTime
 from tests.schema import read_result
 
 TOKEN_A = "y0_agency-client-a-token"

@@ -28,7 +28,7 @@ from metrika_offline.metrika.retry import RetryPolicy
 from metrika_offline.metrika.transport import Timeouts
 from metrika_offline.types import ConversionType
 from tests.fakes.metrika import FakeMetrika, Fault, Outcome
-from tests.fakes.metrika_fixtures import ManualTime
+from tests.fakes.metrika.fixtures import ManualTime
 
 BASIC = ConversionType.BASIC
 CSV = b"ClientId,Target,DateTime\n111,lead,1700000000\n222,lead,1700000100\n333,sale,1700000200\n"

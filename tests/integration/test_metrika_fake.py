@@ -13,7 +13,7 @@ import pytest
 import requests
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika, FakeMetrikaControl, Fault, Outcome
+from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika, Fault
 
 COUNTER = 42
 BASIC_CSV = b"ClientId,Target,DateTime\n1,lead,1700000000\n"
@@ -205,34 +205,23 @@ def fake_process() -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def test_runs_alone_and_is_driven_over_http(fake_process: str) -> None:
-    control = FakeMetrikaControl(fake_process)
-    assert control.healthy()
-    control.script(Fault.drop(), Fault.http(500))
-    control.script_outcome(Outcome(final_status="LINKAGE_FAILURE"))
+def test_runs_alone_as_make_fake_metrika_starts_it(fake_process: str) -> None:
     headers = {"Authorization": f"OAuth {FAKE_TOKEN}"}
     url = f"{fake_process}/management/v1/counter/{COUNTER}/offline_conversions"
     encoder = MultipartEncoder(fields={"file": ("a.csv", BASIC_CSV, "text/csv")})
-    with pytest.raises(requests.ConnectionError):
-        requests.post(
-            f"{url}/upload",
-            data=encoder,
-            headers={**headers, "Content-Type": encoder.content_type},
-            timeout=10,
-        )
-    assert requests.get(f"{url}/uploadings", headers=headers, timeout=10).status_code == 500
-    [upload] = control.uploads()
-    assert upload["status"] == "UPLOADED"
-    control.advance(10_000)
-    assert control.uploads()[0]["status"] == "LINKAGE_FAILURE"
-    journal = control.journal()
-    assert [(e.endpoint, e.status, e.fault) for e in journal] == [
-        ("upload", 0, "drop"),
-        ("uploadings", 500, "status"),
-    ]
-    control.reset()
-    assert control.journal() == []
-    assert control.uploads() == []
+    made = requests.post(
+        f"{url}/upload",
+        data=encoder,
+        headers={**headers, "Content-Type": encoder.content_type},
+        timeout=10,
+    )
+    assert made.status_code == 200
+    uploading = made.json()["uploading"]
+    assert uploading["status"] == "UPLOADED"
+    listed = requests.get(f"{url}/uploadings", headers=headers, timeout=10).json()
+    assert [u["id"] for u in listed["uploadings"]] == [uploading["id"]]
+    refused = requests.get(f"{url}/uploadings", headers={"Authorization": "OAuth x"}, timeout=10)
+    assert refused.status_code == 403
 
 
 # --- as Metrica's own API tests show it (docs/metrika-api.md) ---------------------------------

@@ -26,7 +26,7 @@ from metrika_offline.metrika.retry import RetryPolicy
 from metrika_offline.metrika.transport import Timeouts
 from metrika_offline.types import ConversionType
 from tests.fakes.metrika import FakeMetrika, Fault
-from tests.fakes.metrika_fixtures import ManualTime
+from tests.fakes.metrika.fixtures import ManualTime
 
 TOKEN = "y0_SECRET-7f3a9c1e-token-DoNotLeak"
 FRAGMENTS = (TOKEN, "7f3a9c1e-token")  # the token, and a piece of it that survives mangling

@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Metrica server (tests/fakes/metrika.py) and clients of it."""
+"""pytest fixtures for the fake Metrica and clients of it."""
 
 from __future__ import annotations
 

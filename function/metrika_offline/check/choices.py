@@ -136,7 +136,7 @@ def parse_phone_region(value: str) -> str:
     if not _REGION.fullmatch(region):
         raise ValueError(f"phone region must be two letters like RU, not {value!r}")
     if region != "RU":  # the default needs no look-up; others load the library once
-        import phonenumbers  # noqa: PLC0415 (about 100 ms: only when a region is chosen)
+        import phonenumbers  # noqa: PLC0415 (a slow import: only when a region is chosen)
 
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"phone region {region} is not a region with phone numbers")

@@ -1,7 +1,7 @@
 """A bounded set of 64-bit row-key hashes: the duplicate check inside one file.
 
 Most files have a few thousand rows, so the keys start in a Python `set`: C-level inserts and
-lookups, and no numpy to import (about 40 ms of a command's start). A batch costs one
+lookups, and no numpy to import at a command's start. A batch costs one
 `intersection` (the keys of earlier batches, usually none) and one `update`; a batch is walked
 key by key only when a key comes twice within it, or near `max_keys`. Past `SET_KEYS` keys
 (about 70 bytes each in a set, 35 MB there) they move, once, into a `keytable.KeyTable`:
@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from metrika_offline.check.keytable import KeyTable
 
-#: Keys held in a Python set before they move into the numpy table. Measured on a 400,000-row
-#: export: with every key in the set, `validate` took 0.83x the CPU time it took when the keys
-#: moved into the table at 200,000, and its peak RSS was 62 MB, not 128 (the table is sized
-#: for `max_keys` and faulted in page by page). Past this the set's int objects stay resident
-#: in the allocator's arenas beside the table: a file of more rows peaks about 20 MB higher
-#: (126 MB instead of 104 for `split` of 1.3 million rows).
+#: Keys held in a Python set before they move into the numpy table. Below it the set is both
+#: faster and smaller than the table, which is sized for `max_keys` and faulted in page by
+#: page; past it the set's int objects stay resident in the allocator's arenas beside the
+#: table, so a file of more rows peaks a little higher than with the table from the first
+#: row. The figures are in the README ("Check and split").
 SET_KEYS = 500_000
 
 

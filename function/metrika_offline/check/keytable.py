@@ -1,8 +1,8 @@
 """The large half of the duplicate check (see `dedupe`): row-key hashes, 8 bytes a slot.
 
 A Python `set` of ints costs about 70 bytes a key (the int object and its slot): 5 million keys
-would be 350 MB; and a hash table probed in Python costs half a microsecond a row, as much as
-checking the row. So past a few hundred thousand keys they live in one numpy array (linear
+would be 350 MB; and a hash table probed in Python, a row at a time, costs as much as checking
+the row. So past a few hundred thousand keys they live in one numpy array (linear
 probing, a key's home slot its top bits) probed a whole batch at a time: each round gathers
 every pending key's slot at once, keys that met themselves are duplicates, keys that met an
 empty slot claim it (when two claim the same slot, one wins and the other probes on), the rest

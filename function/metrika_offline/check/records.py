@@ -33,8 +33,8 @@ from typing import overload
 MAX_ROW_CHARS = 1 << 20
 #: A chunk with fewer quote characters than one per this many lines (a quoted field in under
 #: about one line in twenty) is read as runs of plain lines with a record read on its own here
-#: and there: measured on an export with 2% of its rows quoted, that takes two thirds of the
-#: time of one `csv` parse of the whole chunk; with every row quoted, three times as long.
+#: and there: with few quoted rows that is faster than one `csv` parse of the whole chunk, with
+#: many it is slower (README, "Check and split").
 SPARSE_QUOTES = 10
 ROW_MARKER = "\n"
 

@@ -15,7 +15,8 @@ row, in that order.
 
 Keys outlive the process, so their hash must not change between processes or versions (unlike
 Python's `hash()`, keyed per process): BLAKE2b with an 8-byte digest, personalised with a
-version tag, of the key's cells joined by the unit separator (U+001F). About 0.5 µs a row.
+version tag, of the key's cells joined by the unit separator (U+001F); its cost a row is in
+the README ("The ledger").
 Two different keys share a hash with probability about (rows looked up × keys held) / 2⁶⁴:
 under one in a million for a 1-million-row file against 20 million keys held.
 
@@ -72,7 +73,7 @@ def stable_hashes(
             chosen = itemgetter(*rows)(column)
             picked.append(chosen if len(rows) > 1 else (chosen,))
     # Copying a hasher set up once costs less than building one with its parameters for each
-    # row (about 300 ns a row instead of 450); the digests are the same.
+    # row; the digests are the same.
     fresh = (_ROW_TEMPLATE if version else _TEMPLATE).copy
     digests: list[bytes] = []
     for key in zip(*picked, strict=False):
@@ -84,8 +85,8 @@ def stable_hashes(
 
 def held(table: Keys, keys: Keys) -> npt.NDArray[np.bool_]:
     """Which of `keys` the sorted `table` holds. The keys are looked up in sorted order: the
-    binary searches then walk the table from one end to the other, ten times faster than in
-    the rows' order once the table is larger than the caches (20 M keys: 1.1 µs -> 0.1 µs)."""
+    binary searches then walk the table from one end to the other, many times faster than in
+    the rows' order once the table is larger than the caches (README, "The ledger")."""
     found = np.zeros(len(keys), dtype=bool)
     if not len(table) or not len(keys):
         return found

@@ -1,13 +1,14 @@
 """The ledger: the keys of the rows each counter and type was sent, so no row is sent twice.
 
-Per counter and type, under `WORK/ledger/<counter>/<TYPE>/`:
+Per counter and type, under `WORK/ledger/<counter>/<TYPE>/` (names from `layout.LedgerLayout`):
 
-    keys/<source>/<generation>/part-00001.keys   the part's row keys (sorted runs of uint64),
-                                                 written beside the part while it is split
-    sent/<source>/<generation>/part-00001.json   tiny, create-only: the part's upload was
-                                                 recorded (when, which upload); this is what
-                                                 makes its keys count as sent
-    lock.json                                    who is checking a file against the ledger
+    keys/<source>/<generation>/<job key>/part-00001.keys
+        the part's row keys (sorted runs of uint64), written beside the part while it is split
+    sent/<source>/<generation>/<job key>/part-00001.json
+        tiny, create-only: the part's upload was recorded (when, which upload); this is what
+        makes its keys count as sent
+    lock.json
+        who is checking a file against the ledger
 
 A part's keys count as sent once its upload is recorded in its job: the `sent/` entry is
 written by the worker that recorded it, again by a redelivered event that finds the part

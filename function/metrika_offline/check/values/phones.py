@@ -33,7 +33,7 @@ _PHONE_HINT = "PhoneNumber must be + and the country code, like +79123456789"
 def _national(digits: str, region: str) -> str | None:
     """The number in E.164 (+ and digits) if it is valid in `region` or with its own
     country code; else None."""
-    import phonenumbers  # noqa: PLC0415 (about 100 ms: only files with such numbers pay it)
+    import phonenumbers  # noqa: PLC0415 (a slow import: only files with such numbers pay it)
 
     for text, where in ((digits, region), ("+" + digits, None)):
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 
 from tests.fakes.metrika.faults import Fault
 from tests.fakes.metrika.rules import (
@@ -45,18 +46,21 @@ _PATHS = (
 
 
 def answer(state: State, incoming: Incoming) -> Answer:
-    request, query = incoming.request, incoming.query
-    match = next((m for m in (p.match(request.path) for p in _PATHS) if m), None)
+    query = incoming.query
+    match = next((m for m in (p.match(incoming.entry.path) for p in _PATHS) if m), None)
     groups = match.groupdict() if match is not None else {}
     if not groups or (groups["endpoint"] == "uploading") != bool(groups.get("id")):
         incoming.body.drain()
         return refusal(404, "not_found", NOT_FOUND_MESSAGE)
-    request.endpoint = groups["endpoint"]
-    request.counter_id = int(groups["counter"]) if groups.get("counter") else None
-    request.query = tuple(sorted(query.items()))
-    if request.endpoint == "upload":
-        request.type = query.get("type", "BASIC")
-        request.comment = query.get("comment")
+    endpoint = groups["endpoint"]
+    incoming.entry = replace(
+        incoming.entry,
+        endpoint=endpoint,
+        counter_id=int(groups["counter"]) if groups.get("counter") else None,
+        query=tuple(sorted(query.items())),
+        type=query.get("type", "BASIC") if endpoint == "upload" else None,
+        comment=query.get("comment") if endpoint == "upload" else None,
+    )
     auth = incoming.headers.get("Authorization", "")
     if not auth:
         incoming.body.drain()
@@ -65,7 +69,8 @@ def answer(state: State, incoming: Incoming) -> Answer:
     if auth.partition(" ")[0].lower() != "oauth" or not state.counters.token_ok(token):
         incoming.body.drain()
         return refusal(403, "invalid_token", INVALID_TOKEN_MESSAGE)
-    request.token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
+    token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
+    incoming.entry = replace(incoming.entry, token_sha=token_sha)
     in_flight = state.quotas.arrive(token)
     try:
         return _admitted(state, incoming, token, in_flight, groups.get("id"))
@@ -77,16 +82,17 @@ def _admitted(
     state: State, incoming: Incoming, token: str, in_flight: int, uploading_id: str | None
 ) -> Answer:
     """Quotas, access, the scripted fault, the endpoint, then the gate."""
-    request = incoming.request
-    spent = state.quotas.refusal(token, in_flight, request.counter_id)
+    counter_id, endpoint = incoming.entry.counter_id, incoming.entry.endpoint
+    spent = state.quotas.refusal(token, in_flight, counter_id)
     if spent is not None:
         incoming.body.drain()
         return refusal(429, *spent)
-    if request.counter_id is not None and not state.counters.counter_ok(token, request.counter_id):
+    if counter_id is not None and not state.counters.counter_ok(token, counter_id):
         incoming.body.drain()
         return refusal(403, "access_denied", ACCESS_DENIED_MESSAGE)
-    fault = state.script.take(request.endpoint)
-    request.fault = fault.kind if fault is not None else ""
+    fault = state.script.take(endpoint)
+    if fault is not None:
+        incoming.entry = replace(incoming.entry, fault=fault.kind)
     if fault is not None and fault.kind == "status" and not fault.made:
         incoming.body.drain()
         return _scripted(fault)
@@ -94,12 +100,12 @@ def _admitted(
     if fault is not None and fault.kind == "status":  # made: handled, then refused
         return _scripted(fault)
     if fault is not None and fault.kind == "drop":
-        state.journal.record(request, 0, "", "connection dropped after the body was received")
+        incoming.record(DROPPED, "connection dropped after the body was received")
         return DROPPED
     # A held or slow request is journaled as soon as it was handled: a test sees what
     # arrived while the answer is still on its way.
-    state.journal.record(request, reply.status, reply.error_type, reply.message)
-    gate = state.script.gate_for(request.endpoint)
+    incoming.record(reply)
+    gate = state.script.gate_for(endpoint)
     if gate is not None:
         gate.park()
     if fault is not None and fault.kind == "slow":
@@ -113,15 +119,14 @@ def _scripted(fault: Fault) -> Answer:
 
 
 def _endpoint(state: State, incoming: Incoming, token: str, uploading_id: str | None) -> Answer:
-    request = incoming.request
-    endpoint = request.endpoint
-    if request.method != ("POST" if endpoint == "upload" else "GET"):
+    endpoint = incoming.entry.endpoint
+    if incoming.entry.method != ("POST" if endpoint == "upload" else "GET"):
         incoming.body.drain()
         return refusal(405, "invalid_parameter", "method not allowed")
     if endpoint == "upload":
         return upload(state, incoming)
     incoming.body.drain()
-    counter_id = request.counter_id or 0
+    counter_id = incoming.entry.counter_id or 0
     if endpoint == "goals":
         return ok({"goals": state.counters.goals(counter_id)})
     if endpoint == "counter":
@@ -137,7 +142,7 @@ def _endpoint(state: State, incoming: Incoming, token: str, uploading_id: str | 
         found = state.uploads.uploading(int(uploading_id or 0), counter_id)
         if found is None:
             return refusal(404, "not_found", NOT_FOUND_MESSAGE)
-        request.uploading_id = found["id"]
+        incoming.entry = replace(incoming.entry, uploading_id=found["id"])
         return ok({"uploading": found})
     if endpoint == "uploadings":
         return _uploadings(state, incoming)
@@ -145,7 +150,7 @@ def _endpoint(state: State, incoming: Incoming, token: str, uploading_id: str | 
 
 
 def _uploadings(state: State, incoming: Incoming) -> Answer:
-    request, query = incoming.request, incoming.query
+    query = incoming.query
     kind = query.get("type") or None
     try:
         limit = int(query.get("limit") or LIST_LIMIT)
@@ -154,6 +159,6 @@ def _uploadings(state: State, incoming: Incoming) -> Answer:
         limit = offset = -1
     if (kind is not None and kind not in TYPES) or not 1 <= limit <= LIST_LIMIT or offset < 0:
         return refusal(400, "invalid_parameter", WRONG_PARAMETER_MESSAGE)
-    request.type, request.limit = kind, limit
-    items = state.uploads.listing(request.counter_id or 0, kind)[offset : offset + limit]
+    incoming.entry = replace(incoming.entry, type=kind, limit=limit)
+    items = state.uploads.listing(incoming.entry.counter_id or 0, kind)[offset : offset + limit]
     return ok({"uploadings": items})

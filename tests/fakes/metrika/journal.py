@@ -10,40 +10,7 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class JournalEntry:
-    """One request that reached the fake."""
-
-    method: str
-    path: str
-    endpoint: str
-    counter_id: int | None
-    type: str | None
-    comment: str | None
-    filename: str | None
-    bytes: int
-    rows: int
-    columns: tuple[str, ...]
-    bom: bool  # the file started with a UTF-8 byte order mark (accepted)
-    uploading_id: int | None
-    fault: str  # "", "status", "drop", "slow", or "client_closed" when the body never finished
-    token_sha: str  # the first 12 hex digits of the token's SHA-256 ("" without a token)
-    query: tuple[tuple[str, str], ...]  # the query parameters, as sent
-    limit: int | None  # `uploadings`: the page size asked for
-    status: int  # the HTTP status answered; 0 when no answer was sent
-    error_type: str
-    message: str
-
-    @property
-    def recorded(self) -> bool:
-        """An upload Metrica kept (answered or not): it has an uploading id."""
-        return self.endpoint == "upload" and self.uploading_id is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class Request:
-    """What one request turned into, filled in as it is handled; journaled once."""
+    """One request that reached the fake, filled in as it is handled."""
 
     method: str
     path: str
@@ -55,13 +22,23 @@ class Request:
     bytes: int = 0
     rows: int = 0
     columns: tuple[str, ...] = ()
-    bom: bool = False
+    bom: bool = False  # the file started with a UTF-8 byte order mark (accepted)
     uploading_id: int | None = None
-    fault: str = ""
-    token_sha: str = ""
-    query: tuple[tuple[str, str], ...] = ()
-    limit: int | None = None
-    journaled: bool = False
+    fault: str = ""  # "", "status", "drop", "slow", or "client_closed" when the body never ended
+    token_sha: str = ""  # the first 12 hex digits of the token's SHA-256 ("" without a token)
+    query: tuple[tuple[str, str], ...] = ()  # the query parameters, as sent
+    limit: int | None = None  # `uploadings`: the page size asked for
+    status: int = 0  # the HTTP status answered; 0 when no answer was sent
+    error_type: str = ""
+    message: str = ""
+
+    @property
+    def recorded(self) -> bool:
+        """An upload Metrica kept (answered or not): it has an uploading id."""
+        return self.endpoint == "upload" and self.uploading_id is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 class Journal:
@@ -69,11 +46,7 @@ class Journal:
         self._entries: list[JournalEntry] = []
         self._lock = threading.Lock()
 
-    def record(self, request: Request, status: int, error_type: str, message: str) -> None:
-        request.journaled = True
-        fields = dataclasses.asdict(request)
-        del fields["journaled"]
-        entry = JournalEntry(**fields, status=status, error_type=error_type, message=message)
+    def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._entries.append(entry)
 

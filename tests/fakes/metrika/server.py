@@ -14,7 +14,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.metrika.journal import Request
+from tests.fakes.metrika.journal import Journal, JournalEntry
 from tests.fakes.metrika.state import State
 
 _READ_CHUNK = 256 * 1024
@@ -47,6 +47,10 @@ def refusal(
     return Answer(status, body, dict(headers or {}), error_type, message)
 
 
+#: Answered to a request whose connection is to be dropped without a byte of answer.
+DROPPED = Answer(0, {})
+
+
 class ClientGone(Exception):
     """The client closed the connection before its body was complete."""
 
@@ -74,22 +78,31 @@ class Body:
             pass
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class Incoming:
-    """A request as it arrived: what the API reads of it."""
+    """A request as it arrived, and its journal entry as it is handled."""
 
-    request: Request
+    entry: JournalEntry
     query: Mapping[str, str]
     headers: Message
     body: Body
+    journal: Journal
+    journaled: bool = False
 
     @property
     def token(self) -> str:
         return self.headers.get("Authorization", "").partition(" ")[2].strip()
 
+    def record(self, answer: Answer, message: str = "") -> None:
+        """Journal the request with its answer, once."""
+        status, error_type = answer.status, answer.error_type
+        message = message or answer.message
+        self.entry = dataclasses.replace(
+            self.entry, status=status, error_type=error_type, message=message
+        )
+        self.journal.record(self.entry)
+        self.journaled = True
 
-#: Answered to a request whose connection is to be dropped without a byte of answer.
-DROPPED = Answer(0, {})
 
 #: What answers a request: the API (`api.answer`).
 Respond = Callable[[State, Incoming], Answer]
@@ -137,19 +150,19 @@ class _Handler(BaseHTTPRequestHandler):
             length = max(0, int(self.headers.get("Content-Length") or 0))
         except ValueError:
             length = 0
-        request = Request(method=method, path=url.path)
-        incoming = Incoming(request, query, self.headers, Body(self.rfile, length))
+        entry = JournalEntry(method=method, path=url.path)
+        incoming = Incoming(entry, query, self.headers, Body(self.rfile, length), state.journal)
         try:
             reply = self.server.respond(state, incoming)
         except ClientGone:
-            request.fault = "client_closed"
-            state.journal.record(request, 0, "", "the client closed before its body was complete")
+            incoming.entry = dataclasses.replace(incoming.entry, fault="client_closed")
+            incoming.record(DROPPED, "the client closed before its body was complete")
             self.close_connection = True
             return
         # Journaled before a byte of answer goes back, so that a client that got its answer
         # always finds its request in the journal.
-        if not request.journaled:
-            state.journal.record(request, reply.status, reply.error_type, reply.message)
+        if not incoming.journaled:
+            incoming.record(reply)
         self._send(reply)
 
     def _send(self, reply: Answer) -> None:

@@ -10,9 +10,10 @@ order mark is accepted (and journaled, `bom`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from tests.fakes.metrika.csvfile import CsvInspector
-from tests.fakes.metrika.journal import Request
+from tests.fakes.metrika.journal import JournalEntry
 from tests.fakes.metrika.multipart import (
     MultipartError,
     MultipartStream,
@@ -63,14 +64,19 @@ class _FileSink(PartSink):
 
 
 def upload(state: State, incoming: Incoming) -> Answer:
-    request = incoming.request
     sink = _FileSink(state.max_file_bytes)
     inspector, broken = _read(incoming, sink)
     if inspector is not None:
-        request.filename = sink.filename
-        request.bytes, request.rows = inspector.bytes, inspector.rows
-        columns, request.bom = header_columns(inspector.header_line or b"")
-        request.columns = tuple(columns)
+        columns, bom = header_columns(inspector.header_line or b"")
+        incoming.entry = replace(
+            incoming.entry,
+            filename=sink.filename,
+            bytes=inspector.bytes,
+            rows=inspector.rows,
+            columns=tuple(columns),
+            bom=bom,
+        )
+    request = incoming.entry
     problem = _problem(request, broken, inspector)
     if problem is not None:
         return refusal(400, *problem)
@@ -81,14 +87,15 @@ def upload(state: State, incoming: Incoming) -> Answer:
     not_ready = state.readiness.refusal(counter_id, kind, ignored)
     if not_ready is not None:
         return refusal(400, "invalid_parameter", not_ready)
-    request.uploading_id = state.uploads.accept(
+    uploading_id = state.uploads.accept(
         counter_id=counter_id,
         type=kind,
         comment=request.comment or "",
         bytes=inspector.bytes,
         rows=inspector.rows,
     )
-    return ok({"uploading": state.uploads.uploading(request.uploading_id)})
+    incoming.entry = replace(request, uploading_id=uploading_id)
+    return ok({"uploading": state.uploads.uploading(uploading_id)})
 
 
 def _read(incoming: Incoming, sink: _FileSink) -> tuple[CsvInspector | None, bool]:
@@ -111,7 +118,7 @@ def _read(incoming: Incoming, sink: _FileSink) -> tuple[CsvInspector | None, boo
 
 
 def _problem(
-    request: Request, broken: bool, inspector: CsvInspector | None
+    request: JournalEntry, broken: bool, inspector: CsvInspector | None
 ) -> tuple[str, str] | None:
     """(error_type, message) for the first thing Metrica would refuse, or None."""
     if request.type not in TYPES:

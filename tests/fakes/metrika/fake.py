@@ -99,9 +99,6 @@ class FakeMetrika:
 
     # --- controls ---
 
-    def now(self) -> float:
-        return self._state.clock.now()
-
     def wall(self) -> float:
         """The fake's Unix time: the real one moved on by `advance`."""
         return self._state.clock.wall()
@@ -173,8 +170,7 @@ class FakeMetrika:
     def uploading_json(self, uploading_id: int) -> dict[str, Any]:
         """Metrica's `uploading` object for an accepted upload, as of the fake clock now."""
         found = self._state.uploads.uploading(uploading_id)
-        if found is None:
-            raise KeyError(uploading_id)
+        assert found is not None, f"no upload {uploading_id}"
         return found
 
     @property

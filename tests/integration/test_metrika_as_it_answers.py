@@ -249,6 +249,7 @@ def test_the_cli_waits_for_a_new_counter_and_the_same_command_sends_it_then(
         ("calls", samples.big_calls_csv(3), "ignore_calls_visit_join_threshold",
          "offline_calls_extended_threshold"),
     ],
+    ids=["basic", "calls"],  # the data holds the time: every pytest worker must see one id
 )  # fmt: skip
 def test_ignore_visit_join_threshold_sends_to_a_new_counter_now(  # noqa: PLR0917
     cli_env: FakeMetrika,

@@ -51,10 +51,17 @@ class _Runtime:
                 return store
             return GcsStore(self._client, bucket)
 
+    def work(self, bucket: str) -> GcsStore:
+        """The work bucket's store (WORK_BUCKET; the input bucket when it is not set)."""
+        return self.store(self.settings.work_bucket or bucket)
+
     def pipeline(self, bucket: str) -> Pipeline:
         if bucket not in self._pipelines:
             pipeline = Pipeline(
-                store=self.store(bucket), settings=self.settings, metrika=self.metrika
+                store=self.store(bucket),
+                work=self.work(bucket),
+                settings=self.settings,
+                metrika=self.metrika,
             )
             with self._lock:
                 self._pipelines.setdefault(bucket, pipeline)
@@ -98,7 +105,10 @@ def poll_uploads(request: Any) -> tuple[str, int, dict[str, str]]:
     if not rt.settings.bucket:
         log.error("poll_uploads needs BUCKET")
         return json.dumps({"error": "BUCKET must be set"}), 500, headers
-    poller = Poller(store=rt.store(rt.settings.bucket), metrika=rt.metrika, settings=rt.settings)
+    bucket = rt.settings.bucket
+    poller = Poller(
+        store=rt.store(bucket), work=rt.work(bucket), metrika=rt.metrika, settings=rt.settings
+    )
     with logs.log_context(bucket=rt.settings.bucket):
         summary = poller.poll()
     return json.dumps(summary.to_json()), 200, headers

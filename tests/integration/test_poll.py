@@ -53,6 +53,7 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
     )
     jobs = JobStore(store_stack.store, SETTINGS.work_prefix, clock=lambda: NOW)
     job = jobs.create(job)
+    jobs.publish(job)  # the result as the check left it
     for part in made:
         assert part.uploading is not None
         entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,

@@ -5,7 +5,9 @@ Beside a dropped `<name>.csv`, for its users:
     <name>.csv.result.json          the result JSON (role `result`)
     <name>.csv.rejected.csv         the rows left out, with the reason (role `rejects`)
 
-Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the function alone:
+In the work bucket (`WORK_BUCKET`, which has no trigger: these writes fire no event; the
+input bucket itself when it is not set, as for the CLI), under the work prefix (`WORK_PREFIX`,
+`metrika-offline/` by default), for the function alone:
 
     jobs/<name>/<generation>.json               a job's state (role `state`)
     parts/<name>/<generation>/part-00001.csv    the parts to upload (role `part`)

@@ -109,6 +109,7 @@ class Pipeline:
         store: ObjectStore,
         settings: Settings,
         metrika: MetrikaAccounts | MetrikaClient | None,
+        work: ObjectStore | None = None,
         dispatch: Literal["events", "inline"] = "events",
         clock: Callable[[], float] = time.time,
         observer: Observer = QUIET,
@@ -117,7 +118,9 @@ class Pipeline:
         folder_settings: FolderSettings | None = None,
         notifier: Notifier | None = None,
     ) -> None:
-        self.store = store
+        self.store = store  # the input bucket: the sources, the results and rejects beside them
+        # The work bucket (WORK_BUCKET): job state, parts, the ledger, the pending index.
+        self.work = work if work is not None else store
         self.settings = settings
         self.metrika = MetrikaAccounts.of(metrika)
         self.goals = GoalCheck(GoalCache(self.metrika))
@@ -129,13 +132,21 @@ class Pipeline:
         self.counter_hint = counter_hint or NO_COUNTER_HINT
         # A settings file the caller chose (the CLI's --settings), instead of the folder's.
         self.folder_settings = folder_settings
-        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+        # The CLI's person watches the result: every change is written there. The function
+        # writes news only, each write being an event of its trigger (`jobstore`).
+        self.jobs = JobStore(
+            self.work,
+            settings.work_prefix,
+            clock=clock,
+            results=store,
+            every_change=dispatch == "inline",
+        )
         self.layout = self.jobs.layout
         self.file_final = functools.partial(file_final, self.jobs, self.notifier)
         # Every lease owner this process made, so `release` can hand them all back.
         self._owners: set[str] = set()
         self.uploader = PartUploader(
-            store=store,
+            store=self.work,
             settings=settings,
             metrika=self.metrika,
             jobs=self.jobs,
@@ -207,7 +218,7 @@ class Pipeline:
         if not job.is_split and not job.is_final:
             try:
                 with ledger_turn(
-                    self.store, self.jobs, self.settings, job, owner=owner, clock=self.clock
+                    self.work, self.jobs, self.settings, job, owner=owner, clock=self.clock
                 ) as ledger:
                     job = self._check_and_split(job, event, deadline, owner, ledger=ledger)
             except ClaimHeld:
@@ -306,7 +317,7 @@ class Pipeline:
         if goal_problem is not None:  # the parts were written before the goals said no
             prefix = self.layout.parts(job.source.name, job.source.generation)
             for info in report.parts:
-                self.store.delete(prefix + info.name)
+                self.work.delete(prefix + info.name)
         new_part = functools.partial(self._new_part, job)
         verdict = verdict_of(report, job.routing.mode, new_part, goal_problem)
         job = self._record_check(job, report, verdict, rejects, owner)
@@ -356,7 +367,7 @@ class Pipeline:
             None
             if routed.mode is Mode.DRY_RUN
             else StorePartSink(
-                self.store, self.layout.parts(source.name, source.generation), ledger.staged
+                self.work, self.layout.parts(source.name, source.generation), ledger.staged
             )
         )
         try:

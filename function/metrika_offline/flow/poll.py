@@ -206,18 +206,22 @@ class Poller:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        work: ObjectStore | None = None,
     ) -> None:
+        """`store`: the input bucket (the results); `work`: the work bucket (the pending
+        index and job state; the same store when not given)."""
         self.store = store
+        self.work = work if work is not None else store
         self.metrika = MetrikaAccounts.of(metrika)
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.settings = settings
         self.clock = clock
-        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+        self.jobs = JobStore(self.work, settings.work_prefix, clock=clock, results=store)
 
     def poll(self) -> PollSummary:
         """One round over the pending index: one status look-up per counter, one
         compare-and-swap per file."""
-        entries = list(list_pending(self.store, self.jobs.layout))
+        entries = list(list_pending(self.work, self.jobs.layout))
         client = _CountingClient(self.metrika)
         statuses = self._ask(client, [e.upload for e in entries])
         by_job: dict[tuple[str, int], list[Entry]] = defaultdict(list)
@@ -322,7 +326,7 @@ class Poller:
     def _drop(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
             if entry.object_name:
-                self.store.delete(entry.object_name)
+                self.work.delete(entry.object_name)
 
 
 def _log_outcome(job: Job) -> None:

@@ -1,8 +1,9 @@
 """Where job records live, and how they change without losing anyone's update.
 
 The state lives under the work prefix (`jobs/<name>/<generation>.json`, see `layout`) of the
-work bucket (`WORK_BUCKET`, no trigger on it) and is only ever changed with compare-and-swap writes, so concurrent invocations (duplicate events,
-parts finishing together, overlapping polls) never lose each other's updates. The result JSON
+work bucket (`WORK_BUCKET`, no trigger on it) and is only ever changed with compare-and-swap
+writes, so concurrent invocations (duplicate events and tasks, parts finishing together,
+overlapping polls) never lose each other's updates. The result JSON
 next to the source (`<name>.result.json`, in the input bucket) is the public projection of the
 latest generation's job; an older generation's state stays findable under its own name.
 

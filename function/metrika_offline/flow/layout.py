@@ -11,8 +11,6 @@ input bucket itself when it is not set, as for the CLI), under the work prefix (
 
     jobs/<name>/<generation>.json               a job's state (role `state`)
     parts/<name>/<generation>/part-00001.csv    the parts to upload (role `part`)
-    dispatch/<name>/<generation>/part-00001.json  one order per part; its own finalize
-                                                event uploads that part (role `dispatch`)
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
     ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
@@ -41,12 +39,11 @@ REJECTS_SUFFIX = ".rejected.csv"
 
 _JOBS = "jobs/"
 _PARTS = "parts/"
-_DISPATCH = "dispatch/"
 _PENDING = "pending/"
 _LEDGER = "ledger/"
 #: What the work state is made of: deleted after `work_retention_days` by the bucket's
 #: lifecycle rule (infra/main.tf lists the same folders); the ledger is kept longer.
-STATE_FOLDERS = (_JOBS, _PARTS, _DISPATCH, _PENDING)
+STATE_FOLDERS = (_JOBS, _PARTS, _PENDING)
 LEDGER_FOLDER = _LEDGER
 
 
@@ -57,7 +54,6 @@ class Role(enum.StrEnum):
     REJECTS = "rejects"
     STATE = "state"
     PART = "part"
-    DISPATCH = "dispatch"
     PENDING = "pending"
     LEDGER_KEYS = "ledger-keys"
     LEDGER_SENT = "ledger-sent"
@@ -97,16 +93,6 @@ class WorkLayout:
     def parts(self, source: str, generation: int) -> str:
         """The prefix every part of one generation is written under."""
         return f"{self.prefix}{_PARTS}{source}/{generation}/"
-
-    @property
-    def dispatch_prefix(self) -> str:
-        return self.prefix + _DISPATCH
-
-    def dispatch(self, source: str, generation: int, index: int) -> str:
-        return f"{self.dispatch_prefix}{source}/{generation}/part-{index:05d}.json"
-
-    def is_dispatch(self, name: str) -> bool:
-        return name.startswith(self.dispatch_prefix)
 
     @property
     def pending_prefix(self) -> str:

@@ -1,16 +1,17 @@
-"""The pipeline: claim a dropped file, check and split it, fan the parts out, upload each once.
+"""The pipeline: claim a dropped file, check and split it, queue its parts, upload each once.
 
     source event ─► claim (create-only job state; a live lease elsewhere = ClaimHeld, retry)
-                 ─► check + split (stream once; parts under WORK/parts/…; rejects beside it)
+                 ─► check + split (stream once; parts in the work bucket; rejects beside it)
                  ─► record parts, with their markers, in the job state
-                 ─► dispatch: one small object per part under WORK/dispatch/…, whose own
-                    finalize event uploads that part in an invocation of its own
-    part event   ─► upload that part exactly once (`uploads.PartUploader`)
+                 ─► queue: one upload task per part (`flow/tasks.py`), named from its marker,
+                    on its Metrica account's queue; the checker never uploads
+    part task    ─► upload that part exactly once (`uploads.PartUploader`); a part that must
+                    wait is put back with the time it may run again
 
 Return or raise: data problems and Metrica's refusals are written into the result and the
 invocation returns; transient faults, a held claim and a near deadline raise (`RetryLater`),
-so the platform delivers the event again and the job state says where to resume. The names of
-everything written are in `layout`; docs/architecture.md draws the whole path.
+so the platform delivers the event (or the task) again and the job state says where to
+resume. The names of everything written are in `layout`; docs/architecture.md draws the path.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ import uuid
 from collections.abc import Callable
 from typing import BinaryIO, Literal, cast
 
-import msgspec
-
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
+    MetrikaRetryableError,
     ObjectNotFound,
     PreconditionFailed,
 )
@@ -56,7 +56,7 @@ from metrika_offline.flow.jobs import (
     Status,
 )
 from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import Role, marked, rejects_name
+from metrika_offline.flow.layout import rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final
 from metrika_offline.flow.observe import QUIET, Observer
@@ -75,10 +75,18 @@ from metrika_offline.flow.routing import (
     route,
 )
 from metrika_offline.flow.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.tasks import (
+    HeldTasks,
+    InProcessQueue,
+    PartTask,
+    UploadQueue,
+    task_name,
+    wait_name,
+)
 from metrika_offline.flow.uploads import PartUploader
 from metrika_offline.flow.verdict import Verdict, verdict_of
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.accounts import MetrikaAccounts
+from metrika_offline.metrika.accounts import DEFAULT_ACCOUNT, MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.notify.notifier import Notifier
@@ -91,15 +99,6 @@ log = get_logger("pipeline")
 MAX_SPLIT_ATTEMPTS = 3
 
 
-@dataclasses.dataclass(frozen=True)
-class DispatchOrder:
-    """The content of a dispatch object: which part of which job to upload."""
-
-    source: str
-    generation: int
-    part: int
-
-
 class Pipeline:
     """Everything between a storage event and Metrica. Built once per process."""
 
@@ -110,7 +109,8 @@ class Pipeline:
         settings: Settings,
         metrika: MetrikaAccounts | MetrikaClient | None,
         work: ObjectStore | None = None,
-        dispatch: Literal["events", "inline"] = "events",
+        dispatch: Literal["tasks", "inline"] = "tasks",
+        queue: UploadQueue | None = None,
         clock: Callable[[], float] = time.time,
         observer: Observer = QUIET,
         restart: Restart = "never",
@@ -126,6 +126,15 @@ class Pipeline:
         self.goals = GoalCheck(GoalCache(self.metrika))
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
+        # The CLI runs each task at once, here; the function queues it (Cloud Tasks); without
+        # a queue the tasks are held for whoever runs them (`run_task`).
+        self.queue: UploadQueue = (
+            InProcessQueue(lambda task: self.run_task(task, Deadline()))
+            if dispatch == "inline"
+            else queue
+            if queue is not None
+            else HeldTasks()
+        )
         self.clock = clock
         self.observer = observer
         self.restart = restart
@@ -166,25 +175,9 @@ class Pipeline:
         with log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
             if decision.kind is Kind.SKIP:
                 log.debug("skipped: %s", decision.reason, extra={"reason": decision.reason})
-            elif decision.kind is Kind.SOURCE:
-                self.process_source(event, deadline)
             else:
-                self._handle_dispatch(event, deadline)
+                self.process_source(event, deadline)
         return decision
-
-    def _handle_dispatch(self, event: ObjectEvent, deadline: Deadline) -> None:
-        found = self.store.read_bytes(event.name)
-        if found is None:
-            log.info("dispatch object is gone; nothing to do")
-            return
-        try:
-            order = codec.from_json(found[0], DispatchOrder)
-        except msgspec.ValidationError as exc:
-            log.error("unreadable dispatch object: %s", exc)
-            return
-        self.upload_part(
-            order.source, order.generation, order.part, deadline, event_time=event.event_time
-        )
 
     # ----------------------------------------------------------------------------- source
 
@@ -444,25 +437,24 @@ class Pipeline:
         return job
 
     def _dispatch(self, job: Job) -> Job:
-        """Send every unfinished part on its way; the job as it stands afterwards."""
-        pending = [p.index for p in job.parts if p.state not in FINAL_PART_STATES]
+        """Queue every unfinished part on its account's queue; the job as it stands afterwards.
+
+        A task queued before (this is a redelivered event) is refused by its name: done."""
         name, generation = job.source.name, job.source.generation
-        if self.dispatch_mode == "inline":
-            for index in pending:
-                job = self.upload_part(name, generation, index, Deadline()) or job
-            return job
-        for index in pending:
-            try:
-                self.store.write_bytes(
-                    self.layout.dispatch(name, generation, index),
-                    codec.encode_json(DispatchOrder(name, generation, index)),
-                    content_type="application/json",
-                    metadata=marked(Role.DISPATCH),
-                    if_generation_match=0,
-                )
-            except PreconditionFailed:
-                continue  # dispatched before: its event is on its way or done
+        account = self._account(job)
+        for part in job.parts:
+            if part.state in FINAL_PART_STATES:
+                continue
+            task = PartTask(job.source.bucket, name, generation, part.index)
+            if not self.queue.enqueue(account, task, task_name(part.marker)):
+                log.info("part %d was queued before", part.index)
+        if self.dispatch_mode == "inline":  # the parts were sent meanwhile
+            return loaded[0] if (loaded := self.jobs.load(name, generation)) else job
         return job
+
+    def _account(self, job: Job) -> str:
+        counter = job.routing.counter_id
+        return self.metrika.account_of(counter) if counter is not None else DEFAULT_ACCOUNT
 
     # ----------------------------------------------------------------------------- parts
 
@@ -477,3 +469,34 @@ class Pipeline:
     ) -> Job | None:
         """Upload one part exactly once (`uploads.PartUploader`); None when its job is gone."""
         return self.uploader.upload_part(name, generation, index, deadline, event_time=event_time)
+
+    def run_task(self, task: PartTask, deadline: Deadline) -> Job | None:
+        """One upload task: the part sent once, or put back with the time it may run again.
+
+        Metrica's "not before" (a quota's `Retry-After`) becomes a task scheduled for then,
+        instead of a retry at the platform's pace; any other retryable fault raises, and the
+        queue's retry config brings the task back."""
+        with log_context(bucket=task.bucket, object=task.source, generation=str(task.generation)):
+            try:
+                return self.upload_part(task.source, task.generation, task.part, deadline)
+            except MetrikaRetryableError as exc:
+                if exc.retry_after_s is None or self.dispatch_mode == "inline":
+                    raise
+                self.put_back(task, self.clock() + exc.retry_after_s)
+                return None
+
+    def put_back(self, task: PartTask, not_before: float) -> None:
+        """Queue the part again for `not_before` (Unix seconds), under a name of its own."""
+        loaded = self.jobs.load(task.source, task.generation)
+        if loaded is None:
+            return
+        job = loaded[0]
+        part = job.part(task.part)
+        name = wait_name(part.marker, part.attempts)
+        self.queue.enqueue(self._account(job), task, name, not_before=not_before)
+        log.info(
+            "part %d put back until %s",
+            task.part,
+            codec.utc_iso(not_before),
+            extra={"not_before": codec.utc_iso(not_before), "task": name},
+        )

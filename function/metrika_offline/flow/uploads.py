@@ -1,6 +1,6 @@
 """The part half of the flow: upload one part exactly once, whatever an earlier attempt left.
 
-    part event ─► claim the part (state `sending`, with a lease, recorded *before* the POST)
+    part task  ─► claim the part (state `sending`, with a lease, recorded *before* the POST)
                ─► if a previous attempt was `sending`, or the job was started over: look the
                   part's marker up in Metrica first, and adopt what is there
                ─► upload (the lease renewed before every attempt), record Metrica's
@@ -9,7 +9,8 @@
                   the part's bytes
 
 Metrica's refusals are recorded on the part; a retryable error or the deadline hands the
-part's lease back and raises (`RetryLater`), so the next delivery takes over at once.
+part's lease back and raises (`RetryLater`), so the next delivery of its task takes over at
+once.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class PartUploader:
         jobs: JobStore,
         observer: Observer,
         new_owner: Callable[[], str],
-        dispatch_mode: Literal["events", "inline"],
+        dispatch_mode: Literal["tasks", "inline"],
         file_final: Callable[[Job], None],
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed
 from metrika_offline.flow import codec
-from metrika_offline.flow.jobs import Job, PartState
+from metrika_offline.flow.jobs import FINAL_OUTCOMES, Job, PartState
 from metrika_offline.flow.layout import Role, WorkLayout, marked, result_name
 from metrika_offline.logs import get_logger
 from metrika_offline.store.base import ObjectStore
@@ -49,17 +49,20 @@ class Change:
 
 def public_view(job: Job) -> tuple[object, ...]:
     """What the result JSON tells a person, less the times: a change here is worth a write
-    (and the event it fires). A lease, an attempt or a part being sent is not."""
+    (and the event it fires). A lease, an attempt, a part being sent, or Metrica's status
+    moving on before it is final is not: those show in the next write."""
     parts = tuple(
         (
             p.index,
             PartState.PENDING if p.state is PartState.SENDING else p.state,
-            p.uploading,
+            p.uploading.id if p.awaits_metrika and p.uploading is not None else p.uploading,
             p.error,
         )
         for p in job.parts
     )
-    return (job.status, job.check, job.rejects, job.error, job.metrika, job.restarted, parts)
+    metrika = job.metrika
+    word = metrika if metrika is not None and metrika.outcome in FINAL_OUTCOMES else None
+    return (job.status, job.check, job.rejects, job.error, word, job.restarted, parts)
 
 
 class JobStore:

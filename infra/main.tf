@@ -62,7 +62,7 @@ locals {
   allocator_environment = { MALLOC_MMAP_THRESHOLD_ = "131072" }
   # What the work-state lifecycle rule deletes under work_prefix (flow/layout.py STATE_FOLDERS);
   # the ledger/ folder beside them has a rule of its own.
-  work_state_folders = ["jobs/", "parts/", "pending/"]
+  work_state_folders = ["jobs/", "parts/", "pending/", "goals/"]
   # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".
   default_counter_environment = var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id }
 

@@ -13,6 +13,9 @@ input bucket itself when it is not set, as for the CLI), under the work prefix (
     parts/<name>/<generation>/part-00001.csv    the parts to upload (role `part`)
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
+    goals/<counter>.json                        the counter's goals as last read, shared by
+                                                every instance (role `goals`)
+    goals/<counter>.lock                        who reads them from Metrica now (`goals-lock`)
     ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
         keys/<name>/<generation>/<job key>/part-00001.keys  a part's row keys (`ledger-keys`)
         sent/<name>/<generation>/<job key>/part-00001.json  its upload was recorded
@@ -40,10 +43,11 @@ REJECTS_SUFFIX = ".rejected.csv"
 _JOBS = "jobs/"
 _PARTS = "parts/"
 _PENDING = "pending/"
+_GOALS = "goals/"
 _LEDGER = "ledger/"
 #: What the work state is made of: deleted after `work_retention_days` by the bucket's
 #: lifecycle rule (infra/main.tf lists the same folders); the ledger is kept longer.
-STATE_FOLDERS = (_JOBS, _PARTS, _PENDING)
+STATE_FOLDERS = (_JOBS, _PARTS, _PENDING, _GOALS)
 LEDGER_FOLDER = _LEDGER
 
 
@@ -55,6 +59,8 @@ class Role(enum.StrEnum):
     STATE = "state"
     PART = "part"
     PENDING = "pending"
+    GOALS = "goals"
+    GOALS_LOCK = "goals-lock"
     LEDGER_KEYS = "ledger-keys"
     LEDGER_SENT = "ledger-sent"
     LEDGER_LOCK = "ledger-lock"
@@ -100,6 +106,12 @@ class WorkLayout:
 
     def pending(self, counter_id: int, uploading_id: int) -> str:
         return f"{self.pending_prefix}{counter_id}/{uploading_id}.json"
+
+    def goals(self, counter_id: int) -> str:
+        return f"{self.prefix}{_GOALS}{counter_id}.json"
+
+    def goals_lock(self, counter_id: int) -> str:
+        return f"{self.prefix}{_GOALS}{counter_id}.lock"
 
     def ledger(self, counter_id: int, kind: str) -> LedgerLayout:
         """The names of one counter's and type's ledger."""

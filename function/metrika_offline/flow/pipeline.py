@@ -44,7 +44,7 @@ from metrika_offline.flow.folder_settings import (
     SettingsProblem,
     find_settings,
 )
-from metrika_offline.flow.goals import GoalCache, GoalCheck
+from metrika_offline.flow.goals import GoalCache, GoalCheck, SharedGoals
 from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
@@ -56,7 +56,7 @@ from metrika_offline.flow.jobs import (
     Status,
 )
 from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import rejects_name
+from metrika_offline.flow.layout import WorkLayout, rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final
 from metrika_offline.flow.observe import QUIET, Observer
@@ -123,7 +123,8 @@ class Pipeline:
         self.work = work if work is not None else store
         self.settings = settings
         self.metrika = MetrikaAccounts.of(metrika)
-        self.goals = GoalCheck(GoalCache(self.metrika))
+        shared = SharedGoals(self.work, WorkLayout(settings.work_prefix))
+        self.goals = GoalCheck(GoalCache(self.metrika, shared=shared))
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
         # The CLI runs each task at once, here; the function queues it (Cloud Tasks); without

@@ -49,8 +49,8 @@ FILES: list[tuple[str, bytes, dict[str, str], str]] = [
     ("incoming/51234567/basic/check-only.csv", samples.basic_csv(3), {"mode": "dry-run"},
      "a dry run: validated, nothing sent"),
     ("incoming/crm/bitrix24/calls-2026-11-29.csv", samples.bitrix24_calls_csv(6), {},
-     "a Bitrix24 call export (Windows-1251, ;, Cyrillic headers, 29.11.2026 14:30 in Moscow "
-     "time, 8 (912) … numbers, 1 500,00 руб) read through the folder's metrika-offline.json"),
+     "Bitrix24's call detail (Windows-1251, ;, its own headers, 29.11.2026 14:30:00 in Moscow "
+     "time, durations as 1 мин, 35 сек) read through the folder's metrika-offline.json"),
 ]  # fmt: skip
 #: Folder settings dropped before the files: the nightly CRM export's folder says how to read it.
 SETTINGS_FILES: list[tuple[str, bytes]] = [

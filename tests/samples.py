@@ -69,6 +69,26 @@ def calls_cp1251_csv(rows: int = 4, *, now: float | None = None) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("cp1251")
 
 
+#: A file name whoever drops a file may choose: Slack markup for a ping and a hidden link.
+SLACK_MARKUP_NAME = "<!channel> <https://evil.example|report>.csv"
+#: What a website visitor may type into a CRM's comment field.
+FORMULA_CELL = '=HYPERLINK("http://evil.example";"открыть")'
+
+
+def calls_with_a_formula_csv(rows: int = 4, *, now: float | None = None) -> bytes:
+    """CALLS from a CRM (UTF-8, semicolons) with a comment column; one more row, whose date
+    cannot be read, holds FORMULA_CELL in its comment, so it goes to the rejects file."""
+    now = time.time() if now is None else now
+    lines = ["UserId;DateTime;PhoneNumber;Tag;Comment"]
+    for i in range(rows):
+        lines.append(
+            f"user{i};{_recent(now, i)};+7 (912) 345-67-{i:02d};Звонок с сайта;перезвонить"
+        )
+    quoted = FORMULA_CELL.replace('"', '""')
+    lines.append(f'user{rows};вчера;+7 (912) 345-67-{rows:02d};Звонок с сайта;"{quoted}"')
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 def chats_csv(*, now: float | None = None) -> bytes:
     """The seed's CHATS sample, with recent dates."""
     now = time.time() if now is None else now
@@ -100,23 +120,29 @@ def big_calls_csv(rows: int, *, now: float | None = None) -> bytes:
 
 
 def bitrix24_calls_csv(rows: int = 5, *, now: float | None = None) -> bytes:
-    """A Bitrix24 call statistics export as a Russian Excel saves it: Windows-1251, semicolons,
-    Cyrillic headers, DD.MM.YYYY HH:MM in Moscow time, numbers with the trunk prefix 8, prices
-    with a space between thousands and a decimal comma, roubles as руб. Read through the
-    column map of docs/folder-settings/bitrix24-calls.json."""
+    """Bitrix24's call detail (telephony statistics) as a Russian Excel saves it: Windows-1251,
+    semicolons, the export's own headers, Дата вызова as DD.MM.YYYY HH:MM:SS in Moscow time,
+    Время звонка spelled out (1 мин, 35 сек), phones as +7 912 345-67-89, Стоимость as the
+    call's telephony cost; plus the ClientID column the folder settings example says to add
+    (the call detail has no Metrica ID of its own). Read through the column map of
+    docs/folder-settings/bitrix24-calls.json."""
     now = time.time() if now is None else now
     header = (
-        "ID контакта;Дата звонка;Номер телефона;Тип звонка;Длительность;Пропущенный;"
-        "Стоимость;Валюта;Ответственный"
+        "Сотрудник;Номер портала;Номер телефона;Тип звонка;Время звонка;Дата вызова;Статус;"
+        "Стоимость;Стоимость расшифровки;Оценка;CRM;Комментарий;ClientID"
     )
     lines = [header]
     moscow = 3 * 3600
     for i in range(rows):
-        when = time.strftime("%d.%m.%Y %H:%M", time.gmtime(_recent(now, i) + moscow))
-        phone = f"8 (912) 345-{10 + i:02d}-{20 + i:02d}"
-        price = f"{1 + i} 500,00" if i % 2 == 0 else ""
+        when = time.strftime("%d.%m.%Y %H:%M:%S", time.gmtime(_recent(now, i) + moscow))
+        phone = f"+7 912 345-{10 + i:02d}-{20 + i:02d}"
         kind = "Входящий" if i % 2 == 0 else "Исходящий"
-        lines.append(f"{1000 + i};{when};{phone};{kind};{60 + i};{i % 2};{price};руб;Иван Петров")
+        talk = f"{1 + i % 3} мин, {(7 * i) % 60} сек" if i % 4 else f"{30 + i} сек"
+        cost = "0,00 руб." if i % 2 == 0 else "1,20 руб."
+        lines.append(
+            f"Иван Петров;+7 (495) 123-45-67;{phone};{kind};{talk};{when};Успешный звонок;"
+            f"{cost};;;Контакт: Олег Иванов;;{1795812345123456789 + i}"
+        )
     return ("\r\n".join(lines) + "\r\n").encode("cp1251")
 
 

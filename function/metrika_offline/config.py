@@ -27,8 +27,10 @@ MAX_PART_BYTES = "MAX_PART_BYTES"
 WORK_PREFIX = "WORK_PREFIX"
 TIMEZONE = "TIMEZONE"
 PHONE_REGION = "PHONE_REGION"  # region of phone numbers written without a country code
-DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how slash dates are read (unset: they are errors)
+DATE_ORDER = "DATE_ORDER"  # DMY or MDY: how 01/11/2026 and 01-11-2026 are read (unset: errors)
+DURATION_FORMAT = "DURATION_FORMAT"  # ms or hms: what 1:35 means (unset: left empty)
 ON_BAD_OPTIONAL = "ON_BAD_OPTIONAL"  # blank (default) or drop-row
+CHAT_SAME_KEY = "CHAT_SAME_KEY"  # keep-last (default) or keep-first: CHATS rows of one file
 MAX_INVALID_RATIO = "MAX_INVALID_RATIO"
 MAX_ERRORS = "MAX_ERRORS"
 STRICT = "STRICT"
@@ -60,6 +62,10 @@ NOTIFY_TELEGRAM_BOT_TOKEN = "NOTIFY_TELEGRAM_BOT_TOKEN"  # noqa: S105 (the varia
 NOTIFY_TELEGRAM_CHAT_ID = "NOTIFY_TELEGRAM_CHAT_ID"
 TELEGRAM_API_URL = "TELEGRAM_API_URL"
 UNKNOWN_GOALS = "UNKNOWN_GOALS"
+# A daily Metrica quota spent: how long a part waits before it is asked about again.
+QUOTA_RETRY_S = "QUOTA_RETRY_S"
+# Send to a counter that is not ready for offline conversions yet (too new).
+IGNORE_VISIT_JOIN_THRESHOLD = "IGNORE_VISIT_JOIN_THRESHOLD"
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 #: The largest file one invocation checks and splits within its time limit, with room to spare
@@ -107,6 +113,12 @@ def parse_bool(value: str, *, name: str) -> bool:
     if lowered in {"0", "false", "no", ""}:
         return False
     raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _switches_from_env(env: Mapping[str, str]) -> dict[str, bool]:
+    """The true/false settings that are set."""
+    switches = ((STRICT, "strict"), (IGNORE_VISIT_JOIN_THRESHOLD, "ignore_visit_join_threshold"))
+    return {field: parse_bool(env[var], name=var) for var, field in switches if var in env}
 
 
 def _parse_number(raw: str, name: str, kind: type[Any]) -> Any:
@@ -164,7 +176,9 @@ class Settings:
     timezone: str = "UTC"
     phone_region: str = "RU"
     date_order: str = ""  # empty: slash dates are errors
+    duration_format: str = ""  # empty: two-part durations (1:35) are left empty
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     max_invalid_ratio: float = 0.5
     max_errors: int = 100  # errors listed in a report; the counts stay exact
     strict: bool = False
@@ -196,6 +210,8 @@ class Settings:
     notify_telegram_chat_id: str = ""
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     unknown_goals: str = "warning"
+    quota_retry_s: float = 3600.0
+    ignore_visit_join_threshold: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.max_part_bytes <= METRIKA_MAX_FILE_BYTES:
@@ -216,6 +232,8 @@ class Settings:
             raise ConfigError(f"{UPLOAD_QUEUE} must contain {{account}}: one queue per account")
         if self.unknown_goals not in UNKNOWN_GOALS_CHOICES:
             raise ConfigError(f"{UNKNOWN_GOALS} must be warning or error")
+        if self.quota_retry_s <= 0:
+            raise ConfigError(f"{QUOTA_RETRY_S} must be a positive number of seconds")
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value these settings hold, for the log redactor."""
@@ -258,7 +276,9 @@ class Settings:
             (TIMEZONE, "timezone", str),
             (PHONE_REGION, "phone_region", str),
             (DATE_ORDER, "date_order", str),
+            (DURATION_FORMAT, "duration_format", str),
             (ON_BAD_OPTIONAL, "on_bad_optional", str),
+            (CHAT_SAME_KEY, "chat_same_key", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
             (WORK_BUCKET, "work_bucket", str),
@@ -276,6 +296,7 @@ class Settings:
             (MAX_EVENT_AGE_S, "max_event_age_s", float),
             (INVOCATION_TIMEOUT_S, "invocation_timeout_s", float),
             (POLL_GIVE_UP_S, "poll_give_up_s", float),
+            (QUOTA_RETRY_S, "quota_retry_s", float),
             (LEDGER_WINDOW_DAYS, "ledger_window_days", float),
             (LEDGER_MAX_KEYS, "ledger_max_keys", int),
         ):
@@ -293,8 +314,7 @@ class Settings:
                 values["default_type"] = ConversionType.parse(kind_raw)
             except ValueError as exc:
                 raise ConfigError(f"{DEFAULT_TYPE}: {exc}") from None
-        if STRICT in env:
-            values["strict"] = parse_bool(env[STRICT], name=STRICT)
+        values.update(_switches_from_env(env))
         unknown_goals = env.get(UNKNOWN_GOALS, "").strip().lower()
         if unknown_goals:
             values["unknown_goals"] = unknown_goals

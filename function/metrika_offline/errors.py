@@ -9,11 +9,15 @@
     │   ├── MetrikaAuthError        401, 403 invalid_token/access_denied: stop
     │   │   └── NoTokenForCounter   no token is configured for the counter's account
     │   ├── MetrikaRejectedError    400, 404, 409…: Metrica refused the request: stop
+    │   ├── MetrikaWait             not now, later: the part waits (not retried in the run)
+    │   │   ├── MetrikaNotReady     400 "Загрузить данные сейчас невозможно…": a new counter
+    │   │   └── MetrikaDailyQuota   429 quota_requests_by_uid / quota_requests_by_counter_id
     │   └── MetrikaRetryableError ◆ worth another try, later
     │       ├── MetrikaQuotaError       429, 420, 403 quota_*: wait (retry_after)
     │       └── MetrikaTransientError   5xx, timeouts, connection errors: retry
-    │           └── MetrikaAmbiguousError  the body went out, the answer did not come
-    │                                      back: look the upload up before sending again
+    │           └── MetrikaAmbiguousError  the body went out and no clear answer came
+    │                                      back (none, 5xx, 408): look the upload up
+    │                                      before sending again
     └── RetryLater                  the work is not done and the job state says where to
         │                           resume: deliver the event again (CLI: run again)
         ├── ClaimHeld               another live worker holds the job
@@ -80,6 +84,43 @@ class NoTokenForCounter(MetrikaAuthError):
 
 class MetrikaRejectedError(MetrikaError):
     """Metrica refused the request (bad file, bad parameter, unknown counter)."""
+
+
+class MetrikaWait(MetrikaError):
+    """Metrica will not take this now but will later: the part waits instead of retrying.
+
+    `not_before` is when to ask again (Unix seconds) when Metrica said; None leaves it to the
+    caller (a daily quota waits QUOTA_RETRY_S).
+    """
+
+    #: The stable code the part's wait carries.
+    code = "metrika-wait"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        error_type: str = "",
+        metrika_message: str = "",
+        not_before: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, error_type=error_type, metrika_message=metrika_message
+        )
+        self.not_before = not_before
+
+
+class MetrikaNotReady(MetrikaWait):
+    """The counter takes no uploads yet (too new): Metrica names the date it will."""
+
+    code = "metrika-not-ready"
+
+
+class MetrikaDailyQuota(MetrikaWait):
+    """A daily request quota is spent (per user or per counter): ask again much later."""
+
+    code = "metrika-daily-quota"
 
 
 class RetryLater(MetrikaOfflineError):

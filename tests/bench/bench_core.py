@@ -17,6 +17,9 @@ work slows both sides of a pair alike:
 - The duplicate check's cost per row (in process: validate with and without it).
 - Peak resident memory of `metrika-offline split` on the dirty export and on one ten times
   its size (target: flat).
+- The rejects file's formula guard (in process): the check of a file whose every row is
+  rejected (and whose every phone starts with `+`, the guard's slow case), writing its rejects
+  file with the guard and with the guard swapped for a plain copy of the cells, paired.
 - `frictionless validate` (in process, on a slice) as a yardstick.
 
 Files are generated under `.bench/` (git-ignored) and reused while the generator is unchanged.
@@ -292,6 +295,58 @@ def dedupe_ns_per_row(path: Path) -> int:
     return round((best[True] - best[False]) / rows * 1e9)
 
 
+class _NullWriter:
+    def write(self, data: bytes, /) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+def all_rejected(path: Path, source: Path, size: int = SLICE) -> None:
+    """`source`'s first rows up to `size` bytes, each with a DateTime that cannot be read."""
+    with source.open(encoding="utf-8", newline="") as stream, path.open("w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        for row in csv.reader(stream):
+            if row[0] != "UserId":
+                row[3] = "вчера"
+            writer.writerow(row)
+            if out.tell() >= size:
+                break
+
+
+def rejects_guard(path: Path) -> dict[str, float]:
+    """CPU of the check writing the rejects file of `path` (every row rejected), with the
+    formula guard against without it: the median ratio of PAIRS pairs, and ns a row."""
+    from metrika_offline.check import rejects as rejects_module
+
+    guard = rejects_module.defused
+    options = CheckOptions(type=ConversionType.CALLS, max_invalid_ratio=1.0, max_dedupe_keys=0)
+
+    def run() -> tuple[float, int]:
+        start = time.process_time()
+        with path.open("rb") as stream:
+            report = check_file(stream, options, rejects=_NullWriter)
+        return time.process_time() - start, report.rows.invalid
+
+    ratios, costs = [], []
+    try:
+        for _ in range(PAIRS):
+            rejects_module.defused = list
+            without, rows = run()
+            rejects_module.defused = guard
+            with_guard, _ = run()
+            ratios.append(with_guard / without)
+            costs.append((with_guard - without) / rows * 1e9)
+    finally:
+        rejects_module.defused = guard
+    return {
+        "rows": rows,
+        "cpu_ratio": round(statistics.median(ratios), 3),
+        "ns_per_row": round(statistics.median(costs)),
+    }
+
+
 def frictionless_mb_s(path: Path) -> float:
     import frictionless
     from frictionless import system
@@ -347,6 +402,9 @@ def main() -> None:
     for shape, path in files.items():
         figures[shape] = _measure_shape(path, split_dir)
     figures["dedupe_ns_per_row"] = dedupe_ns_per_row(files["dirty"])
+    rejected = BENCH_DIR / "core-calls-all-rejected.csv"
+    all_rejected(rejected, files["dirty"])
+    figures["rejects_guard"] = rejects_guard(rejected)
     figures["frictionless_mb_s_cpu"] = round(frictionless_mb_s(sliced), 2)
     small_rss, _ = peak_rss(rss_small, BENCH_DIR / "core-split-rss")
     large_rss, large_s = peak_rss(rss_large, BENCH_DIR / "core-split-rss")
@@ -378,11 +436,14 @@ def report(figures: dict[str, Any]) -> str:
     frictionless = figures["frictionless_mb_s_cpu"]
     plain = figures["plain"]["validate"]["mb_s_cpu"]
     rss = figures["peak_rss_mb"]
+    guard = figures["rejects_guard"]
     lines += [
         f"start-up: metrika-offline validate (one row) {start['cli_cpu_ms']} ms CPU, "
         f"python -c pass {start['python_cpu_ms']} ms ({start['times_python_pass']}x; imports "
         f"{start['imports_cpu_ms']} ms)",
         f"duplicate check: {figures['dedupe_ns_per_row']} ns a row",
+        f"rejects formula guard, every row rejected: {guard['cpu_ratio']:.3f}x CPU of the check "
+        f"without it ({guard['ns_per_row']} ns a row, {guard['rows']} rows)",
         f"frictionless validate: {frictionless} MB/s (validate on plain: "
         f"{plain / frictionless:.1f}x)",
         "peak RSS of split: "

@@ -3,6 +3,10 @@
 - Per row: `check_file` on a BASIC export of 300,000 rows (a nightly 7-day window: six rows in
   seven sent before) with the ledger (stable keys hashed, looked up, each part's keys written)
   against the same check without it. CPU seconds of this process, best of three interleaved.
+- CHATS: the in-file rule (`chat_same_key`: keep-last, the later version of a chat is sent)
+  against the rule it replaced (keep-first, a later row of a chat is a duplicate), on a CHATS
+  export of 300,000 chats, without the ledger and with it (the ledger also takes each row's
+  version key). CPU seconds of this process, best of three interleaved.
 - Memory and time of reading the ledger: a child process opens a ledger of 1 M and of 20 M keys
   (28 daily entries on a local folder store, as the function lays them out) through the real
   `Ledger.open`, and reports its resident set before and its high-water mark after.
@@ -109,6 +113,52 @@ def _time_check(data: bytes, ledger: _Ledger | None) -> tuple[float, int]:
     return time.process_time() - start, report.rows.already_sent
 
 
+def _chats_export() -> bytes:
+    rng = np.random.default_rng(5)
+    lines = ["ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Tag,Price,Currency"]
+    clients = rng.integers(10**17, 10**18, ROWS)
+    phones = rng.integers(0, 10**7, ROWS)
+    for i in range(ROWS):
+        answered, price = i % 2, 100 + i % 9_000
+        lines.append(
+            f"{clients[i]},{NOW - DAY - i},whatsapp,+7912{phones[i]:07d},{answered},lead,"
+            f"{price}.00,RUB"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _time_chats(data: bytes, rule: str, ledger: _Ledger | None) -> float:
+    options = CheckOptions(type=ConversionType.CHATS, now=NOW, chat_same_key=rule)
+    sink = _NullSink()
+    start = time.process_time()
+    check_file(
+        io.BytesIO(data),
+        options,
+        sink=sink,
+        sent=ledger,
+        part_keys=sink if ledger is not None else None,
+    )
+    return time.process_time() - start
+
+
+def chats_rule() -> None:
+    data = _chats_export()
+    ledger = _Ledger(_filler(1_000_000, seed=9))
+    best: dict[tuple[str, bool], float] = {}
+    for _ in range(REPEATS):
+        for rule in ("keep-first", "keep-last"):
+            for with_ledger in (False, True):
+                elapsed = _time_chats(data, rule, ledger if with_ledger else None)
+                key = (rule, with_ledger)
+                best[key] = min(best.get(key, elapsed), elapsed)
+    for with_ledger, label in ((False, "without the ledger"), (True, "with a 1 M-key ledger")):
+        old, new = best[("keep-first", with_ledger)], best[("keep-last", with_ledger)]
+        print(
+            f"CHATS {label}: keep-last {new / ROWS * 1e9:.0f} ns a row, keep-first "
+            f"{old / ROWS * 1e9:.0f} ({new / old:.2f}x)"
+        )
+
+
 # The child reads a ledger laid out by the parent and reports its own memory.
 _READ_SCRIPT = """
 import sys, time
@@ -202,6 +252,7 @@ def main() -> None:
             f"with a ledger of {size / 1e6:g} M keys: {best[str(size)] / ROWS * 1e9:.0f} ns a row, "
             f"+{cost:.0f} ns a row ({best[str(size)] / base:.2f}x the check without it)"
         )
+    chats_rule()
     for size in LEDGER_SIZES:
         keys, elapsed, added_mb = _read_ledger(size)
         print(

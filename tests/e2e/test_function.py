@@ -69,9 +69,8 @@ def test_a_crm_export_goes_through_its_folder_settings(local_stack: LocalStack) 
         "header-renamed",
         "unknown-column",
         "datetime-day-first",
-        "phone-national",
-        "thousands-spaces-removed",
-        "currency-rouble",
+        "phone-normalized",
+        "duration-converted",
     }
     assert [(u.counter_id, u.type, u.rows) for u in local_stack.uploads()] == [(888, "CALLS", 4)]
     assert local_stack.gcs.store.read_bytes(folder + "metrika-offline.json.result.json") is None
@@ -181,12 +180,15 @@ def test_metrica_faults_end_in_success(local_stack: LocalStack) -> None:
         Fault.http(503, endpoint="upload"),
         Fault.http(500, endpoint="upload"),
         Fault.quota(retry_after=1, endpoint="upload"),
+        # Metrica's 504 `timeout`: the upload was made, the answer says 5xx.
+        Fault.http(504, "timeout", endpoint="upload", made=True),
     )
     local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
     local_stack.settle(timeout=120)
     result = local_stack.result("incoming/1/leads.csv")
     assert result["status"] == "uploaded"
-    assert len(local_stack.uploads()) == 1
+    [made] = local_stack.metrika.uploads
+    assert result["parts"][0]["uploading"]["id"] == made.id
 
 
 def test_a_400_is_a_rejected_result_and_no_retry(local_stack: LocalStack) -> None:
@@ -246,3 +248,17 @@ def test_a_clean_single_part_file_costs_at_most_four_events(
     assert names.count("incoming/1/leads.csv") == 1
     assert len(names) <= 4, names
     assert len(local_stack.uploads()) == 1
+
+
+@pytest.mark.parametrize("stack_env", [{"QUOTA_RETRY_S": "16"}], indirect=True)
+def test_a_daily_quota_puts_the_task_back_for_its_time(local_stack: LocalStack) -> None:
+    """The part waits; its task comes back at its schedule_time through the queue (the
+    emulator holds a task until then) and sends it, once. Nothing polls for it."""
+    local_stack.metrika.script(Fault.quota(error_type="quota_requests_by_uid", endpoint="upload"))
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle(timeout=120)
+    result = local_stack.result("incoming/1/leads.csv")
+    assert result["status"] == "uploaded"
+    assert len(local_stack.uploads()) == 1
+    waited = [d for d in local_stack.tap.deliveries if "-w" in d.task]
+    assert len(waited) == 1, [d.task for d in local_stack.tap.deliveries]

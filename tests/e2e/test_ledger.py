@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from metrika_offline.check.sent import KEY_VERSION
+from metrika_offline.check.sent import KEY_VERSION, ROW_VERSION
 from tests.e2e.conftest import COUNTER, LocalStack
 
 DAY = 86_400
@@ -38,9 +38,9 @@ def _key(client: int, when: int, target: str) -> int:
     )
 
 
-def _sent_keys(stack: LocalStack) -> list[int]:
+def _sent_keys(stack: LocalStack, kind: str = "BASIC") -> list[int]:
     """Every key the ledger holds as sent (the parts' rows as they were uploaded)."""
-    prefix = f"metrika-offline/ledger/{COUNTER}/BASIC/"
+    prefix = f"metrika-offline/ledger/{COUNTER}/{kind}/"
     infos = list(stack.work.list(prefix))
     sent = {i.name[len(prefix) + 5 : -5] for i in infos if i.name.startswith(prefix + "sent/")}
     keys: list[int] = []
@@ -119,3 +119,57 @@ def test_resend_sends_again_on_purpose(local_stack: LocalStack) -> None:
         0,
     )
     assert [u.rows for u in local_stack.uploads()] == [7 * PER_DAY, 7 * PER_DAY]
+
+
+# --- CHATS: a later upload of the same chat is an update ------------------------------------------
+
+CHAT_HEADER = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency\n"
+CHAT_AT = NOW - DAY - 3_600
+
+
+def _chat_file(answered: str, price: str, currency: str) -> bytes:
+    """The chats guide's story: the chat first, then whether it was answered and what it
+    earned, with exactly the same DateTime, platform and contact."""
+    row = f"133591247640966458,{CHAT_AT},whatsapp,+71234567890,{answered},{price},{currency}\n"
+    return (CHAT_HEADER + row).encode()
+
+
+def _chat_version(answered: str, price: str, currency: str) -> int:
+    """A chat's version key as the ledger stores it: every CHATS column in the type's order."""
+    cells = ["133591247640966458", "", "", "", str(CHAT_AT), "whatsapp", "", "", "+71234567890"]
+    cells += [answered, "", price, currency, "", ""]
+    digest = hashlib.blake2b("\x1f".join(cells).encode(), digest_size=8, person=ROW_VERSION)
+    return int.from_bytes(digest.digest(), "little")
+
+
+def test_a_chat_sent_again_with_its_outcome_is_an_update_and_a_repeat_is_not(
+    local_stack: LocalStack,
+) -> None:
+    folder = f"incoming/{COUNTER}/CHATS"
+    day1, day2, day3 = (f"{folder}/chats-day{n}.csv" for n in (1, 2, 3))
+    local_stack.drop(day1, _chat_file("", "", ""))
+    local_stack.settle()
+    local_stack.drop(day2, _chat_file("1", "1500.00", "RUB"))
+    local_stack.settle()
+    local_stack.drop(day3, _chat_file("1", "1500.00", "RUB"))
+    local_stack.settle()
+
+    first, update, repeat = (local_stack.result(name) for name in (day1, day2, day3))
+    assert [r["status"] for r in (first, update, repeat)] == ["uploaded"] * 3
+    assert (update["rows"]["valid"], update["rows"]["already_sent"]) == (1, 0)
+    warning = next(w for w in update["warnings"] if w["code"] == "chat-update")
+    assert (warning["count"], warning["line"]) == (1, 2)
+    assert "chats-day1.csv" in warning["message"]
+    assert not any(w["code"] == "already-sent" for w in update["warnings"])
+    assert (repeat["rows"]["valid"], repeat["rows"]["already_sent"], repeat["parts"]) == (
+        0,
+        1,
+        [],
+    )
+    assert not any(w["code"] == "chat-update" for w in repeat["warnings"])
+
+    uploads = local_stack.uploads()
+    assert [(u.type, u.rows) for u in uploads] == [("CHATS", 1), ("CHATS", 1)]
+    sent = set(_sent_keys(local_stack, "CHATS"))
+    assert _chat_version("", "", "") in sent
+    assert _chat_version("1", "1500.00", "RUB") in sent

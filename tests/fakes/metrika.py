@@ -1,14 +1,29 @@
 """A fake Yandex Metrica offline conversions API: a real HTTP server, strict where Metrica is.
 
-Built from docs/metrika-api.md, independently of the package's own checker, so that it catches
-the package's mistakes rather than sharing them. It implements
+Built from docs/metrika-api.md (Yandex's reference pages and the public copy of Metrica's own
+API tests, `OfflineConversionUploadTest` and its neighbours), independently of the package's
+own checker, so that it catches the package's mistakes rather than sharing them. It implements
 
     POST {prefix}/upload?type=&comment=       multipart, one `file` part (streamed, never kept)
+         &ignore_visit_join_threshold=1 (BASIC) / &ignore_calls_visit_join_threshold=1 (CALLS)
     GET  {prefix}/uploading/{id}
-    GET  {prefix}/uploadings?limit=&offset=&type=     newest first
+    GET  {prefix}/uploadings?limit=&offset=&type=     ONE type (BASIC when none is named),
+                                                      oldest first, limit up to 10000
     GET  {prefix}/visit_join_threshold
     with {prefix} = /management/v1/counter/{counterId}/offline_conversions
+    GET  /management/v1/counter/{counterId}               the counter, with `permission`
+    GET  /management/v1/counters                          the counters the token reaches
     GET  /management/v1/counter/{counterId}/goals     the goals scripted for the counter
+
+As Metrica's tests show it: a new upload answers `UPLOADED`; `uploadings` without `type` lists
+BASIC uploads only (the documented default; the tests' BASIC list holds none of the counter's
+CALLS uploads), in the order they were made (oldest first: the order is not documented, and
+this reading breaks any code that assumes the newest come first); a counter set "not ready
+until" a date refuses uploads with `400 Загрузить данные сейчас невозможно. Загрузка станет
+доступна <date>` unless they carry the type's ignore parameter, which also turns the
+counter's extended linking window on (`offline_options`); daily quotas per token and per
+counter answer `429 quota_requests_by_uid` / `quota_requests_by_counter_id` with Metrica's
+Russian words; refusals the tests spell out are spelled as they do.
 
 and refuses, with Metrica's error body and codes: a missing OAuth header (401), an unknown token
 (403 invalid_token), a counter the token may not see (403 access_denied: `counters` for every
@@ -22,14 +37,15 @@ Row counts: `source_quantity` is the number of records after the header (line br
 quoted fields do not end a record; a blank line counts as a record, as nothing documents that
 Metrica skips them). A UTF-8 byte order mark is accepted and journaled (`bom`).
 
-Accepted uploads move PREPARED → UPLOADED → EXPORTED → MATCHED → PROCESSED (or the scripted
+Accepted uploads move UPLOADED → EXPORTED → MATCHED → PROCESSED (or the scripted
 LINKAGE_FAILURE) on a clock the test controls (`advance`). Faults are scripted per request, in
-order: an HTTP error (500, 503, 504, 429/420 with Retry-After…), a slow answer, or a dropped
-connection after the whole body was received (the upload is recorded, the client gets no
-answer). `hold()` parks requests mid-flight until the test releases them. Everything that
-arrived is in `journal` (never the token: a short hash of it, `token_sha`). The same controls
-are served over HTTP under `/_fake/`, for tests and demos that run the fake in another process
-(`FakeMetrikaControl`).
+order: an HTTP error (500, 503, 504, 429/420 with Retry-After…), the same after the request was
+handled (`made=True`: the upload exists, the client is told 5xx, as a 504 `timeout` can),
+a slow answer, or a dropped connection after the whole body was received (the upload is
+recorded, the client gets no answer). `hold()` parks requests mid-flight until the test
+releases them. Everything that arrived is in `journal` (never the token: a short hash of it,
+`token_sha`). The same controls are served over HTTP under `/_fake/`, for tests and demos that
+run the fake in another process (`FakeMetrikaControl`).
 
 Run alone: `python -m tests.fakes.metrika --port 8765 [--token T] [--step-seconds S]`.
 """
@@ -63,9 +79,38 @@ METRIKA_MAX_FILE_BYTES = 1_000_000_000
 PARALLEL_LIMIT = 3
 COMMENT_MAX_CHARS = 255
 TYPES = ("BASIC", "CALLS", "CHATS")
-LIFECYCLE = ("PREPARED", "UPLOADED", "EXPORTED", "MATCHED")
+LIFECYCLE = ("UPLOADED", "EXPORTED", "MATCHED")
+#: The largest and default `limit` of `uploadings` (the reference page).
+LIST_LIMIT = 10000
+#: The upload parameter that lets a file into a counter that is not ready, per type.
+IGNORE_THRESHOLD = {
+    "BASIC": "ignore_visit_join_threshold",
+    "CALLS": "ignore_calls_visit_join_threshold",
+}
+#: Metrica's words, as its API tests match them (`ManagementError`).
+NOT_READY_MESSAGE = "Загрузить данные сейчас невозможно. Загрузка станет доступна {date}"
+UID_QUOTA_MESSAGE = "Превышена квота на количество запросов к API для пользователя"
+COUNTER_QUOTA_MESSAGE = "Превышена квота на количество запросов к счётчику"
+UNAUTHORIZED_MESSAGE = "Неавторизованный пользователь"
+INVALID_TOKEN_MESSAGE = "Invalid oauth_token"
+ACCESS_DENIED_MESSAGE = "Access is denied"
+NOT_FOUND_MESSAGE = "Entity not found"
+EMPTY_FILE_MESSAGE = "The file is empty"
+BAD_DATA_MESSAGE = "Неверный формат данных, ошибка в строке номер {line}"
+MISSING_COLUMN_MESSAGE = "Отсутствует обязательная колонка {column}"
+MISSING_PART_MESSAGE = "Не найден параметр запроса. file"
+BAD_MULTIPART_MESSAGE = "Некорректный формат multipart запроса."
+WRONG_PARAMETER_MESSAGE = "Wrong parameter value"
 FINAL_STATUSES = ("PROCESSED", "LINKAGE_FAILURE")
-ENDPOINTS = ("upload", "uploading", "uploadings", "visit_join_threshold", "goals")
+ENDPOINTS = (
+    "upload",
+    "uploading",
+    "uploadings",
+    "visit_join_threshold",
+    "goals",
+    "counter",
+    "counters",
+)
 
 #: Columns each type needs in its header: every group must be present by at least one name.
 #: Kept here on purpose rather than imported: the fake checks the package, not itself.
@@ -80,6 +125,8 @@ _PATH = re.compile(
     r"(?P<endpoint>upload|uploadings|visit_join_threshold|uploading/(?P<id>\d+))/?$"
 )
 _GOALS_PATH = re.compile(r"^/management/v1/counter/(?P<counter>\d+)/(?P<endpoint>goals)/?$")
+_COUNTER_PATH = re.compile(r"^/management/v1/(?P<endpoint>counter)/(?P<counter>\d+)/?$")
+_COUNTERS_PATH = re.compile(r"^/management/v1/(?P<endpoint>counters)/?$")
 _READ_CHUNK = 256 * 1024
 _MAX_PART_HEADERS = 16 * 1024
 _MAX_HEADER_LINE = 64 * 1024
@@ -89,8 +136,8 @@ _DEFAULT_ERROR_TYPES = {
     403: "access_denied",
     404: "not_found",
     409: "conflict",
-    420: "quota_requests_by_uid",
-    429: "quota_requests_by_uid",
+    420: "quota_requests_by_ip",
+    429: "quota_requests_by_ip",
     500: "backend_error",
     503: "backend_error",
     504: "timeout",
@@ -104,7 +151,8 @@ _DEFAULT_ERROR_TYPES = {
 class Fault:
     """What to do to one request. `endpoint` None matches any of ENDPOINTS.
 
-    kind "status": answer `status` with Metrica's error body (the body is read, nothing kept);
+    kind "status": answer `status` with Metrica's error body (the body is read, nothing kept;
+        with `made`, the request is handled first: an upload is made, then refused with it);
     kind "drop": handle the request, then close the connection without answering;
     kind "slow": handle the request, then wait `delay_s` (or until released) before answering.
     """
@@ -116,6 +164,7 @@ class Fault:
     retry_after: str | None = None
     delay_s: float = 0.0
     endpoint: str | None = None
+    made: bool = False
 
     @classmethod
     def http(
@@ -126,6 +175,7 @@ class Fault:
         message: str = "",
         retry_after: float | str | None = None,
         endpoint: str | None = None,
+        made: bool = False,
     ) -> Fault:
         return cls(
             "status",
@@ -134,6 +184,7 @@ class Fault:
             message=message or f"scripted {status}",
             retry_after=None if retry_after is None else str(retry_after),
             endpoint=endpoint,
+            made=made,
         )
 
     @classmethod
@@ -142,7 +193,7 @@ class Fault:
         retry_after: float | str | None = None,
         *,
         status: int = 429,
-        error_type: str = "quota_requests_by_uid",
+        error_type: str = "quota_requests_by_ip",
         endpoint: str | None = None,
     ) -> Fault:
         return cls.http(status, error_type, retry_after=retry_after, endpoint=endpoint)
@@ -216,6 +267,8 @@ class JournalEntry:
     in_flight: int  # requests of this token in flight when this one arrived, itself included
     at: float  # the fake clock
     token_sha: str = ""  # the first 12 hex digits of the token's SHA-256 ("" without a token)
+    query: tuple[tuple[str, str], ...] = ()  # the query parameters, as sent
+    limit: int | None = None  # `uploadings`: the page size asked for
 
     @property
     def recorded(self) -> bool:
@@ -231,6 +284,7 @@ class JournalEntry:
     def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
         values = dict(data)
         values["columns"] = tuple(values.get("columns", ()))
+        values["query"] = tuple(tuple(pair) for pair in values.get("query", ()))
         return cls(**values)
 
 
@@ -471,14 +525,14 @@ def check_columns(kind: str, columns: Sequence[str]) -> str | None:
     """Metrica's complaint about a header, or None. Names match in any case."""
     lowered = [name.lower() for name in columns]
     if any(not name for name in lowered):
-        return "bad data format, error in line 1: a column has no name"
+        return BAD_DATA_MESSAGE.format(line=1) + ": a column has no name"
     duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
     if duplicates:
-        return f"bad data format, error in line 1: duplicate column {duplicates[0]}"
+        return BAD_DATA_MESSAGE.format(line=1) + f": duplicate column {duplicates[0]}"
     for group in REQUIRED_COLUMNS[kind]:
         if not any(name.lower() in lowered for name in group):
             wanted = group[0] if len(group) == 1 else "one of " + ", ".join(group)
-            return f"required column missing: {wanted}"
+            return MISSING_COLUMN_MESSAGE.format(column=wanted)
     return None
 
 
@@ -590,6 +644,8 @@ class _Request:
     in_flight: int = 0
     at: float = 0.0
     token_sha: str = ""
+    query: tuple[tuple[str, str], ...] = ()
+    limit: int | None = None
     journaled: bool = False
 
 
@@ -607,7 +663,10 @@ class FakeMetrika:
         access: Mapping[str, Collection[int]] | None = None,
         parallel_limit: int = PARALLEL_LIMIT,
         visit_join_days: int = 21,
-        untyped_list_types: Collection[str] = TYPES,
+        untyped_list_types: Collection[str] = ("BASIC",),
+        newest_first: bool = False,
+        daily_requests_per_token: int | None = None,
+        daily_requests_per_counter: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
@@ -625,8 +684,16 @@ class FakeMetrika:
         self._goals: dict[int, list[dict[str, Any]]] = {}
         self._parallel_limit = parallel_limit
         self._visit_join_days = visit_join_days
-        # Which types `uploadings` without `type` lists: undocumented, so tests can narrow it.
+        # Which types `uploadings` without `type` lists: BASIC, the documented default.
         self._untyped_list_types = frozenset(untyped_list_types)
+        self._newest_first = newest_first  # the order our code once assumed, for contrast
+        self._daily_per_token = daily_requests_per_token
+        self._daily_per_counter = daily_requests_per_counter
+        # Counter -> (Unix seconds until which it refuses BASIC and CALLS uploads without the
+        # ignore parameter, the date's format), and the types whose extended window is on.
+        self._not_ready: dict[int, tuple[float, str]] = {}
+        self._extended: dict[int, set[str]] = {}
+        self._counter_info: dict[int, dict[str, Any]] = {}
         self._host, self._port = host, port
         self.verbose = verbose
         self._lock = threading.Lock()
@@ -646,6 +713,7 @@ class FakeMetrika:
         self._max_in_flight = 0
         self._next_id = 1001
         self._seq = 0
+        self._requests_by_day: dict[tuple[str, int], int] = {}
 
     # --- lifecycle ---
 
@@ -706,6 +774,65 @@ class FakeMetrika:
         "url": "lead_form"}]}. A counter without scripted goals has none."""
         with self._lock:
             self._goals[int(counter_id)] = [dict(goal) for goal in goals]
+
+    def wall(self) -> float:
+        """The fake's Unix time: the real one moved on by `advance`."""
+        return time.time() + self._offset
+
+    def set_not_ready(
+        self, counter_id: int, until: float, *, date_format: str = "%d.%m.%Y"
+    ) -> None:
+        """Refuse the counter's BASIC and CALLS uploads until `until` (Unix seconds), as
+        Metrica refuses a counter too new, naming the date in `date_format` (Moscow time)."""
+        with self._lock:
+            self._not_ready[int(counter_id)] = (until, date_format)
+
+    def offline_options(self, counter_id: int) -> dict[str, int]:
+        """The counter's extended linking window per type, as `GET counter/{id}` shows it in
+        `offline_options` (an upload with the ignore parameter turns it on)."""
+        with self._lock:
+            on = set(self._extended.get(int(counter_id), set()))
+        return {
+            "offline_conversion_extended_threshold": int("BASIC" in on),
+            "offline_calls_extended_threshold": int("CALLS" in on),
+        }
+
+    def seed(
+        self,
+        counter_id: int,
+        count: int,
+        *,
+        type: str = "BASIC",
+        comment: str = "earlier upload",
+        age_s: float = 7 * 86400.0,
+    ) -> None:
+        """Make `count` uploads as if they had arrived `age_s` seconds ago (final already),
+        without a request each: a counter with a long history."""
+        with self._lock:
+            start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._offset - age_s)
+            for index in range(count):  # a second apart, the last `age_s` ago
+                created = start - dt.timedelta(seconds=count - index)
+                stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+                self._uploads[self._next_id] = FakeUpload(
+                    id=self._next_id,
+                    counter_id=int(counter_id),
+                    type=type,
+                    comment=comment,
+                    filename="old.csv",
+                    bytes=100,
+                    rows=1,
+                    columns=(),
+                    created_at=self.now() - age_s,
+                    create_time=stamp,
+                    outcome=Outcome(),
+                )
+                self._next_id += 1
+
+    def set_counter(self, counter_id: int, **fields: Any) -> None:
+        """What `GET counter/{id}` answers for the counter, over the defaults (`permission`
+        "own", `owner_login` "metrika-owner")."""
+        with self._lock:
+            self._counter_info[int(counter_id)] = dict(fields)
 
     def script_outcome(self, *outcomes: Outcome) -> None:
         """Queue outcomes; each is used by the next accepted upload it matches."""
@@ -865,21 +992,70 @@ class FakeMetrika:
                     in_flight=request.in_flight,
                     at=request.at,
                     token_sha=request.token_sha,
+                    query=request.query,
+                    limit=request.limit,
                 )
             )
 
     def _list(self, counter_id: int, kind: str | None) -> list[dict[str, Any]]:
         with self._lock:
             now = self.now()
+            order = -1 if self._newest_first else 1
             return [
                 self._uploading_json(upload, now)
-                for upload in sorted(self._uploads.values(), key=lambda u: -u.id)
+                for upload in sorted(self._uploads.values(), key=lambda u: order * u.id)
                 if upload.counter_id == counter_id
                 and (
                     upload.type == kind
                     or (kind is None and upload.type in self._untyped_list_types)
                 )
             ]
+
+    def _not_ready_message(self, counter_id: int, kind: str, ignored: bool) -> str | None:
+        """Metrica's refusal of an upload to a counter that is not ready yet, or None."""
+        with self._lock:
+            held = self._not_ready.get(counter_id)
+            if held is None or kind not in IGNORE_THRESHOLD:
+                return None
+            until, date_format = held
+            if ignored:
+                self._extended.setdefault(counter_id, set()).add(kind)
+                return None
+            if time.time() + self._offset >= until:
+                return None
+        moscow = dt.timezone(dt.timedelta(hours=3))
+        date = dt.datetime.fromtimestamp(until, moscow).strftime(date_format)
+        return NOT_READY_MESSAGE.format(date=date)
+
+    def _over_daily_quota(self, token: str, counter_id: int | None) -> tuple[str, str] | None:
+        """(error_type, message) once a daily quota is spent; else counts this request."""
+        with self._lock:
+            day = int((time.time() + self._offset) // 86400)
+            keys = [(f"token:{token}", self._daily_per_token)]
+            if counter_id is not None:
+                keys.append((f"counter:{counter_id}", self._daily_per_counter))
+            for key, limit in keys:
+                if limit is not None and self._requests_by_day.get((key, day), 0) >= limit:
+                    if key.startswith("token:"):
+                        return "quota_requests_by_uid", UID_QUOTA_MESSAGE
+                    return "quota_requests_by_counter_id", COUNTER_QUOTA_MESSAGE
+            for key, _ in keys:
+                self._requests_by_day[(key, day)] = self._requests_by_day.get((key, day), 0) + 1
+        return None
+
+    def _counter_json(self, counter_id: int) -> dict[str, Any]:
+        with self._lock:
+            extra = dict(self._counter_info.get(counter_id, {}))
+        info: dict[str, Any] = {
+            "id": counter_id,
+            "name": f"Counter {counter_id}",
+            "site": "example.ru",
+            "owner_login": "metrika-owner",
+            "permission": "own",
+            "offline_options": self.offline_options(counter_id),
+        }
+        info.update(extra)
+        return info
 
     def _get(self, counter_id: int, uploading_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -888,7 +1064,14 @@ class FakeMetrika:
                 return None
             return self._uploading_json(upload, self.now())
 
-    def _threshold(self) -> str:
+    def _threshold(self, counter_id: int) -> str:
+        """The earliest date conversions link from; for a counter not ready yet, the time
+        uploads open (our reading: nothing documents what Metrica answers then)."""
+        with self._lock:
+            held = self._not_ready.get(counter_id)
+        now = time.time() + self._offset
+        if held is not None and held[0] > now:
+            return dt.datetime.fromtimestamp(held[0], dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         today = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._offset)
         return (today - dt.timedelta(days=self._visit_join_days)).strftime("%Y-%m-%d")
 
@@ -899,6 +1082,15 @@ class FakeMetrika:
         if token in self._access:
             return counter_id in self._access[token]
         return self._counters is None or counter_id in self._counters
+
+    def _reachable(self, token: str) -> set[int]:
+        """The counters a token's account reaches, as far as the fake knows them."""
+        if token in self._access:
+            return set(self._access[token])
+        with self._lock:
+            known = {u.counter_id for u in self._uploads.values()} | set(self._goals)
+            known |= set(self._counter_info) | set(self._not_ready)
+        return set(self._counters) if self._counters is not None else known
 
     def _goals_of(self, counter_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -1029,12 +1221,19 @@ class _Handler(BaseHTTPRequestHandler):
         body: _Body,
         length: int,
     ) -> _Answer | None:
-        match = _PATH.match(request.path) or _GOALS_PATH.match(request.path)
+        match = (
+            _PATH.match(request.path)
+            or _GOALS_PATH.match(request.path)
+            or _COUNTER_PATH.match(request.path)
+            or _COUNTERS_PATH.match(request.path)
+        )
         if match is None:
             body.drain()
-            return self._refuse(404, "not_found", "unknown method")
+            return self._refuse(404, "not_found", NOT_FOUND_MESSAGE)
         request.endpoint = match["endpoint"].split("/", 1)[0]
-        request.counter_id = int(match["counter"])
+        groups = match.groupdict()
+        request.counter_id = int(groups["counter"]) if groups.get("counter") else None
+        request.query = tuple(sorted(query.items()))
         if request.endpoint == "upload":
             request.type = query.get("type", "BASIC")
             request.comment = query.get("comment")
@@ -1043,10 +1242,10 @@ class _Handler(BaseHTTPRequestHandler):
         token = token.strip()
         if not auth:
             body.drain()
-            return self._refuse(401, "unauthorized", "the OAuth token is missing")
+            return self._refuse(401, "unauthorized", UNAUTHORIZED_MESSAGE)
         if scheme.lower() != "oauth" or not fake._token_ok(token):
             body.drain()
-            return self._refuse(403, "invalid_token", "invalid OAuth token")
+            return self._refuse(403, "invalid_token", INVALID_TOKEN_MESSAGE)
         request.token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
         count, request.at = fake._arrive(token)
         request.in_flight = count
@@ -1079,19 +1278,27 @@ class _Handler(BaseHTTPRequestHandler):
         if count > fake._parallel_limit:
             body.drain()
             return self._refuse(429, "quota_parallel_requests", "too many parallel requests")
-        if not fake._counter_ok(token, request.counter_id or 0):
+        spent = fake._over_daily_quota(token, request.counter_id)
+        if spent is not None:
             body.drain()
-            return self._refuse(403, "access_denied", "access to the counter denied")
+            return self._refuse(429, *spent)
+        if request.counter_id is not None and not fake._counter_ok(token, request.counter_id):
+            body.drain()
+            return self._refuse(403, "access_denied", ACCESS_DENIED_MESSAGE)
         fault = fake._take_fault(request.endpoint)
         if fault is not None:
             request.fault = fault.kind
-        if fault is not None and fault.kind == "status":
+        if fault is not None and fault.kind == "status" and not fault.made:
             body.drain()
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             return self._refuse(fault.status, fault.error_type, fault.message, headers)
         answer = self._endpoint(
-            fake=fake, request=request, query=query, body=body, length=length, match=match
-        )
+            fake=fake, request=request, query=query, body=body, length=length, match=match,
+            token=token,
+        )  # fmt: skip
+        if fault is not None and fault.kind == "status":  # made: handled, then refused
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+            return self._refuse(fault.status, fault.error_type, fault.message, headers)
         if fault is not None and fault.kind == "drop":
             self._journal(request, None)
             return None
@@ -1114,6 +1321,7 @@ class _Handler(BaseHTTPRequestHandler):
         body: _Body,
         length: int,
         match: re.Match[str],
+        token: str,
     ) -> _Answer:
         endpoint = request.endpoint
         expected = "POST" if endpoint == "upload" else "GET"
@@ -1126,30 +1334,36 @@ class _Handler(BaseHTTPRequestHandler):
         body.drain()
         if endpoint == "goals":
             return self._ok({"goals": fake._goals_of(counter_id)})
+        if endpoint == "counter":
+            return self._ok({"counter": fake._counter_json(counter_id)})
+        if endpoint == "counters":
+            reach = sorted(fake._reachable(token))
+            counters = [fake._counter_json(c) for c in reach]
+            return self._ok({"rows": len(counters), "counters": counters})
         if endpoint == "uploading":
             found = fake._get(counter_id, int(match["id"]))
             if found is None:
-                return self._refuse(404, "not_found", "uploading not found")
+                return self._refuse(404, "not_found", NOT_FOUND_MESSAGE)
             request.uploading_id = found["id"]
             return self._ok({"uploading": found})
         if endpoint == "uploadings":
             return self._uploadings(fake, request, query)
-        return self._ok({"date": fake._threshold()})
+        return self._ok({"date": fake._threshold(counter_id)})
 
     def _uploadings(
         self, fake: FakeMetrika, request: _Request, query: Mapping[str, str]
     ) -> _Answer:
         kind = query.get("type") or None
         if kind is not None and kind not in TYPES:
-            return self._refuse(400, "invalid_parameter", "invalid value of type")
+            return self._refuse(400, "invalid_parameter", WRONG_PARAMETER_MESSAGE)
         try:
-            limit = int(query.get("limit") or 100)
+            limit = int(query.get("limit") or LIST_LIMIT)
             offset = int(query.get("offset") or 0)
         except ValueError:
-            return self._refuse(400, "invalid_parameter", "limit and offset are numbers")
-        if not 1 <= limit <= 1000 or offset < 0:
-            return self._refuse(400, "invalid_parameter", "limit or offset out of range")
-        request.type = kind
+            return self._refuse(400, "invalid_parameter", WRONG_PARAMETER_MESSAGE)
+        if not 1 <= limit <= LIST_LIMIT or offset < 0:
+            return self._refuse(400, "invalid_parameter", WRONG_PARAMETER_MESSAGE)
+        request.type, request.limit = kind, limit
         items = fake._list(request.counter_id or 0, kind)[offset : offset + limit]
         return self._ok({"uploadings": items})
 
@@ -1189,6 +1403,11 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             return self._refuse(400, *problem)
         assert inspector is not None
+        kind = request.type or "BASIC"
+        ignored = dict(request.query).get(IGNORE_THRESHOLD.get(kind, ""), "") == "1"
+        not_ready = fake._not_ready_message(request.counter_id or 0, kind, ignored)
+        if not_ready is not None:
+            return self._refuse(400, "invalid_parameter", not_ready)
         upload = fake._accept(request, inspector)
         request.uploading_id = upload.id
         return self._ok({"uploading": fake.uploading_json(upload.id)})
@@ -1199,22 +1418,22 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[str, str] | None:
         """(error_type, message) for the first thing Metrica would refuse, or None."""
         if request.type not in TYPES:
-            return "invalid_parameter", "invalid value of type"
+            return "invalid_parameter", WRONG_PARAMETER_MESSAGE
         if request.comment is not None:
             problem = comment_problem(request.comment)
             if problem:
                 return "invalid_parameter", problem
         if broken:
-            return "invalid_parameter", "the body is not multipart/form-data"
+            return "invalid_parameter", BAD_MULTIPART_MESSAGE
         if inspector is None:
-            return "missing_parameter", "the file part is missing"
+            return "missing_parameter", MISSING_PART_MESSAGE
         if inspector.too_large:
             return "limit_exceeded", "the file is larger than the limit"
         if inspector.bytes == 0 or inspector.rows == 0:
-            return "invalid_uploading", "The file is empty"
+            return "invalid_uploading", EMPTY_FILE_MESSAGE
         if inspector.utf8_error_line is not None:
             line = inspector.utf8_error_line
-            return "invalid_uploading", f"bad data format, error in line {line}: not UTF-8"
+            return "invalid_uploading", BAD_DATA_MESSAGE.format(line=line) + ": not UTF-8"
         problem = check_columns(request.type or "BASIC", request.columns)
         if problem:
             return "invalid_uploading", problem

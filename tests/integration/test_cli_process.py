@@ -129,3 +129,39 @@ def test_a_rolling_export_sends_only_new_rows_and_resend_sends_again(
     resent = result_beside(second)
     assert (resent["routing"]["mode"], resent["rows"]["valid"]) == ("resend", 6)
     assert [u.rows for u in env.uploads] == [4, 2, 6]
+
+
+def test_a_chat_sent_again_with_its_outcome_is_sent_as_an_update(
+    env: FakeMetrika, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chats guide's story from the command line: the chat, then the same chat answered
+    and priced (an update, sent), then day 2 again (nothing sent); --resend sends it anyway."""
+    at = 1_796_428_800  # 2026-12-05
+    header = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency\n"
+    chat = f"133591247640966458,{at},whatsapp,+71234567890,"
+    day1, day2, day3 = (tmp_path / f"chats-day{n}.csv" for n in (1, 2, 3))
+    day1.write_text(header + chat + ",,\n")
+    day2.write_text(header + chat + "1,1500.00,RUB\n")
+    day3.write_bytes(day2.read_bytes())
+    counter = ["--counter", "51234567", "--type", "chats"]
+
+    assert main(["process", str(day1), *counter]) == 0
+    capsys.readouterr()
+    assert main(["process", str(day2), *counter]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 1 total, 1 valid, 0 invalid, 0 duplicates\n" in out
+    assert "chat-update" in out
+    update = result_beside(day2)
+    warning = next(w for w in update["warnings"] if w["code"] == "chat-update")
+    assert warning["count"] == 1
+    assert "chats-day1.csv" in warning["message"]
+
+    assert main(["process", str(day3), *counter]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 1 total, 0 valid, 0 invalid, 0 duplicates, 1 already sent" in out
+    assert result_beside(day3)["rows"]["already_sent"] == 1
+    assert [(u.type, u.rows) for u in env.uploads] == [("CHATS", 1), ("CHATS", 1)]
+
+    assert main(["process", str(day3), *counter, "--resend", "--force"]) == 0
+    assert result_beside(day3)["rows"]["valid"] == 1
+    assert [u.rows for u in env.uploads] == [1, 1, 1]

@@ -59,7 +59,7 @@ def test_a_crm_export_goes_through_its_folder_settings(
     assert routing["sources"]["counter_id"] == routing["sources"]["column_map"] == "folder"
     assert found["rows"]["valid"] == 5
     codes = {w["code"] for w in found["warnings"]}
-    assert {"windows-1251", "datetime-day-first", "phone-national", "currency-rouble"} <= codes
+    assert {"windows-1251", "datetime-day-first", "phone-normalized", "duration-converted"} <= codes
     (upload,) = fake_metrika.uploads
     assert (upload.counter_id, upload.rows) == (777, 5)
     # The settings files were never taken for CSVs.

@@ -4,11 +4,14 @@ upload and telling the ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
+from metrika_offline.check.sent import stable_hashes
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld
 from metrika_offline.flow.events import ObjectEvent
@@ -135,6 +138,35 @@ def test_a_file_needing_rows_in_flight_waits_for_their_upload(
     assert [u.rows for u in fake_metrika.uploads] == [5, 3]
 
 
+def _chat(now: float, answered: str, price: str) -> bytes:
+    header = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency\n"
+    currency = "RUB" if price else ""
+    row = f"133591247640966458,{int(now - DAY)},telegram,+71234567890,{answered},{price},"
+    row += currency + "\n"
+    return (header + row).encode()
+
+
+def test_a_chat_update_waits_for_the_earlier_version_still_in_flight(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    """Sent first, the update would be overwritten by the chat it updates: it waits."""
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/chats/day1.csv", _chat(clock.now, "", ""), clock)
+    pipeline.process_source(first, Deadline())  # checked and split; its part not sent yet
+    second = _drop(gcs_stack, "incoming/5/chats/day2.csv", _chat(clock.now, "1", "990"), clock)
+    with pytest.raises(ClaimHeld, match=r"day1\.csv .*in flight"):
+        pipeline.process_source(second, Deadline())
+    assert fake_metrika.uploads == []
+
+    _upload_all(pipeline, first)
+    pipeline.process_source(second, Deadline())
+    _upload_all(pipeline, second)
+    result = _result(gcs_stack, second.name)
+    assert (result["rows"]["valid"], result["rows"]["already_sent"]) == (1, 0)
+    assert [w["count"] for w in result["warnings"] if w["code"] == "chat-update"] == [1]
+    assert [u.rows for u in fake_metrika.uploads] == [1, 1]
+
+
 def test_a_refused_part_frees_its_rows_for_the_file_waiting_on_them(
     gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
 ) -> None:
@@ -253,3 +285,69 @@ def test_the_benchmark_reads_a_ledger_as_the_function_lays_it_out() -> None:
     keys, seconds, _ = bench_ledger._read_ledger(28 * 1000)
     assert keys == 28 * 1000
     assert seconds > 0
+
+
+def test_rows_of_a_part_that_waits_for_metrica_stay_reserved(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    # A new counter: the first file's part waits for the date Metrica names. Its rows are
+    # still on their way, so a file that repeats them waits too instead of sending them.
+    fake_metrika.set_not_ready(COUNTER, fake_metrika.wall() + 2 * DAY)
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    first = _drop(gcs_stack, "incoming/5/a.csv", _csv(0, 5, clock.now), clock)
+    pipeline.process_source(first, Deadline())
+    _upload_all(pipeline, first)
+    assert _result(gcs_stack, first.name)["parts"][0]["state"] == "waiting"
+    second = _drop(gcs_stack, "incoming/5/b.csv", _csv(3, 5, clock.now), clock)
+    with pytest.raises(ClaimHeld, match=r"a\.csv .*in flight"):
+        pipeline.process_source(second, Deadline())
+    assert fake_metrika.uploads == []
+    clock.now += 2 * DAY
+    fake_metrika.advance(2 * DAY)
+    _upload_all(pipeline, first)
+    retried = dataclasses.replace(second, event_time=clock.now)  # the platform's retry
+    pipeline.process_source(retried, Deadline())
+    _upload_all(pipeline, second)
+    assert _result(gcs_stack, second.name)["rows"]["already_sent"] == 2
+    assert [u.rows for u in fake_metrika.uploads] == [5, 3]
+
+
+def test_a_chat_replaced_after_it_was_written_is_sent_only_in_its_later_version(
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient, clock: Clock
+) -> None:
+    """The later row comes megabytes after the earlier one, which was already written to a
+    part: the function reads the file from the bucket a second time."""
+    header = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency\n"
+    at = int(clock.now - DAY)
+
+    def chat(n: int, outcome: str = ",,") -> str:
+        return f"1336{n:014d},{at - n},whatsapp,+7912{n:07d},{outcome}\n"
+
+    rows = [chat(0)] + [chat(n) for n in range(1, 30_001)] + [chat(0, "1,1500.00,RUB")]
+    pipeline = _pipeline(gcs_stack, metrika_client, clock)
+    event = _drop(
+        gcs_stack, "incoming/5/chats/export.csv", (header + "".join(rows)).encode(), clock
+    )
+    pipeline.process_source(event, Deadline())
+    _upload_all(pipeline, event)
+
+    result = _result(gcs_stack, event.name)
+    assert (result["rows"]["valid"], result["rows"]["duplicates"]) == (30_001, 1)
+    assert [w["count"] for w in result["warnings"] if w["code"] == "chat-superseded-in-file"] == [1]
+    assert sum(u.rows for u in fake_metrika.uploads) == 30_001
+    # The parts are gone once uploaded; the ledger's keys say which version each part held.
+    ledger = WorkLayout("metrika-offline/").ledger(COUNTER, "CHATS").prefix
+    held: set[int] = set()
+    for info in gcs_stack.store.list(ledger + "keys/"):
+        found = gcs_stack.store.read_bytes(info.name)
+        assert found is not None
+        held.update(np.frombuffer(found[0], dtype="<u8").tolist())
+    assert len(held) == 2 * 30_001
+
+    def version(outcome: tuple[str, str, str]) -> int:
+        cells = [f"1336{0:014d}", "", "", "", str(at), "whatsapp", "", ""]
+        cells += ["+79120000000", outcome[0], "", outcome[1], outcome[2], "", ""]
+        return int(stable_hashes([[c] for c in cells], [0], version=True)[0])
+
+    assert version(("1", "1500.00", "RUB")) in held
+    assert version(("", "", "")) not in held

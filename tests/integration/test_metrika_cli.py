@@ -48,7 +48,7 @@ def test_upload_prints_the_uploading_and_sends_the_file_once(
     [upload] = env.uploads
     assert (upload.counter_id, upload.type, upload.rows) == (COUNTER, "BASIC", 3)
     assert upload.comment.startswith("Oct 1 mo")
-    assert f"upload {upload.id} PREPARED: 3 of 3 rows accepted" in out
+    assert f"upload {upload.id} UPLOADED: 3 of 3 rows accepted" in out
     assert "uploaded, 3 of 3 rows in 1 part(s)" in out
 
 

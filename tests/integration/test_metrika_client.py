@@ -71,7 +71,8 @@ def test_upload_arrives_whole_and_returns_metricas_uploading(
     assert entry.comment.startswith("October batch mo")
     assert entry.filename == "conversions.csv"
     assert uploading.to_json() == fake_metrika.uploading_json(uploading.id)
-    assert (uploading.source_quantity, uploading.status) == (3, "PREPARED")
+    # A new upload is UPLOADED, as Metrica's OfflineConversionUploadTest expects.
+    assert (uploading.source_quantity, uploading.status) == (3, "UPLOADED")
 
 
 def test_a_seekable_stream_is_rewound_to_where_it_stood_for_every_attempt(
@@ -113,10 +114,10 @@ def test_statuses_move_on_with_the_fakes_clock_to_the_scripted_outcome(
     )
     first = upload(metrika_client)
     seen = [first.status]
-    for _ in range(4):
+    for _ in range(3):
         fake_metrika.advance(60)
         seen.append(metrika_client.get_uploading(COUNTER, first.id).status)
-    assert seen == ["PREPARED", "UPLOADED", "EXPORTED", "MATCHED", "LINKAGE_FAILURE"]
+    assert seen == ["UPLOADED", "EXPORTED", "MATCHED", "LINKAGE_FAILURE"]
     final = metrika_client.get_uploading(COUNTER, first.id)
     assert final.is_final
     assert (final.source_quantity, final.line_quantity, final.dropped_quantity) == (3, 2, 1)
@@ -130,49 +131,39 @@ def test_list_find_by_marker_and_visit_join_threshold(
     calls = upload(
         metrika_client, b"DateTime,Yclid\n1700000000,42\n", part=9, kind=ConversionType.CALLS
     )
-    listed = metrika_client.list_uploadings(COUNTER, limit=2, offset=1)
-    assert [u.id for u in listed] == [made[2].id, made[1].id]  # newest first
+    listed = metrika_client.list_uploadings(COUNTER, type=BASIC, limit=2, offset=1)
+    assert [u.id for u in listed] == [made[1].id, made[2].id]  # the fake lists oldest first
     only_calls = metrika_client.list_uploadings(COUNTER, type=ConversionType.CALLS)
     assert [u.id for u in only_calls] == [calls.id]
     marker = make_marker("bucket", "incoming/leads.csv", 1, 1)
-    found = metrika_client.find_by_marker(COUNTER, marker)
+    found = metrika_client.find_by_marker(COUNTER, marker, type=BASIC)
     assert found is not None
     assert found.id == made[1].id
-    assert metrika_client.find_by_marker(COUNTER, marker[:-1]) is None
+    assert metrika_client.find_by_marker(COUNTER, marker[:-1], type=BASIC) is None
     calls_marker = make_marker("bucket", "incoming/leads.csv", 1, 9)
     found_calls = metrika_client.find_by_marker(COUNTER, calls_marker, type=ConversionType.CALLS)
     assert found_calls is not None
     assert found_calls.id == calls.id
-    assert metrika_client.find_by_marker(COUNTER + 1, marker) is None
+    assert metrika_client.find_by_marker(COUNTER + 1, marker, type=BASIC) is None
+    # Every list call named its type, and asked for as many as Metrica lists at once.
+    asked = fake_metrika.requests_to("uploadings")
+    assert all(e.type is not None for e in asked)
+    assert {e.limit for e in asked if ("limit", "2") not in e.query} == {10000}
     assert len(metrika_client.visit_join_threshold(COUNTER)) == len("2026-01-01")
 
 
-def test_find_by_marker_pages_past_the_first_hundred(
+def test_find_by_marker_searches_the_parts_own_types_list(
     fake_metrika: FakeMetrika, metrika_client: MetrikaClient
 ) -> None:
-    oldest = upload(metrika_client, part=0)
-    for index in range(1, 101):
-        upload(metrika_client, part=index)
-    found = metrika_client.find_by_marker(
-        COUNTER, make_marker("bucket", "incoming/leads.csv", 1, 0)
-    )
+    # `uploadings` without `type` lists BASIC only: a CHATS upload is found in CHATS' list.
+    chats = b"DateTime,ChatPlatform,ChatUserID\n1700000000,telegram,5\n"
+    made = upload(metrika_client, chats, kind=ConversionType.CHATS)
+    marker = make_marker("bucket", "incoming/leads.csv", 1, 0)
+    found = metrika_client.find_by_marker(COUNTER, marker, type=ConversionType.CHATS)
     assert found is not None
-    assert found.id == oldest.id
-    assert len(fake_metrika.requests_to("uploadings")) == 2
-
-
-def test_find_by_marker_without_a_type_also_searches_each_types_list(
-    metrika_client_for: Callable[..., MetrikaClient],
-) -> None:
-    # Whether the unfiltered list holds every type is undocumented: here it holds BASIC only.
-    with FakeMetrika(untyped_list_types={"BASIC"}) as fake:
-        client = metrika_client_for(fake)
-        chats = b"DateTime,ChatPlatform,ChatUserID\n1700000000,telegram,5\n"
-        made = upload(client, chats, kind=ConversionType.CHATS)
-        found = client.find_by_marker(COUNTER, make_marker("bucket", "incoming/leads.csv", 1, 0))
-        assert found is not None
-        assert found.id == made.id
-        assert [e.type for e in fake.requests_to("uploadings")] == [None, "BASIC", "CALLS", "CHATS"]
+    assert found.id == made.id
+    assert metrika_client.find_by_marker(COUNTER, marker, type=BASIC) is None
+    assert [e.type for e in fake_metrika.requests_to("uploadings")] == ["CHATS", "BASIC"]
 
 
 # --- errors that stop ---------------------------------------------------------------------------
@@ -205,8 +196,8 @@ def test_a_bad_file_is_rejected_with_metricas_words_and_is_not_retried(
         upload(metrika_client, b"ClientId,DateTime\n1,1700000000\n")
     error = caught.value
     assert (error.status, error.error_type) == (400, "invalid_uploading")
-    assert error.metrika_message == "required column missing: Target"
-    assert "required column missing: Target" in str(error)
+    assert error.metrika_message == "Отсутствует обязательная колонка Target"
+    assert "Отсутствует обязательная колонка Target" in str(error)
     assert len(fake_metrika.journal) == 1
     assert fake_metrika.uploads == []
 
@@ -258,7 +249,10 @@ def test_server_errors_are_retried_with_growing_jittered_waits(
 ) -> None:
     fake_metrika.script(*[Fault.http(status)] * 3)
     uploading = upload(metrika_client)
-    assert [e.status for e in fake_metrika.journal] == [status] * 3 + [200]
+    # The upload's 5xx may stand for an upload: each retry looks the marker up first.
+    journal = fake_metrika.journal
+    assert [e.status for e in journal] == [status] * 3 + [200, 200]
+    assert [e.endpoint for e in journal] == ["upload", *["uploadings"] * 3, "upload"]
     assert [u.id for u in fake_metrika.uploads] == [uploading.id]
     # base 1 s, doubling: each wait lies in [cap/2, cap] for caps 1, 2, 4
     for wait, cap in zip(manual_time.waits, (1.0, 2.0, 4.0), strict=True):

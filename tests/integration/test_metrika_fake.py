@@ -64,7 +64,7 @@ def test_accepts_the_seeds_chats_sample(fake_metrika: FakeMetrika) -> None:
     assert response.status_code == 200
     uploading = response.json()["uploading"]
     assert (uploading["source_quantity"], uploading["type"]) == (2, "CHATS")
-    assert (uploading["status"], uploading["comment"]) == ("PREPARED", "Чаты 1")
+    assert (uploading["status"], uploading["comment"]) == ("UPLOADED", "Чаты 1")
 
 
 def test_no_oauth_header_is_401(fake_metrika: FakeMetrika) -> None:
@@ -83,8 +83,8 @@ def test_a_bad_token_is_403_invalid_token(fake_metrika: FakeMetrika, auth: str) 
 @pytest.mark.parametrize(
     ("params", "complaint"),
     [
-        ({"type": "basic"}, "invalid value of type"),
-        ({"type": "LEADS"}, "invalid value of type"),
+        ({"type": "basic"}, "Wrong parameter value"),
+        ({"type": "LEADS"}, "Wrong parameter value"),
         ({"comment": "x" * 256}, "longer than 255"),
         ({"comment": "batch #3"}, "comment contains invalid characters"),
         ({"comment": "batch_3"}, "comment contains invalid characters"),
@@ -111,14 +111,19 @@ def test_comment_of_255_allowed_characters_is_accepted(fake_metrika: FakeMetrika
         (b"ClientId,Target,DateTime\n", "BASIC", "invalid_uploading", "The file is empty"),
         (b"ClientId,DateTime\n1,1700000000\n", "BASIC", "invalid_uploading", "Target"),
         (b"Target,DateTime\nlead,1700000000\n", "BASIC", "invalid_uploading", "one of ClientId"),
-        (b"ClientId;Target;DateTime\n1;a;1\n", "BASIC", "invalid_uploading", "column missing"),
+        (
+            b"ClientId;Target;DateTime\n1;a;1\n",
+            "BASIC",
+            "invalid_uploading",
+            "Отсутствует обязательная колонка",
+        ),
         (b"PhoneNumber,DateTime\n+70123456789,1700000000\n", "CALLS", "invalid_uploading", "one"),
         (b"ClientID,DateTime,ChatUserID\n1,1,2\n", "CHATS", "invalid_uploading", "ChatPlatform"),
         (
             b"ClientId,Target,DateTime\n1,\xd0\xbb\xd0,1700000000\n",
             "BASIC",
             "invalid_uploading",
-            "error in line 2: not UTF-8",
+            "ошибка в строке номер 2: not UTF-8",
         ),
     ],
 )
@@ -217,7 +222,7 @@ def test_runs_alone_and_is_driven_over_http(fake_process: str) -> None:
         )
     assert requests.get(f"{url}/uploadings", headers=headers, timeout=10).status_code == 500
     [upload] = control.uploads()
-    assert upload["status"] == "PREPARED"
+    assert upload["status"] == "UPLOADED"
     control.advance(10_000)
     assert control.uploads()[0]["status"] == "LINKAGE_FAILURE"
     journal = control.journal()
@@ -228,3 +233,97 @@ def test_runs_alone_and_is_driven_over_http(fake_process: str) -> None:
     control.reset()
     assert control.journal() == []
     assert control.uploads() == []
+
+
+# --- as Metrica's own API tests show it (docs/metrika-api.md) ---------------------------------
+
+
+def get_list(fake: FakeMetrika, **params: str) -> requests.Response:
+    return requests.get(
+        api(fake, "uploadings"),
+        params=params,
+        headers={"Authorization": f"OAuth {FAKE_TOKEN}"},
+        timeout=10,
+    )
+
+
+CALLS_CSV = b"DateTime,ClientId\n1700000000,1\n"
+
+
+def test_uploadings_lists_one_type_basic_by_default_oldest_first(fake_metrika: FakeMetrika) -> None:
+    first = post_file(fake_metrika, BASIC_CSV).json()["uploading"]
+    calls = post_file(fake_metrika, CALLS_CSV, params={"type": "CALLS"}).json()["uploading"]
+    second = post_file(fake_metrika, BASIC_CSV).json()["uploading"]
+    assert first["status"] == "UPLOADED"  # OfflineConversionUploadTest: a new upload
+    untyped = [u["id"] for u in get_list(fake_metrika).json()["uploadings"]]
+    assert untyped == [first["id"], second["id"]]  # BASIC only, in the order they were made
+    typed = [u["id"] for u in get_list(fake_metrika, type="CALLS").json()["uploadings"]]
+    assert typed == [calls["id"]]
+    assert get_list(fake_metrika, limit="10000").status_code == 200
+    refused = get_list(fake_metrika, limit="10001")
+    assert error_of(refused) == (400, "invalid_parameter", "Wrong parameter value")
+
+
+def test_a_made_fault_makes_the_upload_then_answers_5xx(fake_metrika: FakeMetrika) -> None:
+    fake_metrika.script(Fault.http(504, "timeout", endpoint="upload", made=True))
+    response = post_file(fake_metrika, BASIC_CSV)
+    assert error_of(response)[:2] == (504, "timeout")
+    [made] = fake_metrika.uploads
+    [entry] = fake_metrika.journal
+    assert (entry.status, entry.uploading_id) == (504, made.id)
+
+
+def test_a_counter_not_ready_refuses_until_its_date_unless_told_to_ignore_it(
+    fake_metrika: FakeMetrika,
+) -> None:
+    fake_metrika.set_not_ready(COUNTER, fake_metrika.wall() + 86_400)
+    for kind, data in (("BASIC", BASIC_CSV), ("CALLS", CALLS_CSV)):
+        refused = post_file(fake_metrika, data, params={"type": kind})
+        status, _, message = error_of(refused)
+        assert status == 400
+        assert message.startswith("Загрузить данные сейчас невозможно. Загрузка станет доступна ")
+    assert fake_metrika.offline_options(COUNTER) == {
+        "offline_conversion_extended_threshold": 0,
+        "offline_calls_extended_threshold": 0,
+    }
+    basic = post_file(fake_metrika, BASIC_CSV, params={"ignore_visit_join_threshold": "1"})
+    calls = post_file(
+        fake_metrika, CALLS_CSV, params={"type": "CALLS", "ignore_calls_visit_join_threshold": "1"}
+    )
+    assert (basic.status_code, calls.status_code) == (200, 200)
+    # OfflineConversionThresholdEnableTest.checkAfterUpload: the extended window is now on.
+    assert fake_metrika.offline_options(COUNTER) == {
+        "offline_conversion_extended_threshold": 1,
+        "offline_calls_extended_threshold": 1,
+    }
+    fake_metrika.advance(86_400)
+    assert post_file(fake_metrika, BASIC_CSV).status_code == 200
+
+
+def test_daily_quotas_per_token_and_per_counter(fake_metrika: FakeMetrika) -> None:
+    with FakeMetrika(daily_requests_per_token=2) as fake:
+        assert [post_file(fake, BASIC_CSV).status_code for _ in range(2)] == [200, 200]
+        assert error_of(post_file(fake, BASIC_CSV)) == (
+            429,
+            "quota_requests_by_uid",
+            "Превышена квота на количество запросов к API для пользователя",
+        )
+        fake.advance(86_400)  # the next day
+        assert post_file(fake, BASIC_CSV).status_code == 200
+    with FakeMetrika(daily_requests_per_counter=1) as fake:
+        assert post_file(fake, BASIC_CSV).status_code == 200
+        status, error_type, message = error_of(post_file(fake, BASIC_CSV))
+        assert (status, error_type) == (429, "quota_requests_by_counter_id")
+        assert message.startswith("Превышена квота на количество запросов к счётчику")
+
+
+def test_refusals_are_in_metricas_words(fake_metrika: FakeMetrika) -> None:
+    no_token = requests.get(api(fake_metrika, "uploadings"), timeout=10)
+    assert error_of(no_token) == (401, "unauthorized", "Неавторизованный пользователь")
+    bad = requests.get(
+        api(fake_metrika, "uploadings"), headers={"Authorization": "OAuth nope"}, timeout=10
+    )
+    assert error_of(bad) == (403, "invalid_token", "Invalid oauth_token")
+    missing = post_file(fake_metrika, b"ClientId,DateTime\n1,1700000000\n")
+    assert error_of(missing)[2] == "Отсутствует обязательная колонка Target"
+    assert error_of(post_file(fake_metrika, b""))[2] == "The file is empty"

@@ -143,7 +143,7 @@ def test_the_token_shows_nowhere_on_any_error_path(
         fake.script(*[Fault.quota(retry_after=1)] * 3)
         attempt(lambda: send(made))  # quota, exhausted
         fake.script(*[Fault.http(503)] * 3)
-        attempt(lambda: made.list_uploadings(COUNTER))  # transient, exhausted
+        attempt(lambda: made.list_uploadings(COUNTER, type=ConversionType.BASIC))  # transient
         fake.script(Fault.drop())
         attempt(lambda: send(made, marker=False))  # ambiguous, raised
         fake.script(Fault.drop())
@@ -237,7 +237,7 @@ def test_no_accounts_token_shows_on_any_error_path(
         fake.script(*[Fault.http(503)] * 2)
         attempt(lambda: accounts.goals(7))  # A: transient, exhausted
         fake.script(Fault.quota(retry_after=1), Fault.quota(retry_after=1))
-        attempt(lambda: accounts.list_uploadings(5))  # default: quota, exhausted
+        attempt(lambda: accounts.list_uploadings(5, type=ConversionType.BASIC))  # quota
         outputs.append(json.dumps([entry.to_json() for entry in fake.journal]))
         accounts.close()
     assert len(seen) == 6

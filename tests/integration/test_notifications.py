@@ -5,6 +5,8 @@ changes nothing but the log."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections.abc import Callable
@@ -13,8 +15,11 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
+from metrika_offline.errors import StoreError
 from metrika_offline.flow.events import ObjectEvent
+from metrika_offline.flow.jobs import Job
 from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -262,3 +267,68 @@ def test_a_folder_chooses_its_channels_and_its_telegram_chat(
     (telegram,) = webhooks.received
     assert telegram.path == f"/bot{BOT_TOKEN}/sendMessage"
     assert telegram.body["chat_id"] == "-100555"
+
+
+def test_a_file_name_cannot_ping_or_hide_a_link_in_any_channel(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline
+) -> None:
+    """Slack gets the name with `&`, `<`, `>` escaped (no @channel, no disguised link) and
+    its mrkdwn off; Telegram gets plain text (no parse_mode); the JSON webhook gets the name
+    as data, as typed. The rejected row's formula reaches the rejects file as text."""
+    name = f"incoming/{COUNTER}/calls/{samples.SLACK_MARKUP_NAME}"
+    pipeline.process_source(drop(gcs_stack, name, samples.calls_with_a_formula_csv()), Deadline())
+    assert result(gcs_stack, name)["status"] == "partially_uploaded"
+    (slack,) = webhooks.to("/slack/")
+    (telegram,) = webhooks.to("/bot")
+    (hook,) = webhooks.to("/hook/")
+
+    # The name's last segment heads the message; the whole name is in the result line.
+    plain = telegram.body["text"]
+    assert plain.startswith("⚠️ evil.example|report>.csv: partially uploaded\n")
+    assert f"result: gs://{gcs_stack.bucket}/{name}.result.json" in plain
+    assert "parse_mode" not in telegram.body
+    assert hook.body["text"] == plain
+    assert hook.body["name"] == name
+
+    escaped = "&lt;!channel&gt; &lt;https://evil.example|report&gt;.csv.result.json"
+    assert escaped in slack.body["text"]
+    assert "<" not in slack.body["text"]
+    assert ">" not in slack.body["text"]
+    assert slack.body["text"] == (
+        plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+    assert slack.body["mrkdwn"] is False
+    assert_no_secrets_or_rows(webhooks.received, [samples.FORMULA_CELL])
+
+    found = gcs_stack.store.read_bytes(name + ".rejected.csv")
+    assert found is not None
+    rows = list(csv.reader(io.StringIO(found[0].decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows[0][-1] == "Comment"
+    assert [row[-1] for row in rows[1:]] == ["'" + samples.FORMULA_CELL]
+
+
+class _ClaimsFail(JobStore):
+    """The job store as a storage outage leaves it: every write fails."""
+
+    def _write(self, job: Job, *, if_generation_match: int) -> None:  # noqa: ARG002
+        raise StoreError("the job state could not be written")
+
+
+def test_a_notification_whose_claim_cannot_be_written_is_not_sent(
+    gcs_stack: GcsStack, webhooks: WebhookReceiver, pipeline: Pipeline, settings: Settings
+) -> None:
+    name = f"incoming/{COUNTER}/leads.csv"
+    pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(2)), Deadline())
+    generation = int(result(gcs_stack, name)["source"]["generation"])
+    told = len(webhooks.received)
+    failing = _ClaimsFail(gcs_stack.store, settings.work_prefix)
+    loaded = failing.load(name, generation)
+    assert loaded is not None
+    notifier = Notifier.from_settings(settings, sleep=lambda _: None)
+    # Metrica's word has not been told yet: with the claim unwritable, nobody hears it
+    # (told without a claim, it could be told again by the next poll).
+    tell_once(failing, notifier, loaded[0], "metrika")
+    assert len(webhooks.received) == told
+    # The same call with a store that works is told, once per channel.
+    tell_once(JobStore(gcs_stack.store, settings.work_prefix), notifier, loaded[0], "metrika")
+    assert len(webhooks.received) == told + 3

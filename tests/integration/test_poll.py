@@ -57,7 +57,7 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
     for part in made:
         assert part.uploading is not None
         entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,
-                              job.updated_at)  # fmt: skip
+                              job.updated_at, "BASIC")  # fmt: skip
         add_pending(store_stack.store, LAYOUT, entry)
     return job
 
@@ -113,9 +113,9 @@ def test_an_upload_goes_through_every_status_to_processed(
         seen.append(uploading.status)
         written.append(result_of(gcs_stack, "incoming/a.csv")["parts"][0]["uploading"]["status"])
         fake_metrika.advance(60)
-    assert seen[:5] == ["PREPARED", "UPLOADED", "EXPORTED", "MATCHED", "PROCESSED"]
+    assert seen[:4] == ["UPLOADED", "EXPORTED", "MATCHED", "PROCESSED"]
     # The result is written (an event of the trigger) for Metrica's final word only.
-    assert written[:5] == ["PREPARED", "PREPARED", "PREPARED", "PREPARED", "PROCESSED"]
+    assert written[:4] == ["UPLOADED", "UPLOADED", "UPLOADED", "PROCESSED"]
     result = result_of(gcs_stack, "incoming/a.csv")
     assert result["metrika"]["outcome"] == "processed"
     assert result["metrika"]["linked_quantity"] == 3

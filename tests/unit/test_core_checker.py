@@ -247,3 +247,47 @@ def test_no_cell_value_reaches_the_report() -> None:
     dumped = json.dumps(report.to_json(), ensure_ascii=False)
     for secret in secrets:
         assert secret not in dumped
+
+
+def test_a_rejected_cell_that_would_start_a_formula_is_written_as_text() -> None:
+    """A visitor's `=HYPERLINK(…)` in a CRM field reaches the rejects file with a `'` first
+    (Excel then shows it as text); phone numbers and negative amounts stay as they are."""
+    opened: list[MemoryWriter] = []
+
+    def open_rejects() -> MemoryWriter:
+        opened.append(MemoryWriter())
+        return opened[-1]
+
+    header = "ClientId,Target,DateTime,Price,Phone,=Comment\n"
+    cells = [
+        '"=HYPERLINK(""http://evil.example"",""open"")"',
+        "@SUM(1+9)",
+        "\"-2+3+cmd|' /C calc'!A0\"",
+        "+HYPERLINK(1)",
+        '"\t=1+1"',
+        "-1 250.50",
+        "+7 (912) 345-67-89",
+        "-",
+        "ok = fine",
+    ]
+    rows = "".join(f"{i},goal,soon,1,+79123456789,{cell}\n" for i, cell in enumerate(cells))
+    check_file(
+        io.BytesIO((header + rows).encode()),
+        CheckOptions(type=ConversionType.BASIC, now=NOW, max_invalid_ratio=1.0),
+        rejects=open_rejects,
+    )
+    (writer,) = opened
+    read = list(csv.reader(io.StringIO(writer.data.decode("utf-8-sig"), newline="")))
+    assert read[0][-1] == "'=Comment"  # the source's header is a person's text too
+    assert [row[-1] for row in read[1:]] == [
+        '\'=HYPERLINK("http://evil.example","open")',
+        "'@SUM(1+9)",
+        "'-2+3+cmd|' /C calc'!A0",
+        "'+HYPERLINK(1)",
+        "'\t=1+1",
+        "-1 250.50",
+        "+7 (912) 345-67-89",
+        "-",
+        "ok = fine",
+    ]
+    assert {row[-2] for row in read[1:]} == {"+79123456789"}

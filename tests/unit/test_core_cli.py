@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from metrika_offline import cli
 from metrika_offline.cli.display import Display
 from metrika_offline.cli.main import build_parser
+from tests import samples
 
 R = int(time.time()) - 3_600
 CLEAN = f"ClientId,Target,DateTime\n1,goal,{R}\n2,goal,{R}\n"
@@ -163,3 +165,26 @@ def test_validate_and_split_start_without_the_storage_and_http_libraries(
 def test_other_commands_still_parse_after_lazy_registration() -> None:
     parser = build_parser("process")
     assert parser.parse_args(["process", "x.csv", "--counter", "1"]).command == "process"
+
+
+def test_validate_rejects_writes_a_formula_cell_as_text(tmp_path: Path) -> None:
+    """`validate --rejects`: the rejected row's `=HYPERLINK(…)` comment is there with a `'`
+    first, so the spreadsheet that opens the file shows it instead of running it."""
+    source = tmp_path / "calls.csv"
+    source.write_bytes(samples.calls_with_a_formula_csv())
+    rejects = tmp_path / "calls.rejected.csv"
+    args = ["validate", str(source), "--type", "calls", "--rejects", str(rejects)]
+    assert cli.main(args) == 1
+    rows = list(csv.reader(rejects.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[0] == ["line", "errors", "UserId", "DateTime", "PhoneNumber", "Tag", "Comment"]
+    assert rows[1:] == [
+        [
+            "6",
+            "bad-datetime",
+            "user4",
+            "вчера",
+            "+7 (912) 345-67-04",
+            "Звонок с сайта",
+            "'" + samples.FORMULA_CELL,
+        ]
+    ]

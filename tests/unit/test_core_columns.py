@@ -92,7 +92,7 @@ def test_unknown_columns_are_dropped_with_a_warning() -> None:
         (C, ["DateTime", "PhoneNumber"], "no-linking-id"),
         (H, ["ClientID", "DateTime", "ChatPlatform"], "no-chat-contact"),
         (B, ["ClientId", "Target", "DateTime", "CLIENTID"], "duplicate-column"),
-        (B, ["ClientId", "Target", "DateTime", "x", "x"], "duplicate-column"),
+        (C, ["UserId", "DateTime", "phone", "PhoneNumber"], "duplicate-column"),
     ],
 )
 def test_header_problems_reject(kind: ConversionType, names: list[str], code: str) -> None:

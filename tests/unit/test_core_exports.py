@@ -219,18 +219,6 @@ def test_excels_empty_trailing_columns_and_a_pandas_index_are_dropped() -> None:
     assert _part(sink)[0] == ["ClientId", "Target", "DateTime", "Currency"]
 
 
-def test_an_unnamed_column_holding_data_rejects_the_file_at_its_row() -> None:
-    text = f",ClientId,Target,DateTime\n1,1,goal,{R}\n2,2,goal,{R}\nx,3,goal,{R}\n"
-    report, sink = _check(text)
-    assert report.rejected_reason is not None
-    assert (report.rejected_reason.code, report.rejected_reason.line) == ("empty-column-name", 4)
-    assert sink.parts == {}
-    text = f"ClientId,Target,DateTime,\n1,goal,{R},\n2,goal,{R},note\n"
-    report, _ = _check(text)
-    assert report.rejected_reason is not None
-    assert report.rejected_reason.line == 3
-
-
 # --- hints and rejects -----------------------------------------------------------------------
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, TrickleStream
+from tests.unit.core_helpers import MemorySink, MemoryWriter, TrickleStream
 
 NOW = 1_700_000_000
 HEADER = ["ClientId", "Target", "DateTime", "UserId", "PurchaseId", "Price"]
@@ -186,3 +187,45 @@ def test_csv_like_text_never_raises_and_counts_add_up(
     if report.valid:
         assert sink.rows() == rows.valid
         assert sum(part.rows for part in report.parts) == rows.valid
+
+
+_risky_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("=@+-\t\r\n\x1f 0123456789().,;\"'|!AZcmd")),
+        st.characters(blacklist_categories=("Cs",)),
+    ),
+    max_size=12,
+)
+
+
+@given(
+    header=st.lists(_risky_text, min_size=1, max_size=4),
+    rows=st.lists(st.lists(_risky_text, min_size=1, max_size=4), min_size=1, max_size=5),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+)
+# A cell holding the separator the guard joins a row with must not end its cell early.
+@example(header=["+7\x1fcall me"], rows=[["-1\x1f=1", "\x1f-x"]], delimiter=",")
+@settings(max_examples=200, deadline=None)
+def test_rejects_cells_come_back_as_written_or_as_text(
+    header: list[str], rows: list[list[str]], delimiter: str
+) -> None:
+    """Read back, each rejects cell is its source cell, or the source cell after a `'` when
+    it would have started a formula; none starts one."""
+    writer = MemoryWriter()
+    rejects = RejectsWriter(lambda: writer, header, delimiter)
+    for line, cells in enumerate(rows, start=2):
+        rejects.add(line, ["bad-datetime"], cells)
+    rejects.close()
+    text = writer.data.decode("utf-8-sig")
+    read = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert [row[:2] for row in read] == [
+        ["line", "errors"],
+        *([str(line), "bad-datetime"] for line in range(2, 2 + len(rows))),
+    ]
+    for written, source in zip(read, [header, *rows], strict=True):
+        for cell, original in zip(written[2:], source, strict=True):
+            first = original[:1]
+            formula = first in ("=", "@", "\t", "\r") or (
+                first in ("+", "-") and not set(original[1:]) <= set("0123456789 ().,-\u00a0\u202f")
+            )
+            assert cell == ("'" + original if formula else original)

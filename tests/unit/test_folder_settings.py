@@ -70,6 +70,7 @@ def test_the_nearest_settings_file_wins_whole(tmp_path: Path) -> None:
         (_settings(date_order="DD.MM"), "date_order: unknown date order"),
         (_settings(encoding="koi8-r"), "encoding: unknown encoding"),
         (_settings(on_bad_optional="ignore"), "on_bad_optional must be blank or drop-row"),
+        (_settings(chat_same_key="latest"), "chat_same_key must be keep-last or keep-first"),
         (_settings(phone_region="Russia"), "phone region must be two letters"),
         (_settings(phone_region="XX"), "not a region with phone numbers"),
         (_settings(strict=True), "unknown key 'strict'"),
@@ -156,7 +157,7 @@ def test_cli_settings_give_the_type_column_map_and_time_zone(
     report = json.loads(capsys.readouterr().out)
     assert report["type"] == "CALLS"
     assert report["rows"]["valid"] == 4
-    assert report["columns"][:3] == ["UserId", "DateTime", "PhoneNumber"]
+    assert report["columns"] == ["PhoneNumber", "Tag", "TalkDuration", "DateTime", "ClientId"]
     zones = [w["message"] for w in report["warnings"] if w["code"] == "datetime-day-first"]
     assert zones
     assert "Europe/Moscow" in zones[0]

@@ -147,7 +147,7 @@ def test_bom_is_noticed_and_stripped_from_the_header() -> None:
     ("kind", "columns", "complaint"),
     [
         ("BASIC", ["clientid", "TARGET", "datetime"], None),
-        ("BASIC", ["ClientId", "DateTime"], "required column missing: Target"),
+        ("BASIC", ["ClientId", "DateTime"], "Отсутствует обязательная колонка Target"),
         ("BASIC", ["Target", "DateTime", "Price"], "one of ClientId"),
         ("CALLS", ["Yclid", "DateTime", "PhoneNumber"], None),
         ("CALLS", ["PhoneNumber", "DateTime"], "one of UserId"),
@@ -156,7 +156,7 @@ def test_bom_is_noticed_and_stripped_from_the_header() -> None:
         ("CHATS", ["DateTime", "ChatPlatform", "ClientID"], "one of ChatUsername"),
         ("BASIC", ["", "ClientId", "Target", "DateTime"], "a column has no name"),
         ("BASIC", ["ClientId", "clientid", "Target", "DateTime"], "duplicate column"),
-        ("BASIC", ["ClientId;Target;DateTime"], "required column missing"),
+        ("BASIC", ["ClientId;Target;DateTime"], "Отсутствует обязательная колонка"),
     ],
 )
 def test_required_columns_per_type(kind: str, columns: list[str], complaint: str | None) -> None:

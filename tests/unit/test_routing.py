@@ -13,12 +13,15 @@ CHOICES = (
     "timezone",
     "phone_region",
     "date_order",
+    "duration_format",
     "encoding",
     "on_bad_optional",
+    "chat_same_key",
     "ledger_window_days",
     "unknown_goals",
     "notify",
     "telegram_chat_id",
+    "ignore_visit_join_threshold",
 )
 CHOICES_BY_DEFAULT = dict.fromkeys(CHOICES, "default")
 
@@ -146,3 +149,11 @@ def test_the_ledger_window_comes_from_metadata_or_the_environment() -> None:
         refused = route("incoming/5/a.csv", {"ledger-window-days": bad}, SETTINGS)
         assert refused.problem is not None
         assert "ledger-window-days" in refused.problem.message
+
+
+def test_chat_same_key_comes_from_metadata_and_reaches_the_checker() -> None:
+    routed = route("incoming/51234567/chats/a.csv", {"chat-same-key": "Keep-First"}, SETTINGS)
+    assert (routed.problem, routed.chat_same_key) == (None, "keep-first")
+    assert routed.sources["chat_same_key"] == "metadata"
+    assert routed.check_choices()["chat_same_key"] == "keep-first"
+    assert route("incoming/51234567/chats/a.csv", {}, SETTINGS).chat_same_key == "keep-last"

@@ -201,3 +201,61 @@ def test_held_answers_in_the_keys_order_whatever_their_order() -> None:
     keys = np.concatenate([keys, np.array([table[-1], table[0], 2**64 - 1], dtype=np.uint64)])
     assert held(table, keys).tolist() == np.isin(keys, table).tolist()
     assert held(table[:0], keys).tolist() == [False] * len(keys)
+
+
+# --- CHATS: a row's version beside its chat key ---------------------------------------------------
+
+CHAT_HEADER = "ClientID,DateTime,ChatPlatform,PhoneNumber,ChatAnswered,Price,Currency"
+
+
+def _chats(count: int, answered: str = "", price: str = "") -> bytes:
+    currency = "RUB" if price else ""
+    lines = [CHAT_HEADER] + [
+        f"13359124764{i:07d},{NOW - DAY - i * 60},whatsapp,+7912{i:07d},{answered},{price},"
+        f"{currency}"
+        for i in range(count)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _chat_run(data: bytes, ledger: FakeLedger | None) -> tuple[Report, MemorySink, KeysSink]:
+    sink, keys = MemorySink(), KeysSink()
+    report = check_file(
+        io.BytesIO(data),
+        CheckOptions(type=ConversionType.CHATS, now=NOW, max_part_bytes=400),
+        sink=sink,
+        sent=ledger,
+        part_keys=keys,
+    )
+    return report, sink, keys
+
+
+def _all_keys(keys: KeysSink) -> Keys:
+    return np.concatenate([keys.of(index) for index in sorted(keys.keys)])
+
+
+def test_a_chat_part_holds_each_row_version_and_chat_key_cut_with_the_part() -> None:
+    report, _, keys = _chat_run(_chats(12), None)
+    assert len(report.parts) > 1
+    for part in report.parts:
+        assert len(keys.of(part.index)) == 2 * part.rows
+    _, _, answered_keys = _chat_run(_chats(12, "1", "1500.00"), None)
+    first, again = set(_all_keys(keys).tolist()), set(_all_keys(answered_keys).tolist())
+    assert len(first) == len(again) == 24
+    assert len(first & again) == 12  # the chat keys are shared, the versions are not
+
+
+def test_a_chat_sent_with_other_values_is_an_update_and_the_same_version_is_dropped() -> None:
+    _, _, day1 = _chat_run(_chats(6), None)
+    ledger = FakeLedger(_all_keys(day1))
+    update, sink, day2 = _chat_run(_chats(6, "1", "1500.00"), ledger)
+    assert (update.rows.valid, update.rows.already_sent) == (6, 0)
+    warning = next(w for w in update.warnings if w.code == "chat-update")
+    assert (warning.count, warning.line) == (6, 2)
+    assert "leads-2026-11-29.csv" in warning.message
+    assert sink.rows() == 6
+
+    repeat, sink, _ = _chat_run(_chats(6, "1", "1500.00"), FakeLedger(_all_keys(day2)))
+    assert (repeat.rows.valid, repeat.rows.already_sent) == (0, 6)
+    assert all(w.code != "chat-update" for w in repeat.warnings)
+    assert sink.rows() == 0

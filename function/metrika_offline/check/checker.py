@@ -27,9 +27,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, BinaryIO
 
 from metrika_offline import logs
+from metrika_offline.check.chats import Replay, Versions
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_column_map,
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -41,10 +44,12 @@ from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, re
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
 from metrika_offline.check.goals import TargetTally
-from metrika_offline.check.records import Batch, LineMap, RecordProblem, Records
+from metrika_offline.check.records import Batch, LineMap, Malformed, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
 from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder, RowCounts
+from metrika_offline.check.skipped import MESSAGES as SKIPPED_MESSAGES
+from metrika_offline.check.skipped import SkippedRows
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
 from metrika_offline.check.unnamed import UnnamedColumns
 from metrika_offline.check.validation import BatchValidator, Outcome
@@ -54,6 +59,9 @@ from metrika_offline.errors import ConfigError, DeadlineReached
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, ConversionType
 
 if TYPE_CHECKING:  # the ledger's side (and numpy) is imported only when a run uses it
+    import numpy as np
+    import numpy.typing as npt
+
     from metrika_offline.check.sent import Keys, PartKeys, PartKeysSink, SentKeys
 
 __all__ = [
@@ -86,9 +94,13 @@ class CheckOptions:
     now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
     encoding: str = "auto"  # auto, utf-8 or windows-1251 (see choices.py)
     phone_region: str = "RU"  # country of phone numbers written without a country code
-    date_order: str | None = None  # DMY or MDY: how slash dates are read (None: an error)
+    date_order: str | None = None  # DMY or MDY: how 01/11/2026 is read (None: an error)
+    duration_format: str | None = None  # ms or hms: what 1:35 means (None: left empty)
     on_bad_optional: str = "blank"  # blank: an invalid optional value is left empty
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # CHATS rows of one file with the same chat key and other values: keep-last (the later
+    # row is kept, the earlier left out) or keep-first (the later is a duplicate)
+    chat_same_key: str = "keep-last"
 
     @classmethod
     def from_settings(
@@ -100,7 +112,9 @@ class CheckOptions:
             timezone=settings.timezone,
             phone_region=settings.phone_region,
             date_order=settings.date_order or None,
+            duration_format=settings.duration_format or None,
             on_bad_optional=settings.on_bad_optional,
+            chat_same_key=settings.chat_same_key,
             strict=settings.strict,
             max_invalid_ratio=settings.max_invalid_ratio,
             max_part_bytes=settings.max_part_bytes,
@@ -114,8 +128,11 @@ class CheckOptions:
             parse_encoding(self.encoding)
             parse_phone_region(self.phone_region)
             parse_on_bad_optional(self.on_bad_optional)
+            parse_chat_same_key(self.chat_same_key)
             if self.date_order is not None:
                 parse_date_order(self.date_order)
+            if self.duration_format is not None:
+                parse_duration_format(self.duration_format)
             parse_column_map(self.column_map, KNOWN_COLUMNS)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -166,16 +183,31 @@ class _Run:
         *,
         sent: SentKeys | None = None,
         part_keys: PartKeysSink | None = None,
+        replay: Replay | None = None,
+        can_reread: bool = False,
     ) -> None:
         self.options = options
         self.on_rows = on_rows
         self.sent = sent
+        self.is_chats = options.type is ConversionType.CHATS
         self.part_keys: PartKeys | None = None
         if part_keys is not None and sink is not None:
             from metrika_offline.check.sent import PartKeys  # noqa: PLC0415 (numpy, lazily)
 
-            self.part_keys = PartKeys(part_keys)
+            # CHATS: each row's version and chat key (see sent.py)
+            self.part_keys = PartKeys(part_keys, per_row=2 if self.is_chats else 1)
         self.first_sent: tuple[int, int] | None = None  # line, key
+        self.updates = 0  # CHATS rows whose chat was sent before with other values
+        self.first_update: tuple[int, int] | None = None  # line, chat key
+        # CHATS, keep-last: the first pass decides (`Versions`), a second one replays.
+        self.chats: Versions | Replay | None = replay
+        if replay is None and self.is_chats and options.chat_same_key == "keep-last":
+            self.chats = Versions(options.max_dedupe_keys) if options.max_dedupe_keys else None
+        self.can_reread = can_reread
+        self.reread = False  # a row replaced one already written: read the file again
+        self.superseded = 0
+        self.first_superseded: int | None = None  # its line
+        self.late_kept = 0  # replaced rows left in the parts (the file could not be reread)
         self.builder = ReportBuilder(options.type, options.max_errors)
         self.ctx = Context(
             tz=time_zone(options.timezone),
@@ -183,6 +215,9 @@ class _Run:
             zone=zone_label(options.timezone),
             phone_region=parse_phone_region(options.phone_region),
             date_order=None if options.date_order is None else parse_date_order(options.date_order),
+            duration_format=None
+            if options.duration_format is None
+            else parse_duration_format(options.duration_format),
         )
         self.sink = sink
         self.open_rejects = rejects
@@ -195,6 +230,7 @@ class _Run:
         self.layout: Layout | None = None
         self.targets: TargetTally | None = None
         self.target_position: int | None = None
+        self.skip: SkippedRows | None = None
 
     def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
         builder = self.builder
@@ -226,6 +262,7 @@ class _Run:
                     f"{blocks.transcoded_at_line}): transcoded to UTF-8",
                 )
             self._warn_sent()
+            self._warn_chats()
             self._apply_policy()
             if self.rejects is not None:
                 self.rejects.close()
@@ -274,6 +311,7 @@ class _Run:
         if layout is None:
             raise _Rejected(next(e for e in builder.errors if e.line == records.header_line))
         self.layout = layout
+        self.skip = SkippedRows(names, layout)
         builder.columns = layout.output_header
         self._open_outputs(layout, names, records.delimiter)
         max_keys = self.options.max_dedupe_keys
@@ -284,13 +322,15 @@ class _Run:
             KeySet(max_keys) if max_keys else None,
             blank_invalid=blank,
             stable_keys=self.sent is not None or self.part_keys is not None,
+            skip=self.skip,
+            chats=self.chats,
         )
         unnamed = UnnamedColumns(layout.unnamed) if layout.unnamed else None
         for batch in records.batches(layout.width):
             if self.should_stop is not None and self.should_stop():
                 raise DeadlineReached("the check was stopped before the end of the file")
             if unnamed is not None:
-                self._unnamed_holds_data(unnamed, batch)
+                unnamed.check(batch)
             self._take(batch, validator.check(batch, builder.error_room), layout, records)
             if self.on_rows is not None:
                 self.on_rows(builder.total)
@@ -315,16 +355,6 @@ class _Run:
         if self.target_position is not None:
             self.targets = self.builder.targets = TargetTally()
 
-    def _unnamed_holds_data(self, unnamed: UnnamedColumns, batch: Batch) -> None:
-        problem = unnamed.check(batch)
-        if problem is not None:
-            line = batch.lines[problem.row]
-            issue = Issue(
-                "empty-column-name", line, f"column {problem.position + 1}", problem.message
-            )
-            self.builder.add_error(issue)
-            raise _Rejected(issue)
-
     def _header_issues(self, issues: list[HeaderIssue], line: int) -> None:
         for issue in issues:
             if issue.is_error:
@@ -335,11 +365,19 @@ class _Run:
     def _take(self, batch: Batch, outcome: Outcome, layout: Layout, records: Records) -> None:
         builder = self.builder
         lines = batch.lines
-        self._errors(batch, outcome, layout)
-        invalid_rows = len(outcome.invalid) + len(batch.malformed)
-        builder.total += batch.count + len(batch.malformed)
+        malformed = self._skip_rows(batch, outcome)
+        self._errors(batch, outcome, layout, malformed)
+        invalid_rows = len(outcome.invalid) + len(malformed)
+        builder.total += len(malformed) + batch.count - len(outcome.skipped)
         builder.invalid += invalid_rows
-        builder.duplicates += len(outcome.duplicates)
+        builder.duplicates += len(outcome.duplicates) + len(outcome.superseded)
+        if outcome.superseded:
+            self.superseded += len(outcome.superseded)
+            line = lines[outcome.superseded[0]]
+            if self.first_superseded is None or line < self.first_superseded:
+                self.first_superseded = line
+        if outcome.late_superseded:
+            self._replaced_written(outcome.late_superseded)
         for note in outcome.notes:
             builder.warn(
                 note.code,
@@ -370,13 +408,14 @@ class _Run:
             )
         if self.targets is not None and self.target_position is not None:
             values = outcome.columns[self.target_position] or []
-            left_out = set(outcome.invalid).union(outcome.duplicates)
+            left_out = set(outcome.invalid).union(outcome.duplicates, outcome.skipped)
             self.targets.add_batch(values, lines, left_out)
         self._blank_lines(batch)
         if invalid_rows:
-            self._invalid(batch, outcome, layout)
+            self._invalid(batch, outcome, layout, malformed)
         dropped = set(outcome.invalid)
-        dropped.update(outcome.duplicates)
+        dropped.update(outcome.duplicates, outcome.skipped)
+        dropped.update(outcome.superseded)
         kept_keys = self._already_sent(outcome, lines, dropped)
         if self.splitter is not None and self.writing:
             rendered = render(
@@ -396,31 +435,78 @@ class _Run:
             if self.part_keys is not None and kept_keys is not None:
                 self.part_keys.add(kept_keys, self.splitter.parts)
 
+    def _replaced_written(self, count: int) -> None:
+        """CHATS rows of earlier batches, already written, were replaced by later rows."""
+        if self.can_reread:
+            self.reread = True
+            self.writing = False  # the second pass writes the parts
+        else:
+            self.late_kept += count
+
     def _already_sent(self, outcome: Outcome, lines: LineMap, dropped: set[int]) -> Keys | None:
         """Drop the rows the ledger says were sent (adding them to `dropped`); the keys of
-        the rows kept, in order (None without stable keys, or no valid row)."""
+        the rows kept, in order (None without stable keys, or no valid row). CHATS: a row is
+        sent before when its version is in the ledger; its chat key alone makes it an
+        update, which is kept (and counted); the keys kept are the rows' (version, key) pairs."""
         keys = outcome.keys
         if keys is None or not len(keys):
             return keys
         import numpy as np  # noqa: PLC0415 (loaded already, by the stable keys)
 
         rows = outcome.key_rows
-        if outcome.duplicates:
+        versions = outcome.versions
+        if outcome.duplicates or outcome.superseded:
             keep = np.fromiter((row not in dropped for row in rows), dtype=bool, count=len(rows))
             keys = keys[keep]
+            versions = None if versions is None else versions[keep]
             rows = [row for row in rows if row not in dropped]
+        if versions is not None:
+            return self._chats_sent(keys, versions, rows, lines, dropped)
         if self.sent is None:
             return keys
         hit = self.sent.sent(keys)
         if not hit.any():
             return keys
+        self._drop_sent(hit, keys, rows, lines, dropped)
+        return keys[~hit]
+
+    def _drop_sent(
+        self, hit: npt.NDArray[np.bool_], keys: Keys, rows: list[int], lines: LineMap,
+        dropped: set[int],
+    ) -> None:  # fmt: skip
+        import numpy as np  # noqa: PLC0415
+
         found = np.flatnonzero(hit)
         self.builder.already_sent += len(found)
         dropped.update(rows[i] for i in found.tolist())
         first = int(found[0])
         if self.first_sent is None:
             self.first_sent = (lines[rows[first]], int(keys[first]))
-        return keys[~hit]
+
+    def _chats_sent(
+        self, keys: Keys, versions: Keys, rows: list[int], lines: LineMap, dropped: set[int]
+    ) -> Keys:
+        from metrika_offline.check.sent import pairs  # noqa: PLC0415
+
+        if self.sent is None or not len(keys):
+            return pairs(versions, keys)
+        import numpy as np  # noqa: PLC0415
+
+        # One look-up for both: a chat in another file's part still in flight waits for it,
+        # whichever version that part holds, so that the versions reach Metrica in order.
+        both = self.sent.sent(np.concatenate((versions, keys)))
+        hit, chat_sent = both[: len(keys)], both[len(keys) :]
+        update = chat_sent & ~hit
+        if update.any():
+            found = np.flatnonzero(update)
+            self.updates += len(found)
+            if self.first_update is None:
+                first = int(found[0])
+                self.first_update = (lines[rows[first]], int(keys[first]))
+        if not hit.any():
+            return pairs(versions, keys)
+        self._drop_sent(hit, versions, rows, lines, dropped)
+        return pairs(versions[~hit], keys[~hit])
 
     def _warn_sent(self) -> None:
         if self.first_sent is None or self.sent is None:
@@ -437,6 +523,42 @@ class _Run:
             count,
         )
 
+    def _warn_chats(self) -> None:
+        builder = self.builder
+        if self.superseded or self.late_kept:
+            line = self.first_superseded
+            said = []
+            if self.superseded:
+                said.append(
+                    f"{self.superseded} rows were left out because a later row of the same "
+                    "chat (DateTime, ChatPlatform and ChatUsername, ChatUserID or PhoneNumber) "
+                    f"has other values, and the later row is sent (the first on line {line})"
+                )
+            if self.late_kept:
+                said.append(
+                    f"{self.late_kept} rows were replaced by a later row of the same chat after "
+                    "they were written: this input cannot be read a second time, so both are "
+                    "sent, the later one after (give a file rather than a pipe)"
+                )
+            builder.warn(
+                "chat-superseded-in-file",
+                line,
+                None,
+                "; ".join(said) + "; set chat_same_key to keep-first to keep the earlier rows",
+                self.superseded + self.late_kept,
+            )
+        if self.updates and self.first_update is not None and self.sent is not None:
+            line, key = self.first_update
+            builder.warn(
+                "chat-update",
+                line,
+                None,
+                f"{self.updates} rows update chats sent before with other values and are sent "
+                f"(the first on line {line}; its earlier version was sent by "
+                f"{self.sent.who_sent(key)}): Metrica keeps the latest",
+                self.updates,
+            )
+
     def _row_too_large(self, line: int, exc: RowTooLarge) -> Issue:
         issue = Issue(
             "row-too-large",
@@ -448,7 +570,28 @@ class _Run:
         self.builder.add_error(issue)
         return issue
 
-    def _errors(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
+    def _skip_rows(self, batch: Batch, outcome: Outcome) -> list[Malformed]:
+        """Warn of the rows skipped as no conversion (the header again, totals), malformed
+        ones included; returns the malformed rows left."""
+        found: dict[str, list[int]] = {}
+        for row, reason in outcome.skipped.items():
+            found.setdefault(reason, []).append(batch.lines[row])
+        malformed = batch.malformed
+        if malformed and self.skip is not None:
+            malformed = []
+            for odd in batch.malformed:
+                why = self.skip.why(odd.cells)
+                if why is None:
+                    malformed.append(odd)
+                else:
+                    found.setdefault(why, []).append(odd.line)
+        for reason, lines in found.items():
+            self.builder.warn(reason, min(lines), None, SKIPPED_MESSAGES[reason], len(lines))
+        return malformed
+
+    def _errors(
+        self, batch: Batch, outcome: Outcome, layout: Layout, malformed: list[Malformed]
+    ) -> None:
         builder = self.builder
         for code, times in outcome.error_counts.items():
             builder.count_errors(code, times)
@@ -457,18 +600,20 @@ class _Run:
             (batch.lines[e.row], e.order, Issue(e.code, batch.lines[e.row], e.column, e.message))
             for e in outcome.errors
         ]
-        for index, malformed in enumerate(batch.malformed):
-            code = _cell_count_code(malformed.cells, layout.width)
+        for index, row in enumerate(malformed):
+            code = _cell_count_code(row.cells, layout.width)
             builder.count_errors(code, 1)
             if index < room:
-                message = f"the row has {len(malformed.cells)} cells, the header {layout.width}"
-                listed.append((malformed.line, -1, Issue(code, malformed.line, None, message)))
+                message = f"the row has {len(row.cells)} cells, the header {layout.width}"
+                listed.append((row.line, -1, Issue(code, row.line, None, message)))
         if room > 0 and listed:
             listed.sort(key=lambda entry: (entry[0], entry[1]))
             builder.list_errors([issue for _, _, issue in listed])
 
-    def _invalid(self, batch: Batch, outcome: Outcome, layout: Layout) -> None:
-        starts = [m.line for m in batch.malformed[:1]]
+    def _invalid(
+        self, batch: Batch, outcome: Outcome, layout: Layout, malformed: list[Malformed]
+    ) -> None:
+        starts = [m.line for m in malformed[:1]]
         if outcome.invalid:
             starts.append(batch.lines[min(outcome.invalid)])
         first = min(starts)
@@ -481,9 +626,9 @@ class _Run:
         entries: list[tuple[int, list[str], list[str]]] = [
             (batch.lines[row], codes, batch.row(row)) for row, codes in outcome.invalid.items()
         ]
-        for malformed in batch.malformed:
-            code = _cell_count_code(malformed.cells, layout.width)
-            entries.append((malformed.line, [code], malformed.cells))
+        for row in malformed:
+            code = _cell_count_code(row.cells, layout.width)
+            entries.append((row.line, [code], row.cells))
         entries.sort(key=lambda entry: entry[0])
         for line, codes, cells in entries:
             self.rejects.add(line, codes, cells)
@@ -553,6 +698,14 @@ def _row_error_hint(error_counts: Mapping[str, int], invalid: int) -> str | None
     return POLICY_HINTS[code] if times * 2 >= invalid else None
 
 
+def _seekable(stream: BinaryIO) -> bool:
+    seekable = getattr(stream, "seekable", None)  # a reader may not say
+    try:
+        return bool(seekable()) if callable(seekable) else False
+    except (OSError, ValueError):
+        return False
+
+
 def check_file(
     stream: BinaryIO,
     options: CheckOptions,
@@ -564,6 +717,7 @@ def check_file(
     on_rows: Callable[[int], None] | None = None,
     sent: SentKeys | None = None,
     part_keys: PartKeysSink | None = None,
+    reopen: Callable[[], BinaryIO] | None = None,
 ) -> Report:
     """Check `stream` as a CSV of `options.type` conversions, in one pass.
 
@@ -578,6 +732,31 @@ def check_file(
 
     With `sent` (the ledger), rows whose key it holds are dropped as `already-sent`; with
     `part_keys` (and a `sink`), each part's row keys are written there beside it (`sent.py`).
+
+    CHATS: when a row replaces a row of the same chat already written (see `chats.py`), the
+    parts are discarded and the file is read again, from `reopen()` or, without it, from the
+    start of `stream` if it can seek; the second pass applies the first's decisions and
+    writes the parts (the rejects were written by the first).
     """
-    run = _Run(options, sink, rejects, should_stop, on_rows, sent=sent, part_keys=part_keys)
-    return run.execute(stream, progress)
+    can_reread = reopen is not None or _seekable(stream)
+    run = _Run(
+        options, sink, rejects, should_stop, on_rows,
+        sent=sent, part_keys=part_keys, can_reread=can_reread,
+    )  # fmt: skip
+    report = run.execute(stream, progress)
+    if not run.reread or report.rejected_reason is not None or not isinstance(run.chats, Versions):
+        return report
+    _log.info("a chat row replaced one already written: the file is read a second time")
+    if reopen is not None:
+        stream = reopen()
+    else:
+        stream.seek(0)
+    replay = Replay(run.chats.decided, run.chats.stopped)
+    again = _Run(
+        options, sink, None, should_stop, on_rows, sent=sent, part_keys=part_keys, replay=replay
+    )
+    try:
+        return again.execute(stream, None)
+    finally:
+        if reopen is not None:
+            stream.close()

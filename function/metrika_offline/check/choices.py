@@ -7,10 +7,17 @@ that names what is allowed.
 - `timezone`: the IANA zone of dates and times written without an offset (default UTC);
 - `encoding`: `auto` (UTF-8, else Windows-1251), `utf-8` or `windows-1251`;
 - `phone_region`: the country of phone numbers written without a country code (default RU);
-- `date_order`: how slash dates are read, `DMY` (01/11/2026 is 1 November) or `MDY`; without
-  it a slash date is an error, never a guess;
+- `date_order`: how day-month-year dates with the year last are read, whatever their
+  separator, `DMY` (01/11/2026 and 01-11-2026 are 1 November) or `MDY`; without it such a date
+  is an error, never a guess (dotted dates, 01.11.2026, are day first anyway);
+- `duration_format`: what a duration of two parts (`1:35`) means, `ms` (minutes and seconds)
+  or `hms` (hours and minutes); without it such a duration is left empty (`1:02:35` is always
+  hours, minutes and seconds);
 - `on_bad_optional`: `blank` (an invalid optional value is left empty and the row kept, as
   Metrica does) or `drop-row` (the row is rejected);
+- `chat_same_key`: CHATS rows of one file with the same chat key and other values:
+  `keep-last` (the later row is the chat's latest state and is kept, the earlier left out) or
+  `keep-first` (the later row is left out as a duplicate);
 - `column_map`: header names of the file's own (`Телефон`) to the columns they are
   (`PhoneNumber`).
 """
@@ -34,6 +41,11 @@ class Encoding(enum.StrEnum):
 class DateOrder(enum.StrEnum):
     DMY = "DMY"
     MDY = "MDY"
+
+
+class DurationFormat(enum.StrEnum):
+    HMS = "hms"  # H:MM:SS, and H:MM for two parts
+    MS = "ms"  # MM:SS for two parts
 
 
 class OnBadOptional(enum.StrEnum):
@@ -84,6 +96,28 @@ def parse_date_order(value: str) -> DateOrder:
         raise ValueError(
             f"unknown date order {value!r}: use DMY (01/11/2026 is 1 November) or MDY"
         ) from None
+
+
+def parse_duration_format(value: str) -> DurationFormat:
+    try:
+        return DurationFormat(value.strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown duration format {value!r}: use ms (1:35 is 95 seconds) or hms "
+            "(1:35 is 1 hour 35 minutes)"
+        ) from None
+
+
+class ChatSameKey(enum.StrEnum):
+    KEEP_LAST = "keep-last"
+    KEEP_FIRST = "keep-first"
+
+
+def parse_chat_same_key(value: str) -> ChatSameKey:
+    try:
+        return ChatSameKey(value.strip().lower())
+    except ValueError:
+        raise ValueError(f"chat_same_key must be keep-last or keep-first, not {value!r}") from None
 
 
 def parse_on_bad_optional(value: str) -> OnBadOptional:

@@ -20,8 +20,9 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "bad-encoding": "bytes that are neither UTF-8 nor Windows-1251 text (line, byte offset)",
         "unclosed-quote": "a quoted field that is never closed, or runs on past the row limit",
         "row-too-large": "a row over the row limit, or too big for a part with the header",
-        "empty-column-name": "a header cell is empty and its column holds data (not row numbers)",
-        "duplicate-column": "two header cells name the same column",
+        "empty-column-name": "no longer raised: an unnamed column that holds values is dropped "
+        "(unnamed-column-dropped)",
+        "duplicate-column": "two header cells name the same column, one that is kept",
         "missing-column": "a required column is absent from the header",
         "no-linking-id": "no ID column in the header, or a row with every ID cell empty",
         "no-chat-contact": "CHATS: no ChatUsername, ChatUserID or PhoneNumber in the header or row",
@@ -31,19 +32,21 @@ ERROR_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "too-many-cells": "the row has more cells than the header",
         "missing-value": "a required cell (DateTime, Target, ChatPlatform) is empty",
         "bad-datetime": "DateTime is neither Unix seconds nor a date and time read without a guess",
-        "ambiguous-date": "DateTime is a slash date (01/11/2026) and no date_order says which "
-        "part is the day",
+        "ambiguous-date": "DateTime is a day-month-year date (01/11/2026, 01-11-2026) and no "
+        "date_order says which part is the day",
         "future-datetime": "DateTime is in the future (more than 5 minutes ahead)",
         "bad-price": "Price is not a decimal number",
         "negative-price": "Price is below zero",
         "bad-currency": "Currency is not an ISO 4217 code",
-        "bad-flag": "a 1/0 column holds something else",
-        "bad-duration": "TalkDuration or HoldDuration is not a whole number of seconds",
+        "bad-flag": "a 1/0 column holds something else (nor yes or no in words)",
+        "bad-duration": "TalkDuration or HoldDuration is not seconds, H:MM:SS, a two-part "
+        "duration read by duration_format, nor spelled out (1 мин, 35 сек)",
         "tag-too-long": "Tag is over 100 characters",
         "bad-url": "URL, CallTrackerURL or MessengerTrackerURL is not an absolute http(s) URL",
         "bad-phone": "PhoneNumber is neither + and 7 to 15 digits nor a valid number of the "
         "phone region",
-        "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber",
+        "bad-chat-platform": "ChatPlatform is not whatsapp, telegram or viber (nor a name of "
+        "one of them)",
         "bad-id": "ClientId or Yclid is not a number",
         "unknown-goal-rejected": "Target names no goal of the counter and unknown goals are errors",
         # Policy: why a file with some invalid rows was rejected whole.
@@ -61,6 +64,10 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "transcoded to UTF-8",
         "empty-column-dropped": "a column with an empty name and only empty cells was dropped",
         "index-column-dropped": "an unnamed first column of row numbers (R, pandas) was dropped",
+        "unnamed-column-dropped": "a column with an empty name held values and was dropped (the "
+        "message says which and how many values)",
+        "duplicate-column-dropped": "a column name repeated in the header, of a column this "
+        "type does not have: every cell of it was dropped",
         "header-renamed": "a header cell was renamed to its canonical spelling",
         "unknown-column": "a column this type does not have was dropped",
         "whitespace-trimmed": "spaces around a value were removed",
@@ -71,7 +78,8 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "datetime-converted": "a date and time was converted to Unix seconds (the message "
         "names the time zone used)",
         "datetime-day-first": "a DD.MM.YYYY date was read day first and converted",
-        "datetime-date-order": "a slash date was read in the configured date_order and converted",
+        "datetime-date-order": "a day-month-year date (01/11/2026, 01-11-2026) was read in the "
+        "configured date_order and converted",
         "fractional-seconds": "fractions of a second in Unix seconds were dropped",
         "phone-normalized": "spaces, dashes, dots or brackets were removed from a phone number",
         "phone-national": "a number without a country code was read in the phone region "
@@ -79,26 +87,44 @@ WARNING_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "invalid-value-blanked": "an invalid optional value was left empty and its row kept "
         "(Price and Currency together)",
         "chat-platform-lowercased": "ChatPlatform was lower-cased",
+        "chat-platform-alias": "a ChatPlatform naming one of Metrica's platforms another way "
+        "(tg, wa, telegrambot) became that platform",
+        "flag-words": "yes and no in a flag column (да/нет, yes/no, true/false, y/n) became 1 "
+        "and 0",
+        "duration-converted": "a duration written H:MM:SS, as two parts read by "
+        "duration_format, or spelled out (1 мин, 35 сек) became seconds",
+        "id-formula-unwrapped": 'an ID written as Excel\'s text formula (="0123") became its '
+        "digits",
         "currency-uppercased": "Currency was upper-cased",
         "older-than-linking-window": "DateTime is over 21 days old: the row will not link",
         "target-looks-like-name": "Target has spaces or non-Latin letters: the goal's name?",
         "unknown-goal": "Target matches no JavaScript-event goal identifier of the counter",
+        "goal-condition-not-exact": "Target matches a goal only by a contain, start or regexp "
+        "condition: Metrica may count it as goal not found",
         "goals-unreadable": "the counter's goals could not be read, so Target was not checked",
         "unattributed-chat": "CHATS: no ClientID, UserID, Yclid or PurchaseID to link the chat",
         "duplicate-row": "a row repeating an earlier row's key was dropped",
         "already-sent": "a row an earlier file already sent (its key is in the ledger) was dropped",
+        "chat-superseded-in-file": "CHATS: a row was left out because a later row of the same "
+        "chat (same DateTime, ChatPlatform and contact) has other values and is sent instead",
+        "chat-update": "CHATS: a row updates a chat an earlier file sent with other values "
+        "(ChatAnswered, Price...) and is sent; Metrica keeps the latest",
         "ledger-limited": "the ledger held more keys than LEDGER_MAX_KEYS: rows were compared "
         "with the newest only",
         "dedupe-stopped": "too many distinct rows to remember: later ones were only compared "
         "with the earlier",
         "blank-line": "a blank line (or a row of empty cells) was skipped",
+        "repeated-header": "a row equal to the header (exports joined together) was skipped",
+        "totals-row": "a totals row (its first filled cell Итого, Всего or Total, and no "
+        "required value) was skipped",
     }
 )
 
 #: What to say when most invalid rows share one error: the setting that would fix them.
 POLICY_HINTS: Mapping[str, str] = MappingProxyType(
     {
-        "ambiguous-date": "most rows have slash dates (01/11/2026): set date_order (DMY or MDY)",
+        "ambiguous-date": "most rows have dates like 01/11/2026 or 01-11-2026: set date_order "
+        "(DMY or MDY)",
         "bad-datetime": "most rows have dates that could not be read: write them as "
         "2026-11-01 14:30 or 01.11.2026 14:30, or as Unix seconds",
         "future-datetime": "most rows are dated in the future: are the times local? set the "

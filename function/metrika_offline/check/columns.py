@@ -182,6 +182,24 @@ CURRENCIES: frozenset[str] = frozenset(
 #: ChatPlatform values Metrica documents (lower case).
 CHAT_PLATFORMS: frozenset[str] = frozenset({"whatsapp", "telegram", "viber"})
 
+#: Other names chat services give Metrica's three platforms (compared lower-cased, with spaces,
+#: underscores, hyphens and dots left out): a channel type (Jivo's `tg`, `wa`, `vb`), a
+#: transport (Wazzup's `tgapi`, `wapi`), a bot or a business account of the same messenger.
+#: Names of other messengers (instagram, vk, avito) are not here: Metrica has no such platform.
+CHAT_PLATFORM_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("tg", "tgapi", "tgbot", "telegrambot", "telegramm", "телеграм", "телеграмм"),
+            "telegram",
+        ),
+        **dict.fromkeys(
+            ("wa", "wapi", "waba", "whatsappbusiness", "whatsapi", "whatsgroup", "ватсап"),
+            "whatsapp",
+        ),
+        **dict.fromkeys(("vb", "viberbot", "viberbusiness", "вайбер"), "viber"),
+    }
+)
+
 TAG_MAX_CHARS = 100
 
 _IGNORED_IN_NAMES = re.compile(r"[\s_\-.\[\]{}'\"`«»„“”]+")
@@ -278,19 +296,32 @@ def _name_issues(
         column = lookup.get(match_key(target if target is not None else name))
         # Two cells are the same column if they resolve to one (ClientId and _ym_uid do).
         identity = column.name if column is not None else match_key(name)
-        if identity in seen:
-            column = None
-        mapped.append(column)
-        if identity in seen:
-            issues.append(
-                HeaderIssue(
-                    "duplicate-column",
-                    label,
-                    f"header cells {seen[identity] + 1} and {position + 1} name the same column",
-                    is_error=True,
+        first = seen.get(identity)
+        if first is not None:
+            mapped.append(None)
+            # A repeated kept column: which of the two is the conversion's? A repeated dropped
+            # one (amoCRM repeats a field of the deal and of its contact) costs nothing.
+            if column is not None:
+                issues.append(
+                    HeaderIssue(
+                        "duplicate-column",
+                        label,
+                        f"header cells {first + 1} and {position + 1} name the same column",
+                        is_error=True,
+                    )
                 )
-            )
+            else:
+                issues.append(
+                    HeaderIssue(
+                        "duplicate-column-dropped",
+                        label,
+                        f"header cells {first + 1} and {position + 1} both name {label}, a "
+                        f"column {kind.value} files do not have: dropped",
+                        is_error=False,
+                    )
+                )
             continue
+        mapped.append(column)
         seen[identity] = position
         if column is None:
             mapped_to = f" (mapped to {target})" if target is not None else ""

@@ -14,7 +14,7 @@ from metrika_offline.check.goals import GoalMatcher
 from metrika_offline.check.report import UnknownTarget, WarningSummary
 from metrika_offline.types import Goal
 
-__all__ = ["MAX_LISTED_VALUES", "review_targets", "unreadable_goals"]
+__all__ = ["MAX_LISTED_VALUES", "review_conditions", "review_targets", "unreadable_goals"]
 
 #: Unknown values listed in the warning (the row count stays exact).
 MAX_LISTED_VALUES = 20
@@ -49,6 +49,36 @@ def review_targets(
         message += "; these are goal names, use the identifier: " + ", ".join(hints)
     first_line = min(line for _, _, line in unknown)
     return WarningSummary("unknown-goal", total, first_line, "Target", message, tuple(listed))
+
+
+def review_conditions(
+    targets: Mapping[str, tuple[int, int]], goals: Sequence[Goal]
+) -> WarningSummary | None:
+    """`goal-condition-not-exact` for the values that match a JavaScript-event goal only by a
+    `contain`, `start` or `regexp` condition, or None."""
+    matcher = GoalMatcher(goals)
+    loose = [
+        (value, rows, line)
+        for value, (rows, line) in targets.items()
+        if matcher.known(value) and not matcher.exactly(value)
+    ]
+    if not loose:
+        return None
+    loose.sort(key=lambda item: (-item[1], item[2]))
+    listed = tuple(UnknownTarget(v[:_VALUE_CHARS], rows, None) for v, rows, _ in loose)
+    total = sum(rows for _, rows, _ in loose)
+    message = (
+        f"{total} rows have a Target that matches a JavaScript-event goal only by a contain, "
+        f"start or regexp condition ({len(loose)} distinct values, in `values`): Metrica's "
+        "documentation asks for a goal whose condition is exactly the identifier, and may count "
+        "these as goal not found. The rows are sent; give the goal an exact condition with the "
+        "identifier to be sure"
+    )
+    first_line = min(line for _, _, line in loose)
+    return WarningSummary(
+        "goal-condition-not-exact", total, first_line, "Target", message,
+        listed[:MAX_LISTED_VALUES],
+    )  # fmt: skip
 
 
 def unreadable_goals(reason: str) -> WarningSummary:

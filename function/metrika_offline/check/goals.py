@@ -1,9 +1,10 @@
 """Does a `Target` name one of the counter's goals? Pure: the goals come in as data.
 
 Offline conversions name a goal by its identifier: the `url` of a condition of a
-JavaScript-event (`action`) goal, matched the way the condition says (`exact`, `contain`,
-`start`, `regexp`; `action` conditions are read as exact). A value that matches no identifier
-is an unknown goal: Metrica accepts the file and hours later counts it in
+JavaScript-event (`action`) goal. The documentation asks for an exact condition; a value that
+matches only a `contain`, `start` or `regexp` condition is told apart (`exactly`), since
+Metrica may count it as goal not found (`action` conditions are read as exact). A value that
+matches no identifier is an unknown goal: Metrica accepts the file and hours later counts it in
 `goal_not_found_quantity`. A value equal to a goal's display *name* (case and spaces aside)
 says which identifier was probably meant.
 """
@@ -79,6 +80,10 @@ class GoalMatcher:
             if len(self._known) < _CACHE_LIMIT:
                 self._known[value] = found
         return found
+
+    def exactly(self, value: str) -> bool:
+        """True when `value` is the identifier of an exact (or `action`) condition."""
+        return value in self._exact
 
     def meant(self, value: str) -> str | None:
         """The identifier of the goal whose display name `value` is, if any."""

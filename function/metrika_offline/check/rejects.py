@@ -8,6 +8,10 @@ Written as the source was delimited (a Russian Excel's `;` stays `;`) and in UTF
 byte order mark, which is how Excel knows it is UTF-8: opened in Excel, it falls into columns
 with Cyrillic intact. Fixed and saved, it can be dropped again as it is: the checker skips the
 BOM and drops the `line` and `errors` columns as unknown.
+
+Opened in a spreadsheet, a cell cannot start a formula: one that would (`=`, `@`, a tab or a
+carriage return first, or `+`/`-` before something that is not a number) is written with a
+leading `'` (check.formulas). That `'` stays in the cell if the file is dropped again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 
+from metrika_offline.check.formulas import defused
 from metrika_offline.check.splitter import PartWriter
 
 _FLUSH_CHARS = 1 << 20
@@ -29,7 +34,7 @@ class RejectsWriter:
         self, open_writer: Callable[[], PartWriter], header: Sequence[str], delimiter: str = ","
     ) -> None:
         self._open_writer = open_writer
-        self._header = ["line", "errors", *header]
+        self._header = ["line", "errors", *defused(header)]
         self._writer: PartWriter | None = None
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer, delimiter=delimiter, lineterminator="\r\n")
@@ -40,7 +45,7 @@ class RejectsWriter:
             self._writer = self._open_writer()
             self._writer.write(UTF8_BOM)
             self._csv.writerow(self._header)
-        self._csv.writerow([str(line), " ".join(dict.fromkeys(codes)), *cells])
+        self._csv.writerow([str(line), " ".join(dict.fromkeys(codes)), *defused(cells)])
         self.rows += 1
         if self._buffer.tell() > _FLUSH_CHARS:
             self._flush()

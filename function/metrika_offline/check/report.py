@@ -26,10 +26,11 @@ Shape of `Report.to_json()` (stable: the result JSON embeds it and its schema is
 
 Counting: `rows.total` counts data rows (blank lines are not rows); `invalid` rows have at
 least one error and are left out; `duplicates` are valid rows left out because an earlier row
-had the same key; `already_sent` are valid rows left out because the ledger holds their key
-(an earlier file sent them: see `sent.py`); `valid` rows are the rest, the ones written to the
-parts. So `total == valid + invalid + duplicates + already_sent` always. A row with two
-problems counts once in `invalid` and twice in `error_counts`.
+had the same key (CHATS: the same chat key and values, or the same chat key and a later row
+with other values, `chat-superseded-in-file`); `already_sent` are valid rows left out because
+the ledger holds their key (an earlier file sent them: see `sent.py`); `valid` rows are the
+rest, the ones written to the parts. So `total == valid + invalid + duplicates + already_sent`
+always. A row with two problems counts once in `invalid` and twice in `error_counts`.
 
 Lines are physical, 1-based, the header is line 1 (or wherever it was, after blank lines),
 and a record holding a quoted newline is reported at the line where it starts. `line` and

@@ -6,6 +6,13 @@ again. The key is the duplicate key of the type (`columns.TypeRules.dedupe_key`)
 repairs, over *every* key column of the type in a fixed order, an absent column counting as
 empty: the same conversion gets the same key whichever optional columns a file has.
 
+CHATS rows have a second key, their *version*: every column of the type in a fixed order (the
+chat key and every value Metrica stores, after repairs), hashed with a tag of its own. Metrica
+updates a chat uploaded again with the same chat key, so for CHATS the ledger holds both: a row
+whose version was sent is skipped, one whose chat key alone was sent is an update and goes.
+Both live in the same sorted set; a part's keys are then the version and the chat key of each
+row, in that order.
+
 Keys outlive the process, so their hash must not change between processes or versions (unlike
 Python's `hash()`, keyed per process): BLAKE2b with an 8-byte digest, personalised with a
 version tag, of the key's cells joined by the unit separator (U+001F). About 0.5 µs a row.
@@ -33,6 +40,8 @@ Keys = npt.NDArray[np.uint64]
 
 #: Bump when the key's definition changes: keys of another version never match.
 KEY_VERSION = b"mo-ledger-v1"
+#: The same for a CHATS row's version (every column): never equal to a chat key's hash.
+ROW_VERSION = b"mo-ledger-row-v1"
 _SEPARATOR = "\x1f"
 #: A part's keys are written in sorted runs of about this many (2 MB): memory stays flat
 #: whatever the part's size, and the reader sorts the whole ledger once anyway. Writing a run
@@ -42,11 +51,15 @@ RUN_KEYS = 1 << 18
 
 EMPTY: Keys = np.zeros(0, dtype=np.uint64)
 _TEMPLATE = hashlib.blake2b(digest_size=8, person=KEY_VERSION)
+_ROW_TEMPLATE = hashlib.blake2b(digest_size=8, person=ROW_VERSION)
 
 
-def stable_hashes(columns: Sequence[Sequence[str] | None], rows: Sequence[int]) -> Keys:
+def stable_hashes(
+    columns: Sequence[Sequence[str] | None], rows: Sequence[int], *, version: bool = False
+) -> Keys:
     """The stable 64-bit key of each of `rows`, from the key columns in the type's order
-    (None for a column the file does not have)."""
+    (None for a column the file does not have); with `version`, the row's version key, from
+    every column of the type."""
     if not rows:
         return EMPTY
     picked: list[Sequence[str]] = []
@@ -60,7 +73,7 @@ def stable_hashes(columns: Sequence[Sequence[str] | None], rows: Sequence[int]) 
             picked.append(chosen if len(rows) > 1 else (chosen,))
     # Copying a hasher set up once costs less than building one with its parameters for each
     # row (about 300 ns a row instead of 450); the digests are the same.
-    fresh = _TEMPLATE.copy
+    fresh = (_ROW_TEMPLATE if version else _TEMPLATE).copy
     digests: list[bytes] = []
     for key in zip(*picked, strict=False):
         hasher = fresh()
@@ -95,6 +108,14 @@ class SentKeys(Protocol):
         """Which earlier file and upload sent `key`, in words, for the warning."""
 
 
+def pairs(versions: Keys, keys: Keys) -> Keys:
+    """CHATS: each row's version then its chat key, as a part's keys hold them."""
+    both: Keys = np.empty(2 * len(keys), dtype=np.uint64)
+    both[0::2] = versions
+    both[1::2] = keys
+    return both
+
+
 class KeyWriter(Protocol):
     def write(self, data: bytes, /) -> int: ...
 
@@ -111,8 +132,9 @@ class PartKeys:
     """Follows the splitter: the kept rows' keys, in file order, cut where the parts are cut,
     each part's keys written in sorted runs as it fills."""
 
-    def __init__(self, sink: PartKeysSink) -> None:
+    def __init__(self, sink: PartKeysSink, per_row: int = 1) -> None:
         self._sink = sink
+        self._per_row = per_row  # CHATS: 2 (the version and the chat key)
         self._pending: list[Keys] = []
         self._pending_count = 0
         self._done = 0  # parts whose keys are complete
@@ -127,7 +149,7 @@ class PartKeys:
             self._pending.append(keys)
             self._pending_count += len(keys)
         for part in closed[self._done :]:
-            self._flush(part.index, part.rows - self._part_flushed)
+            self._flush(part.index, part.rows * self._per_row - self._part_flushed)
             self._close()
         if self._pending_count >= RUN_KEYS:
             self._flush(len(closed) + 1, self._pending_count)

@@ -1,25 +1,18 @@
-"""Columns without a name: dropped when they hold nothing, or only row numbers.
+"""Columns without a name: dropped, with a warning that says what they held.
 
 Excel leaves empty columns after a table (`…;Currency;;`), R's `write.csv` and pandas'
 `to_csv` write the row names or index as an unnamed first column (`1, 2, 3…` or `0, 1, 2…`,
 with gaps where rows were filtered out). Neither is data: both are dropped, with a warning.
-An unnamed column that holds anything else may be data: the file is rejected
-(`empty-column-name`) at the first row where it does, so the user names it or removes it.
+An unnamed column that holds anything else (a note typed beside the table) is no column of
+Metrica's either: it is dropped too, and the warning gives its position and how many values it
+held, so that a user who meant it as data names it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from itertools import pairwise
 
 from metrika_offline.check.records import Batch
-
-
-@dataclasses.dataclass(frozen=True)
-class UnnamedProblem:
-    row: int  # batch-relative
-    position: int
-    message: str
 
 
 class UnnamedColumns:
@@ -28,27 +21,21 @@ class UnnamedColumns:
     def __init__(self, positions: tuple[int, ...]) -> None:
         self.positions = positions
         self.filled: set[int] = set()  # positions that held any value
+        self.data: set[int] = set()  # positions that held something other than row numbers
+        self.values: dict[int, int] = dict.fromkeys(positions, 0)  # filled cells by position
         self._last_number: dict[int, int] = {}  # the index column's last row number
 
-    def check(self, batch: Batch) -> UnnamedProblem | None:
-        """The first cell in `batch` that makes an unnamed column look like data."""
+    def check(self, batch: Batch) -> None:
+        """Count what the unnamed columns of `batch` hold."""
         for position in self.positions:
             values = batch.cells[position :: batch.stride][: batch.count]
             if not any(values):
                 continue
-            if position == 0 and self._row_numbers(values):
-                self.filled.add(position)
+            self.values[position] += len(values) - values.count("")
+            self.filled.add(position)
+            if position == 0 and position not in self.data and self._row_numbers(values):
                 continue
-            row = next(i for i, value in enumerate(values) if value.strip())
-            if position == 0:
-                row = self._first_not_numbered(values)
-            return UnnamedProblem(
-                row,
-                position,
-                f"header cell {position + 1} is empty but its column holds data: name it "
-                "(or remove the column)",
-            )
-        return None
+            self.data.add(position)
 
     def _row_numbers(self, values: list[str]) -> bool:
         """Ascending whole numbers, from 0 or 1 at the file's first row on."""
@@ -66,20 +53,22 @@ class UnnamedColumns:
         self._last_number[0] = numbers[-1]
         return True
 
-    def _first_not_numbered(self, values: list[str]) -> int:
-        last = self._last_number.get(0, -1)
-        for row, value in enumerate(values):
-            text = value.strip()
-            if not (text.isascii() and text.isdigit()) or int(text) <= last:
-                return row
-            last = int(text)
-        return 0
-
     def warnings(self) -> list[tuple[str, int, str]]:
         """(code, position, message) for each column that was dropped."""
         found: list[tuple[str, int, str]] = []
         for position in self.positions:
-            if position in self.filled:
+            if position in self.data:
+                held = self.values[position]
+                found.append(
+                    (
+                        "unnamed-column-dropped",
+                        position,
+                        f"header cell {position + 1} is empty but its column held {held} "
+                        f"value{'s' if held != 1 else ''}: dropped (name the column in the "
+                        "header if it is data for Metrica)",
+                    )
+                )
+            elif position in self.filled:
                 found.append(
                     (
                         "index-column-dropped",

@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "upload": "process",
     "status": "metrika",
     "process": "process",
+    "doctor": "doctor",
 }
 
 

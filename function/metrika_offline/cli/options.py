@@ -1,9 +1,10 @@
 """The options every command that checks a file shares, defined once.
 
-    check       --timezone --phone-region --date-order --encoding --on-bad-optional
+    check       --timezone --phone-region --date-order --duration-format --encoding
+                --on-bad-optional
                 --strict --max-invalid-ratio --max-part-bytes --max-errors
                 --settings FILE --rejects PATH
-    routing     --counter --type --comment            (upload, process)
+    routing     --counter --type --comment --ignore-visit-join-threshold   (upload, process)
     run         --dry-run --resend --force            (upload, process)
     output      --json --verbose                      (every command)
 
@@ -11,10 +12,10 @@ A value comes from the flag, else from `--settings FILE` (a folder settings file
 `metrika-offline.json`: see docs/folder-settings.md), else from the environment, else the
 default: the same order the function uses, because the flags for routing and the file's
 choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--date-order`,
-`--encoding`, `--on-bad-optional`) become the object's custom metadata (`flag_metadata`), which
-wins over folder settings. The limits (`--strict`, `--max-invalid-ratio`, `--max-part-bytes`,
-`--max-errors`) are the process's `Settings` (`settings_with`). Both are part of a job's
-identity (`flow/rerun.py`).
+`--duration-format`, `--encoding`, `--on-bad-optional`) become the object's custom metadata
+(`flag_metadata`), which wins over folder settings. The limits (`--strict`,
+`--max-invalid-ratio`, `--max-part-bytes`, `--max-errors`) are the process's `Settings`
+(`settings_with`). Both are part of a job's identity (`flow/rerun.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -121,6 +124,12 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
         help="how dates like 01/11/2026 are read: DMY (1 November) or MDY (default: an error)",
     )
     group.add_argument(
+        "--duration-format",
+        type=_parsed(parse_duration_format),
+        help="what a duration like 1:35 means: ms (95 seconds) or hms (1 h 35 min) "
+        "(default: left empty)",
+    )
+    group.add_argument(
         "--encoding",
         type=_parsed(parse_encoding),
         help="auto (default: UTF-8, else Windows-1251 by validity), utf-8 or windows-1251",
@@ -131,10 +140,18 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
         help="an invalid optional value: blank (default: sent empty) or drop-row",
     )
     group.add_argument(
+        "--chat-same-key",
+        type=_parsed(parse_chat_same_key),
+        help="CHATS rows of one file with the same chat key and other values: keep-last "
+        "(default: the later row is sent) or keep-first",
+    )
+    group.add_argument(
         "--settings",
         metavar="FILE",
         help="a folder settings file (metrika-offline.json: counter_id, type, comment, timezone, "
-        "phone_region, date_order, encoding, on_bad_optional, column_map); options win over it",
+        "phone_region, date_order, duration_format, encoding, on_bad_optional, chat_same_key, "
+        "column_map); "
+        "options win over it",
     )
     group.add_argument(
         "--rejects", metavar="PATH", help="write the rejected rows here, with line and codes"
@@ -151,6 +168,14 @@ def add_routing_options(parser: argparse.ArgumentParser, *, required: bool) -> N
         "--comment",
         help="comment for the uploads (kept to digits, Latin and Cyrillic letters and spaces; "
         "a marker that identifies each part is appended; default: the file's name)",
+    )
+    group.add_argument(
+        "--ignore-visit-join-threshold",
+        action="store_true",
+        default=None,
+        help="send to a counter that does not take offline conversions yet (a new one) now "
+        "instead of waiting for the date Metrica names: conversions before that date do not "
+        "link (IGNORE_VISIT_JOIN_THRESHOLD, metadata ignore-visit-join-threshold)",
     )
 
 
@@ -186,13 +211,20 @@ CHOICE_FIELDS: tuple[str, ...] = (
     "timezone",
     "phone_region",
     "date_order",
+    "duration_format",
     "encoding",
     "on_bad_optional",
+    "chat_same_key",
 )
 #: The process's own limits (`Settings` fields, also read from the environment).
 LIMIT_FIELDS: tuple[str, ...] = ("strict", "max_invalid_ratio", "max_part_bytes", "max_errors")
 _META_KEYS = {field.name: field.meta_key for field in FIELDS}
-_FLAG_FIELDS = {"counter": "counter_id", "type": "type", "comment": "comment"}
+_FLAG_FIELDS = {
+    "counter": "counter_id",
+    "type": "type",
+    "comment": "comment",
+    "ignore_visit_join_threshold": "ignore_visit_join_threshold",
+}
 
 
 def settings_file(args: argparse.Namespace) -> FolderSettings | None:

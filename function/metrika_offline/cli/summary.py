@@ -94,6 +94,9 @@ def _part_line(part: Mapping[str, Any]) -> str:
         return uploading_line(Uploading.from_json(part["uploading"]))
     if part.get("error"):
         return f"not uploaded: {part['error']['code']}: {part['error']['message']}"
+    wait = part.get("wait")
+    if wait:
+        return f"waiting ({wait['code']}), not before {wait['not_before']}"
     return f"{part['state']}, not sent yet"
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from metrika_offline.flow.jobs import Job, Part, Problem, Source
+from metrika_offline.flow.jobs import Job, Part, Problem, Source, Wait
 from metrika_offline.metrika.models import Uploading
 
 SCHEMA_VERSION = 1
@@ -157,7 +157,29 @@ def part_json(part: Part) -> dict[str, object]:
         "attempts": part.attempts,
         "uploading": None if part.uploading is None else to_builtins(part.uploading),
         "error": None if part.error is None else problem_json(part.error),
+        "wait": None if part.wait is None else wait_json(part.wait),
     }
+
+
+def wait_json(wait: Wait) -> dict[str, object]:
+    return {"code": wait.code, "message": wait.message, "not_before": utc_iso(wait.not_before)}
+
+
+def wait_warnings(job: Job) -> list[dict[str, object]]:
+    """One warning per kind of wait among the parts: a file that waits says so at the top."""
+    waits: dict[str, list[Part]] = {}
+    for part in job.parts:
+        if part.waits and part.wait is not None:
+            waits.setdefault(part.wait.code, []).append(part)
+    warnings: list[dict[str, object]] = []
+    for code, parts in waits.items():
+        first = parts[0].wait
+        assert first is not None
+        warnings.append(
+            {"code": code, "count": len(parts), "line": None, "column": None,
+             "message": first.message}
+        )  # fmt: skip
+    return warnings
 
 
 _NO_ROWS = {"total": 0, "valid": 0, "invalid": 0, "duplicates": 0, "already_sent": 0}
@@ -170,7 +192,8 @@ def result_json(job: Job) -> dict[str, object]:
         check = {k: v for k, v in job.check.to_json().items() if k != "parts"}
     rows = check.pop("rows", _NO_ROWS)
     errors = check.pop("errors", [])
-    warnings = check.pop("warnings", [])
+    listed = check.pop("warnings", [])
+    warnings = [*(listed if isinstance(listed, list) else []), *wait_warnings(job)]
     if job.error is not None and not errors:
         errors = [
             {"code": job.error.code, "line": None, "column": None, "message": job.error.message}

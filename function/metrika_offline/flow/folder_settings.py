@@ -59,6 +59,8 @@ class FolderSettings:
 
 
 Parsers = Mapping[str, Callable[[str], object]]
+#: Keys that are switches: JSON true and false are taken as well as strings.
+_SWITCH_KEYS = frozenset({"ignore_visit_join_threshold"})
 
 
 def parse_settings(data: bytes, name: str, fields: Parsers) -> FolderSettings:
@@ -80,9 +82,12 @@ def parse_settings(data: bytes, name: str, fields: Parsers) -> FolderSettings:
     for key, value in document.items():
         if key in _FREE_TEXT_KEYS or key in _STRUCTURED_KEYS:
             continue
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if isinstance(value, bool) and key in _SWITCH_KEYS:
+            text = "true" if value else "false"
+        elif isinstance(value, bool) or not isinstance(value, str | int):
             raise SettingsProblem(f"{name}: {key} must be a string")
-        text = str(value)
+        else:
+            text = str(value)
         try:
             fields[key](text)
         except ValueError as exc:

@@ -20,7 +20,11 @@ from collections.abc import Callable
 
 import msgspec
 
-from metrika_offline.check.goal_review import review_targets, unreadable_goals
+from metrika_offline.check.goal_review import (
+    review_conditions,
+    review_targets,
+    unreadable_goals,
+)
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.errors import MetrikaError, ObjectNotFound, PreconditionFailed, StoreError
 from metrika_offline.flow import codec
@@ -234,14 +238,16 @@ class GoalCheck:
         goals, unreadable = self.cache.goals(routing.counter_id)
         if goals is None:
             return (unreadable_goals(unreadable or "unknown reason"),), None
+        loose = review_conditions(report.targets, goals)
+        also = (loose,) if loose is not None else ()
         summary = review_targets(report.targets, goals)
         if summary is None:
-            return (), None
+            return also, None
         if routing.unknown_goals != "error":
-            return (summary,), None
+            return (summary, *also), None
         problem = Problem(
             "unknown-goal-rejected",
             f"{summary.message} (unknown goals are errors here: fix Target and drop the file "
             "again)",
         )
-        return (summary,), problem
+        return (summary, *also), problem

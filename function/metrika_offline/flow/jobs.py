@@ -34,6 +34,7 @@ FINAL_FILE_STATUSES = frozenset(Status) - {Status.PROCESSING}
 class PartState(enum.StrEnum):
     PENDING = "pending"  # written, not sent yet
     SENDING = "sending"  # recorded before sending: the upload may exist in Metrica
+    WAITING = "waiting"  # not before `Part.wait.not_before`; looked up in Metrica first
     UPLOADED = "uploaded"  # Metrica answered with an uploading id
     FAILED = "failed"  # Metrica refused it, or we gave up
 
@@ -69,6 +70,23 @@ class Problem:
 
 
 @dataclasses.dataclass(frozen=True)
+class Wait:
+    """Why a part waits, and from when it is sent again (a scheduled task's time, later).
+
+    Codes: `metrika-not-ready` (a new counter; the date Metrica named), `metrika-daily-quota`
+    (QUOTA_RETRY_S), `marker-search-unfinished` and `metrika-unavailable` (at once: the next
+    delivery or run looks the part up in Metrica, then sends it only if it is not there).
+    """
+
+    code: str
+    message: str
+    not_before: float  # Unix seconds
+
+    def due(self, now: float) -> bool:
+        return now >= self.not_before
+
+
+@dataclasses.dataclass(frozen=True)
 class Lease:
     owner: str
     until: float  # Unix seconds
@@ -90,6 +108,12 @@ class Part:
     lease: Lease | None = None
     uploading: Uploading | None = None
     error: Problem | None = None
+    wait: Wait | None = None  # only while `waiting`
+
+    @property
+    def waits(self) -> bool:
+        """Waiting for a time, not for a worker."""
+        return self.state is PartState.WAITING and self.wait is not None
 
     @property
     def awaits_metrika(self) -> bool:

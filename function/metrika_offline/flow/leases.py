@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 
 from metrika_offline.errors import ClaimHeld
-from metrika_offline.flow.jobs import Job, Lease, PartState
+from metrika_offline.flow.jobs import Job, Lease, PartState, Wait
 
 Change = Callable[[Job], Job | None]
 
@@ -56,6 +56,20 @@ def release_part(index: int, owner: str) -> Change:
         return current.with_part(dataclasses.replace(part, lease=None))
 
     return release
+
+
+def wait_part(index: int, owner: str, wait: Wait) -> Change:
+    """Still ours? The part waits (`waiting`, with why and until when) and its lease goes."""
+
+    def hold(current: Job) -> Job | None:
+        part = current.part(index)
+        if part.state is not PartState.SENDING or part.lease is None or part.lease.owner != owner:
+            return None
+        return current.with_part(
+            dataclasses.replace(part, state=PartState.WAITING, wait=wait, lease=None)
+        )
+
+    return hold
 
 
 def step_back(owner: str) -> Change:

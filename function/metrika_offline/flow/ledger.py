@@ -12,7 +12,8 @@ Per counter and type, under `WORK/ledger/<counter>/<TYPE>/`:
 A part's keys count as sent once its upload is recorded in its job: the `sent/` entry is
 written by the worker that recorded it, again by a redelivered event that finds the part
 uploaded, and by any reader that finds keys whose job says uploaded but no entry (a worker
-killed between the two steps). Keys whose part is still pending or being sent are *reserved*:
+killed between the two steps). Keys whose part is still pending, being sent or waiting for
+Metrica (a new counter, a daily quota) are *reserved*:
 a file that needs any of them waits (`ClaimHeld`, retried) until that part is final, so two
 files racing for the same rows never both send them. The lock makes "read the ledger, check,
 write the keys, record the parts" one step per counter and type. See `docs/ledger.md`.
@@ -317,7 +318,7 @@ class Ledger:
                 uploading = job.part(entry.part).uploading
                 uploading_id = str(uploading.id) if uploading is not None else ""
                 committed.append(dataclasses.replace(entry, sent_at=now, uploading_id=uploading_id))
-            elif state in (PartState.PENDING, PartState.SENDING):
+            elif state in (PartState.PENDING, PartState.SENDING, PartState.WAITING):
                 reserved.append(entry)
         in_window = [e for e in committed if (e.sent_at or 0.0) >= now - window_s]
         in_window.sort(key=lambda e: (e.sent_at or 0.0, e.name), reverse=True)

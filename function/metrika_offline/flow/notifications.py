@@ -35,7 +35,8 @@ _TOP_ERRORS = 3
 
 
 def file_news(job: Job, kind: str) -> FileNews:
-    """The news of a job: its own outcome (`file`) or Metrica's (`metrika`)."""
+    """The news of a job: its own outcome (`file`), Metrica's (`metrika`), or a part that
+    waits for Metrica (`wait`: a counter not ready yet)."""
     sent = [p for p in job.parts if p.state is PartState.UPLOADED]
     failed = [p for p in job.parts if p.state is PartState.FAILED]
     rows = job.check.rows if job.check is not None else None
@@ -47,9 +48,13 @@ def file_news(job: Job, kind: str) -> FileNews:
         if part.error is not None:
             codes[part.error.code] += part.rows
     metrika = job.metrika if kind == "metrika" else None
+    waits = [p.wait for p in job.parts if p.waits and p.wait is not None]
+    outcome = metrika.outcome.value if metrika is not None else job.status.value
+    if kind == "wait" and waits:
+        outcome = waits[0].code
     return FileNews(
         kind=kind,
-        outcome=metrika.outcome.value if metrika is not None else job.status.value,
+        outcome=outcome,
         bucket=job.source.bucket,
         name=job.source.name,
         generation=job.source.generation,
@@ -64,6 +69,7 @@ def file_news(job: Job, kind: str) -> FileNews:
         user_not_found=metrika.user_not_found_quantity if metrika is not None else None,
         result=f"gs://{job.source.bucket}/{result_name(job.source.name)}",
         rows_already_sent=rows.already_sent if rows is not None else 0,
+        note=waits[0].message if kind == "wait" and waits else "",
     )
 
 

@@ -30,6 +30,7 @@ class PendingUpload:
     generation: int
     part: int
     since: float  # Unix seconds when the part was uploaded
+    type: str = ""  # the upload's type (BASIC, CALLS, CHATS); "" in entries written before it
 
 
 @dataclasses.dataclass(frozen=True)

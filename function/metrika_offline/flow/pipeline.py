@@ -33,6 +33,7 @@ from metrika_offline.errors import (
     MetrikaRetryableError,
     ObjectNotFound,
     PreconditionFailed,
+    RetryLater,
 )
 from metrika_offline.flow import codec, leases
 from metrika_offline.flow.accounts import no_token_problem
@@ -58,7 +59,7 @@ from metrika_offline.flow.jobs import (
 from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import WorkLayout, rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
-from metrika_offline.flow.notifications import file_final
+from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.outcomes import (
     event_too_old,
@@ -95,8 +96,21 @@ from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
+
+def _now() -> float:
+    return time.time()
+
+
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
+#: A wait shorter than this is not put back as a task of its own (a task that came a moment
+#: early would find the part still waiting, and the name it would be put back under taken):
+#: the task is answered "again later" and the queue's backoff brings it back.
+PUT_BACK_MIN_S = 15.0
+
+
+class WaitAlmostOver(RetryLater):
+    """The part may be sent again in a moment: deliver this task again."""
 
 
 class Pipeline:
@@ -111,7 +125,7 @@ class Pipeline:
         work: ObjectStore | None = None,
         dispatch: Literal["tasks", "inline"] = "tasks",
         queue: UploadQueue | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         observer: Observer = QUIET,
         restart: Restart = "never",
         counter_hint: str | None = None,
@@ -136,7 +150,8 @@ class Pipeline:
             if queue is not None
             else HeldTasks()
         )
-        self.clock = clock
+        # Looked up when called (not bound here): `time.time` as it is then.
+        self.clock: Callable[[], float] = clock if clock is not None else _now
         self.observer = observer
         self.restart = restart
         self.counter_hint = counter_hint or NO_COUNTER_HINT
@@ -147,7 +162,7 @@ class Pipeline:
         self.jobs = JobStore(
             self.work,
             settings.work_prefix,
-            clock=clock,
+            clock=self.clock,
             results=store,
             every_change=dispatch == "inline",
         )
@@ -164,7 +179,8 @@ class Pipeline:
             new_owner=self._new_owner,
             dispatch_mode=dispatch,
             file_final=self.file_final,
-            clock=clock,
+            tell=functools.partial(tell_once, self.jobs, self.notifier),
+            clock=self.clock,
         )
 
     # ----------------------------------------------------------------------------- events
@@ -364,6 +380,10 @@ class Pipeline:
                 self.work, self.layout.parts(source.name, source.generation), ledger.staged
             )
         )
+
+        def reopen() -> BinaryIO:  # CHATS may need a second pass (see check/chats.py)
+            return cast(BinaryIO, ReadAhead(self.store.open_read(source.name, source.generation)))
+
         try:
             # The next blocks download while this one is checked.
             reader = ReadAhead(self.store.open_read(source.name, source.generation))
@@ -383,6 +403,7 @@ class Pipeline:
                 on_rows=lambda rows: meter.update(rows=rows),
                 sent=ledger.view,
                 part_keys=ledger.staged,
+                reopen=reopen,
             )
         except DeadlineReached:
             self.jobs.update(
@@ -479,12 +500,23 @@ class Pipeline:
         queue's retry config brings the task back."""
         with log_context(bucket=task.bucket, object=task.source, generation=str(task.generation)):
             try:
-                return self.upload_part(task.source, task.generation, task.part, deadline)
+                job = self.upload_part(task.source, task.generation, task.part, deadline)
             except MetrikaRetryableError as exc:
                 if exc.retry_after_s is None or self.dispatch_mode == "inline":
                     raise
                 self.put_back(task, self.clock() + exc.retry_after_s)
                 return None
+            wait = job.part(task.part).wait if job is not None else None
+            if wait is not None and self.dispatch_mode != "inline":
+                self._wait_for(task, wait.not_before)
+            return job
+
+    def _wait_for(self, task: PartTask, not_before: float) -> None:
+        """A part that waits for a time (a new counter, a daily quota) goes back on its queue
+        for then; a wait that is (nearly) over is left to the queue's own retry."""
+        if not_before - self.clock() <= PUT_BACK_MIN_S:
+            raise WaitAlmostOver(f"part {task.part} may be sent again in a moment")
+        self.put_back(task, not_before)
 
     def put_back(self, task: PartTask, not_before: float) -> None:
         """Queue the part again for `not_before` (Unix seconds), under a name of its own."""

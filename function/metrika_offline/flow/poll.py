@@ -3,7 +3,8 @@
 Metrica takes up to two hours to process an upload and only then says how many rows it linked.
 `poll` finds the uploads that are not final through the pending index (a short prefix, not
 the whole bucket), asks Metrica with as few requests as it can (one `uploadings` page per
-counter covers many uploads; a single pending upload gets one `uploading/{id}`), and updates
+counter and type covers many uploads: the list holds one type and up to 10000 of them; a
+single pending upload, or one the pages missed, gets one `uploading/{id}`), and updates
 each job with compare-and-swap writes, so two overlapping polls agree on one result. An
 upload that is still not final after `POLL_GIVE_UP_S` ends as `status_unknown`, explicitly.
 """
@@ -34,16 +35,18 @@ from metrika_offline.flow.poll_warnings import outcome_warnings
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.lookups import LIST_LIMIT
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
 from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
+from metrika_offline.types import ConversionType
 
 log = get_logger("poll")
 
-#: One `uploadings` page; Metrica lists the newest first.
-PAGE_SIZE = 100
-#: Pages read per counter before falling back to one request per upload.
-MAX_PAGES = 5
+#: One `uploadings` page: the most Metrica lists at once (its order is not documented).
+PAGE_SIZE = LIST_LIMIT
+#: Pages read per counter and type before falling back to one request per upload.
+MAX_PAGES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,25 +71,23 @@ class _CountingClient:
         self.requests += 1
         return self.client.get_uploading(counter_id, uploading_id)
 
-    def page(self, counter_id: int, offset: int) -> list[Uploading]:
+    def page(self, counter_id: int, kind: ConversionType, offset: int) -> list[Uploading]:
         self.requests += 1
-        return self.client.list_uploadings(counter_id, limit=PAGE_SIZE, offset=offset)
+        return self.client.list_uploadings(counter_id, type=kind, limit=PAGE_SIZE, offset=offset)
 
 
 def fetch_statuses(
-    client: _CountingClient, counter_id: int, wanted: set[int]
+    client: _CountingClient, counter_id: int, kind: str, wanted: set[int]
 ) -> dict[int, Uploading]:
-    """Metrica's current view of `wanted` uploads of one counter, in few requests."""
+    """Metrica's current view of `wanted` uploads of one counter and type (`kind`; "" when
+    unknown: one request per upload), in few requests."""
     found: dict[int, Uploading] = {}
-    if len(wanted) > 1:
-        oldest = min(wanted)
+    if len(wanted) > 1 and kind:
         for page in range(MAX_PAGES):
-            batch = client.page(counter_id, page * PAGE_SIZE)
+            batch = client.page(counter_id, ConversionType(kind), page * PAGE_SIZE)
             found.update({u.id: u for u in batch if u.id in wanted})
             if len(batch) < PAGE_SIZE or wanted <= found.keys():
                 break
-            if all(u.id < oldest for u in batch):
-                break  # listed past the oldest one we wait for
     for uploading_id in sorted(wanted - found.keys()):
         try:
             found[uploading_id] = client.get(counter_id, uploading_id)
@@ -219,8 +220,9 @@ class Poller:
         self.jobs = JobStore(self.work, settings.work_prefix, clock=clock, results=store)
 
     def poll(self) -> PollSummary:
-        """One round over the pending index: one status look-up per counter, one
-        compare-and-swap per file."""
+        """One round over the pending index: one status look-up per counter and type, one
+        compare-and-swap per file. (A waiting part is not the follow-up's: its task is
+        scheduled for its time.)"""
         entries = list(list_pending(self.work, self.jobs.layout))
         client = _CountingClient(self.metrika)
         statuses = self._ask(client, [e.upload for e in entries])
@@ -244,13 +246,13 @@ class Poller:
         self, client: _CountingClient, uploads: list[PendingUpload]
     ) -> dict[tuple[int, int], Uploading]:
         """Metrica's answers, by (counter, uploading id); a counter that fails is skipped."""
-        by_counter: dict[int, set[int]] = defaultdict(set)
+        by_counter: dict[tuple[int, str], set[int]] = defaultdict(set)
         for upload in uploads:
-            by_counter[upload.counter_id].add(upload.uploading_id)
+            by_counter[(upload.counter_id, upload.type)].add(upload.uploading_id)
         statuses: dict[tuple[int, int], Uploading] = {}
-        for counter_id, wanted in sorted(by_counter.items()):
+        for (counter_id, kind), wanted in sorted(by_counter.items()):
             try:
-                found = fetch_statuses(client, counter_id, wanted)
+                found = fetch_statuses(client, counter_id, kind, wanted)
             except MetrikaError as exc:
                 log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
                 continue

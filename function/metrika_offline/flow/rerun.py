@@ -22,11 +22,22 @@ from metrika_offline.flow.routing import Route
 
 Restart = Literal["never", "on_change"]
 
+#: Check settings that came after jobs were first keyed (unset, they leave the key as it was).
+_ADDED_LATER = ("duration_format",)
+
 
 def job_key(routed: Route, options: CheckOptions) -> str:
     """A fingerprint of everything that decides what a job sends: routing and check settings."""
     check = {k: v for k, v in dataclasses.asdict(options).items() if k != "now"}
     routing = {k: v for k, v in routed.to_json().items() if k != "sources"}
+    # Settings added later count only once set, so that jobs begun before them keep their key.
+    for added in _ADDED_LATER:
+        for values in (check, routing):
+            if values.get(added) is None:
+                values.pop(added, None)
+    if not routing.get("ignore_visit_join_threshold"):
+        # Off is how every job was before the switch existed: their keys stay the same.
+        routing.pop("ignore_visit_join_threshold", None)
     material = json.dumps({"routing": routing, "check": check}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 

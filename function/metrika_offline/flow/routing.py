@@ -1,6 +1,6 @@
 """Where a dropped file goes and how it is read: counter, type, comment, mode, and the file's
-own choices (time zone, phone region, date order, encoding, what to do with a bad optional
-value, a column map).
+own choices (time zone, phone region, date order, duration format, encoding, what to do with a
+bad optional value, a column map).
 
 Each value comes from the first source that has it, in the order of `PRECEDENCE`: the
 object's custom metadata (`counter-id`, `type`, `timezone`, …), the nearest folder settings
@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from metrika_offline.check.choices import (
+    parse_chat_same_key,
     parse_date_order,
+    parse_duration_format,
     parse_encoding,
     parse_on_bad_optional,
     parse_phone_region,
@@ -67,14 +69,19 @@ class Route:
     timezone: str = "UTC"
     phone_region: str = "RU"
     date_order: str | None = None
+    duration_format: str | None = None
     encoding: str = "auto"
     on_bad_optional: str = "blank"
+    chat_same_key: str = "keep-last"
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
     ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
     unknown_goals: str = "warning"  # a Target naming no goal: "warning" or "error"
     notify: str = "all"  # the deployment's channels told of this file: all, none, or a list
     telegram_chat_id: str | None = None  # the chat a folder's news goes to, over the default
+    # Send even to a counter that is not ready yet: conversions before its threshold date do
+    # not link (Metrica's `ignore_visit_join_threshold`).
+    ignore_visit_join_threshold: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +95,7 @@ class Route:
             "unknown_goals": self.unknown_goals,
             "notify": self.notify,
             "telegram_chat_id": self.telegram_chat_id,
+            "ignore_visit_join_threshold": self.ignore_visit_join_threshold,
             "sources": dict(self.sources),
         }
 
@@ -97,8 +105,10 @@ class Route:
             "timezone": self.timezone,
             "phone_region": self.phone_region,
             "date_order": self.date_order,
+            "duration_format": self.duration_format,
             "encoding": self.encoding,
             "on_bad_optional": self.on_bad_optional,
+            "chat_same_key": self.chat_same_key,
             "column_map": dict(self.column_map),
         }
 
@@ -154,6 +164,15 @@ def _chat_id(raw: str) -> str:
     return value
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ValueError(f"must be true or false, got {raw!r}")
+
+
 def _timezone(raw: str) -> str:
     parse_timezone(raw)
     return zone_label(raw)
@@ -178,12 +197,15 @@ FIELDS: tuple[Field, ...] = (
     Field("timezone", "timezone", _timezone),
     Field("phone_region", "phone-region", parse_phone_region),
     Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
+    Field("duration_format", "duration-format", lambda raw: parse_duration_format(raw).value),
     Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
     Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
+    Field("chat_same_key", "chat-same-key", lambda raw: parse_chat_same_key(raw).value),
     Field("ledger_window_days", "ledger-window-days", _window_days),
     Field("unknown_goals", "unknown-goals", _unknown_goals),
     Field("notify", "notify", _notify),
     Field("telegram_chat_id", "telegram-chat-id", _chat_id),
+    Field("ignore_visit_join_threshold", "ignore-visit-join-threshold", _switch),
 )
 
 #: The parser of every field, by its settings key (what folder settings are checked with).
@@ -245,12 +267,15 @@ def _defaults(name: str, settings: Settings) -> dict[str, object]:
         "timezone": zone_label(settings.timezone),
         "phone_region": settings.phone_region,
         "date_order": settings.date_order or None,
+        "duration_format": settings.duration_format or None,
         "encoding": "auto",
         "on_bad_optional": settings.on_bad_optional,
+        "chat_same_key": settings.chat_same_key,
         "ledger_window_days": settings.ledger_window_days,
         "unknown_goals": settings.unknown_goals,
         "notify": "all",
         "telegram_chat_id": settings.notify_telegram_chat_id or None,
+        "ignore_visit_join_threshold": settings.ignore_visit_join_threshold,
     }
 
 
@@ -328,12 +353,15 @@ def route(
         timezone=cast(str, values["timezone"]),
         phone_region=cast(str, values["phone_region"]),
         date_order=cast(str | None, values["date_order"]),
+        duration_format=cast(str | None, values["duration_format"]),
         encoding=cast(str, values["encoding"]),
         on_bad_optional=cast(str, values["on_bad_optional"]),
+        chat_same_key=cast(str, values["chat_same_key"]),
         column_map=dict(column_map),
         settings_file=found.name if found is not None else None,
         ledger_window_days=cast(float, values["ledger_window_days"]),
         unknown_goals=cast(str, values["unknown_goals"]),
         notify=cast(str, values["notify"]),
         telegram_chat_id=cast(str | None, values["telegram_chat_id"]),
+        ignore_visit_join_threshold=cast(bool, values["ignore_visit_join_threshold"]),
     )

@@ -8,9 +8,13 @@
                ─► index the upload under pending/ for the follow-up, tell the ledger, drop
                   the part's bytes
 
-Metrica's refusals are recorded on the part; a retryable error or the deadline hands the
-part's lease back and raises (`RetryLater`), so the next delivery of its task takes over at
-once.
+Metrica's refusals are recorded on the part. "Not now" waits: a counter not ready yet (the date
+Metrica names) or a spent daily quota (QUOTA_RETRY_S) makes the part `waiting` with a
+not-before time, and its task is put back on the queue for then (`Pipeline.run_task`, a
+`schedule_time`); nothing is retried within the invocation. A retryable error, an unfinished
+marker search or the deadline makes the part `waiting` from now, with the reason, and raises
+(`RetryLater`), so the next delivery of its task takes over at once. A waiting part is always
+looked up by its marker before it is sent again.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
     MetrikaAuthError,
+    MetrikaNotReady,
     MetrikaRejectedError,
     MetrikaRetryableError,
+    MetrikaWait,
     ObjectNotFound,
 )
 from metrika_offline.flow import leases
@@ -41,6 +47,7 @@ from metrika_offline.flow.jobs import (
     PartState,
     Problem,
     Status,
+    Wait,
     settle_status,
 )
 from metrika_offline.flow.jobstore import JobStore
@@ -53,6 +60,7 @@ from metrika_offline.flow.outcomes import (
 )
 from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.sinks import CountingReader
+from metrika_offline.flow.wait_words import unavailable_wait, wait_for
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.models import Uploading
@@ -75,6 +83,7 @@ class PartUploader:
         new_owner: Callable[[], str],
         dispatch_mode: Literal["tasks", "inline"],
         file_final: Callable[[Job], None],
+        tell: Callable[[Job, str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -86,7 +95,10 @@ class PartUploader:
         self.new_owner = new_owner
         self.dispatch_mode = dispatch_mode
         self.file_final = file_final  # the log line and the notification of a final status
+        self.tell = tell  # a notification told once per job (`notifications.tell_once`)
         self.clock = clock
+        # (counter, type) -> the wait Metrica asked for: the parts after it wait without a call.
+        self._held: dict[tuple[int, str], Wait] = {}
 
     def upload_part(
         self,
@@ -106,6 +118,8 @@ class PartUploader:
                 part = current.part(index)
                 if part.state in FINAL_PART_STATES or current.is_final:
                     return None
+                if part.waits and part.wait is not None and not part.wait.due(now):
+                    return None  # not yet: the follow-up (or the same command) sends it then
                 if part.lease is not None and part.lease.held_by_other(owner, now):
                     raise ClaimHeld(f"part {index} is being uploaded elsewhere")
                 return current.with_part(
@@ -114,6 +128,7 @@ class PartUploader:
                         state=PartState.SENDING,
                         attempts=part.attempts + 1,
                         lease=Lease(owner, now + self.settings.lease_s),
+                        wait=None,
                     )
                 )
 
@@ -125,6 +140,9 @@ class PartUploader:
             job = claimed.after
             if not claimed.written:
                 part = job.part(index)
+                if part.waits and part.wait is not None:
+                    self.observer.note(f"part {index}: waiting: {part.wait.message}")
+                    return job
                 counter = job.routing.counter_id
                 if part.awaits_metrika and part.uploading is not None and counter is not None:
                     # A worker killed after recording the upload may not have indexed it, nor
@@ -138,8 +156,9 @@ class PartUploader:
                     job, index, None, too_old_problem(self.settings.max_event_age_s)
                 )
             before = claimed.before.part(index)
-            # A part of a job started over may be in Metrica from the old job: look first.
-            resume = before.state is PartState.SENDING or (
+            # A part that was being sent or waited may be in Metrica; so may a part of a job
+            # started over, from the old job: look first.
+            resume = before.state in (PartState.SENDING, PartState.WAITING) or (
                 job.restarted > 0 and before.attempts == 0
             )
             label = f"uploading part {index}/{len(job.parts)}"
@@ -167,17 +186,36 @@ class PartUploader:
                 job, part.index, None, Problem("no-counter", "the job has no counter id")
             )
         kind = job.routing.type
+        index = part.index
+        # The search may stop early only for a job whose parts were all first sent after it
+        # was created (a job started over may find the old job's uploads).
+        since = job.created_at if job.restarted == 0 else None
+        ignore_threshold = job.routing.ignore_visit_join_threshold
+        held = self._held.get((counter, kind.value))
+        skips_threshold = (
+            held is not None and held.code == MetrikaNotReady.code and ignore_threshold
+        )
+        if held is not None and not held.due(self.clock()) and not skips_threshold:
+            return self._wait(job, index, owner, held, indexed=True, again=True)
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
-            self._renew_lease(job, part.index, owner)
+            self._renew_lease(job, index, owner)
             return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter))
 
+        searching = resume
         try:
-            found = self.metrika.find_by_marker(counter, part.marker, type=kind) if resume else None
+            found = (
+                self.metrika.find_by_marker(
+                    counter, part.marker, type=kind, since=since, deadline=deadline.at
+                )
+                if resume
+                else None
+            )
+            searching = False
             if found is not None:
                 log.info("adopting upload %d found by its marker", found.id)
                 self.observer.note(
-                    f"part {part.index}: Metrica already has it (upload {found.id}, found by "
+                    f"part {index}: Metrica already has it (upload {found.id}, found by "
                     "its marker): not sent again"
                 )
                 uploading = found
@@ -191,22 +229,55 @@ class PartUploader:
                     marker=part.marker,
                     filename=posixpath.basename(job.source.name),
                     deadline=deadline.at,
+                    since=since,
+                    ignore_visit_join_threshold=ignore_threshold,
                 )
+        except MetrikaWait as exc:
+            wait = wait_for(exc, counter, kind, self.clock(), self.settings)
+            self._held[(counter, kind.value)] = wait
+            return self._wait(job, index, owner, wait, indexed=True)
         except MetrikaAuthError as exc:
             if self.dispatch_mode == "inline":
                 # A person is there to fix the token: the part waits for the next run.
-                self._release_part(job, part.index, owner)
+                self._release_part(job, index, owner)
                 raise
-            return self._finish_part(job, part.index, None, metrika_problem(refusal_code(exc), exc))
+            return self._finish_part(job, index, None, metrika_problem(refusal_code(exc), exc))
         except MetrikaRejectedError as exc:
-            return self._finish_part(
-                job, part.index, None, metrika_problem("metrika-rejected", exc)
-            )
-        except (MetrikaRetryableError, DeadlineReached):
-            self._release_part(job, part.index, owner)
+            return self._finish_part(job, index, None, metrika_problem("metrika-rejected", exc))
+        except (MetrikaRetryableError, DeadlineReached) as exc:
+            # Never a blind resend: the part waits, says why, and is looked up first next time.
+            self._wait(job, index, owner, unavailable_wait(exc, self.clock(), searching=searching))
             raise
-        job = self._finish_part(job, part.index, uploading, None)
+        job = self._finish_part(job, index, uploading, None)
         self._after_upload(job, part, counter, uploading.id)
+        return job
+
+    def _wait(
+        self,
+        job: Job,
+        index: int,
+        owner: str,
+        wait: Wait,
+        *,
+        indexed: bool = False,
+        again: bool = False,
+    ) -> Job:
+        """The part waits (its lease handed back); `indexed`: until a time its task is put
+        back for (`Pipeline.run_task`), and a person is told once when the counter is not
+        ready. `again`: for a reason an earlier part already gave (said in short)."""
+        change = self.jobs.update(
+            job.source.name, job.source.generation, leases.wait_part(index, owner, wait)
+        )
+        job = change.after
+        if not change.written:
+            return job
+        log.warning(
+            "part %d waits: %s", index, wait.message, extra={"code": wait.code, "part": index}
+        )
+        said = f"waits too ({wait.code})" if again else f"waiting: {wait.message}"
+        self.observer.note(f"part {index}: {said}")
+        if indexed and wait.code == MetrikaNotReady.code and self.tell is not None:
+            self.tell(job, "wait")
         return job
 
     def _renew_lease(self, job: Job, index: int, owner: str) -> None:
@@ -252,7 +323,7 @@ class PartUploader:
         """Index the upload for the status follow-up; drop the part's bytes."""
         entry = PendingUpload(
             counter, uploading_id, job.source.name, job.source.generation, part.index,
-            job.updated_at,
+            job.updated_at, job.routing.type.value,
         )  # fmt: skip
         add_pending(self.store, self.layout, entry)
         record_uploaded(self.store, self.settings, job, part.index, self.clock())

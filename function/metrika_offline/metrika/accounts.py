@@ -23,6 +23,7 @@ from metrika_offline.config import (
 )
 from metrika_offline.errors import NoTokenForCounter
 from metrika_offline.metrika.client import MetrikaClient
+from metrika_offline.metrika.lookups import LIST_LIMIT
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType, Goal
 
@@ -83,6 +84,11 @@ class MetrikaAccounts:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def accounts(self) -> Mapping[str, MetrikaClient]:
+        """Account name -> its client (`default` for METRIKA_TOKEN)."""
+        return dict(self._clients)
+
     def account_of(self, counter_id: int) -> str:
         """The account a counter belongs to (`default` when the map does not name it)."""
         return self._counters.get(int(counter_id), DEFAULT_ACCOUNT)
@@ -119,6 +125,8 @@ class MetrikaAccounts:
         marker: str | None = None,
         filename: str = "conversions.csv",
         deadline: float | None = None,
+        since: float | None = None,
+        ignore_visit_join_threshold: bool = False,
     ) -> Uploading:
         return self.client_for(counter_id).upload(
             counter_id,
@@ -129,12 +137,22 @@ class MetrikaAccounts:
             marker=marker,
             filename=filename,
             deadline=deadline,
+            since=since,
+            ignore_visit_join_threshold=ignore_visit_join_threshold,
         )
 
     def find_by_marker(
-        self, counter_id: int, marker: str, *, type: ConversionType | None = None
+        self,
+        counter_id: int,
+        marker: str,
+        *,
+        type: ConversionType,
+        since: float | None = None,
+        deadline: float | None = None,
     ) -> Uploading | None:
-        return self.client_for(counter_id).find_by_marker(counter_id, marker, type=type)
+        return self.client_for(counter_id).find_by_marker(
+            counter_id, marker, type=type, since=since, deadline=deadline
+        )
 
     def get_uploading(self, counter_id: int, uploading_id: int) -> Uploading:
         return self.client_for(counter_id).get_uploading(counter_id, uploading_id)
@@ -143,9 +161,9 @@ class MetrikaAccounts:
         self,
         counter_id: int,
         *,
-        limit: int = 100,
+        type: ConversionType,
+        limit: int = LIST_LIMIT,
         offset: int = 0,
-        type: ConversionType | None = None,
     ) -> list[Uploading]:
         return self.client_for(counter_id).list_uploadings(
             counter_id, limit=limit, offset=offset, type=type

@@ -21,9 +21,15 @@ from metrika_offline.logs import get_logger
 from metrika_offline.metrika import paths
 from metrika_offline.metrika.body import part_opener
 from metrika_offline.metrika.goals import parse_goals
-from metrika_offline.metrika.lookups import find_by_marker_once, list_once
+from metrika_offline.metrika.lookups import LIST_LIMIT, find_by_marker_once, list_once
 from metrika_offline.metrika.marker import make_comment, make_marker
-from metrika_offline.metrika.models import FINAL_STATUSES, Uploading, parse_uploading
+from metrika_offline.metrika.models import (
+    FINAL_STATUSES,
+    CounterInfo,
+    Uploading,
+    parse_counter,
+    parse_uploading,
+)
 from metrika_offline.metrika.retry import Retrier, RetryPolicy
 from metrika_offline.metrika.transport import Timeouts, Transport
 from metrika_offline.metrika.upload import PartUpload, UploadRequest
@@ -99,6 +105,8 @@ class MetrikaClient:
         marker: str | None = None,
         filename: str = "conversions.csv",
         deadline: float | None = None,
+        since: float | None = None,
+        ignore_visit_join_threshold: bool = False,
     ) -> Uploading:
         """Upload one part (`size` bytes) and return Metrica's `uploading` for it.
 
@@ -107,7 +115,11 @@ class MetrikaClient:
         it with `make_comment`). With `marker`, a failure after the body went out is followed
         by a look-up of the marker before anything is sent again, and a found upload is
         adopted; without one, such a failure is raised (MetrikaAmbiguousError) rather than
-        risk a duplicate. `deadline` is a value of the client's clock: no attempt starts and
+        risk a duplicate. `since` (Unix seconds, no later than the part's first attempt) lets
+        that look-up stop early when the list's order proves it may. With
+        `ignore_visit_join_threshold` a counter that is not ready yet takes the part now.
+        A counter not ready (MetrikaNotReady) or a daily quota (MetrikaDailyQuota) is raised
+        at once, not retried. `deadline` is a value of the client's clock: no attempt starts and
         no wait is begun that would end after it (DeadlineReached instead).
         ValueError if the stream does not hold exactly `size` bytes, or if the comment does not
         carry the marker.
@@ -119,6 +131,8 @@ class MetrikaClient:
             size=size,
             marker=marker,
             filename=filename,
+            since=since,
+            ignore_visit_join_threshold=ignore_visit_join_threshold,
         )
         steps = PartUpload(self._transport, request, part_opener(part))
         uploading = self._retrier.run(
@@ -137,24 +151,26 @@ class MetrikaClient:
         return uploading
 
     def find_by_marker(
-        self, counter_id: int, marker: str, *, type: ConversionType | None = None
+        self,
+        counter_id: int,
+        marker: str,
+        *,
+        type: ConversionType,
+        since: float | None = None,
+        deadline: float | None = None,
     ) -> Uploading | None:
-        """The upload whose comment carries `marker`, or None. Pages through `uploadings`.
+        """The upload of `type` whose comment carries `marker`, or None.
 
-        Pass the part's `type` when it is known. Without it the unfiltered list is searched,
-        then each type's: the documentation does not say whether the unfiltered list holds
-        every type, and a miss here means a duplicate upload.
+        Reads `uploadings` of that type (the list holds one type) to its end, unless the
+        order seen proves nothing newer can follow `since` (Unix seconds, no later than the
+        part's first attempt). A search that cannot finish raises; it never answers None.
         """
-        kinds: tuple[ConversionType | None, ...] = (type,) if type else (None, *ConversionType)
-
-        def attempt() -> Uploading | None:
-            for kind in kinds:
-                found = find_by_marker_once(self._transport, counter_id, marker, kind)
-                if found is not None:
-                    return found
-            return None
-
-        return self._retrier.run("find_by_marker", attempt, deadline=None)
+        kind = ConversionType(type)
+        return self._retrier.run(
+            "find_by_marker",
+            lambda: find_by_marker_once(self._transport, counter_id, marker, kind, since=since),
+            deadline=deadline,
+        )
 
     def get_uploading(self, counter_id: int, uploading_id: int) -> Uploading:
         """One upload's status and counters."""
@@ -170,11 +186,11 @@ class MetrikaClient:
         self,
         counter_id: int,
         *,
-        limit: int = 100,
+        type: ConversionType,
+        limit: int = LIST_LIMIT,
         offset: int = 0,
-        type: ConversionType | None = None,
     ) -> list[Uploading]:
-        """One page of the counter's uploads."""
+        """One page of the counter's uploads of one type."""
         return self._retrier.run(
             "list_uploadings",
             lambda: list_once(self._transport, counter_id, limit=limit, offset=offset, type=type),
@@ -209,3 +225,24 @@ class MetrikaClient:
             deadline=None,
             max_attempts=max_attempts,
         )
+
+    def counter(self, counter_id: int) -> CounterInfo:
+        """The counter: its name, site, owner and this token's permission on it."""
+        path = paths.counter(counter_id)
+        return self._retrier.run(
+            "counter",
+            lambda: parse_counter(self._transport.call("GET", path).get("counter")),
+            deadline=None,
+        )
+
+    def counters(self) -> tuple[CounterInfo, ...]:
+        """The counters this token's account reaches (the first page)."""
+
+        def attempt() -> tuple[CounterInfo, ...]:
+            items = self._transport.call("GET", paths.counters(), params={"per_page": "1000"})
+            found = items.get("counters")
+            if not isinstance(found, list):
+                raise MetrikaTransientError("Metrica's counters answer has no list")
+            return tuple(parse_counter(item) for item in found)
+
+        return self._retrier.run("counters", attempt, deadline=None)

@@ -8,7 +8,15 @@ from typing import Any, Final
 
 from metrika_offline.errors import MetrikaAmbiguousError, MetrikaTransientError
 
-__all__ = ["FINAL_STATUSES", "STATUSES", "Uploading", "as_int", "parse_uploading"]
+__all__ = [
+    "FINAL_STATUSES",
+    "STATUSES",
+    "CounterInfo",
+    "Uploading",
+    "as_int",
+    "parse_counter",
+    "parse_uploading",
+]
 
 #: Statuses after which an upload never changes again.
 FINAL_STATUSES: Final = frozenset({"PROCESSED", "LINKAGE_FAILURE"})
@@ -88,3 +96,30 @@ def parse_uploading(data: Any, *, ambiguous: bool) -> Uploading:
     except ValueError:
         error = MetrikaAmbiguousError if ambiguous else MetrikaTransientError
         raise error("Metrica's answer holds no readable uploading object") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class CounterInfo:
+    """What the Management API says of a counter: who owns it and what this token may do."""
+
+    id: int
+    name: str
+    site: str
+    owner_login: str
+    permission: str  # own, edit or view
+
+
+def parse_counter(data: Any) -> CounterInfo:
+    """A `counter` object; MetrikaTransientError if it is not one."""
+    try:
+        if not isinstance(data, Mapping):
+            raise ValueError("no counter object")
+        return CounterInfo(
+            id=as_int(data["id"]),
+            name=str(data.get("name") or ""),
+            site=str(data.get("site") or data.get("site2", {}).get("site") or ""),
+            owner_login=str(data.get("owner_login") or ""),
+            permission=str(data.get("permission") or ""),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise MetrikaTransientError("Metrica's answer holds no readable counter") from None

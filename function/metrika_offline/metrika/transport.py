@@ -159,7 +159,7 @@ class Transport:
             extra={"endpoint": endpoint, "method": method, "http_status": response.status_code},
         )
         if not 200 <= response.status_code < 300:
-            raise http_error(response, endpoint, self._scrub)
+            raise http_error(response, endpoint, self._scrub, sent_body=body is not None)
         try:
             data = response.json()
         except ValueError:

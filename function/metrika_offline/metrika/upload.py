@@ -1,8 +1,8 @@
-"""One part's upload, in named steps: check the request, send, and after an unanswered send,
+"""One part's upload, in named steps: check the request, send, and after an ambiguous send,
 look the part's marker up before sending again, adopting what is found.
 
     attempt 1:  send ──────────────── answer → the uploading
-                  └─ no answer after the body went out (ambiguous)
+                  └─ no answer, a 5xx or a 408 after the body went out (ambiguous)
     attempt 2:  look up the marker ── found → adopt it, send nothing
                   └─ not found → send again
 
@@ -20,6 +20,7 @@ from metrika_offline.metrika.body import PartOpener, multipart_body
 from metrika_offline.metrika.lookups import find_by_marker_once
 from metrika_offline.metrika.marker import comment_has_marker
 from metrika_offline.metrika.models import Uploading, parse_uploading
+from metrika_offline.metrika.readiness import threshold_params
 from metrika_offline.metrika.transport import Transport
 from metrika_offline.types import ConversionType
 
@@ -38,6 +39,8 @@ class UploadRequest:
     size: int
     marker: str | None
     filename: str
+    since: float | None = None  # no later than the part's first attempt (the search may stop)
+    ignore_visit_join_threshold: bool = False  # send to a counter that is not ready yet
 
     def __post_init__(self) -> None:
         if self.size < 0:
@@ -80,7 +83,7 @@ class PartUpload:
         if request.marker is None:
             return None
         found = find_by_marker_once(
-            self._transport, request.counter_id, request.marker, request.type
+            self._transport, request.counter_id, request.marker, request.type, since=request.since
         )
         if found is not None:
             _log.info(
@@ -92,6 +95,8 @@ class PartUpload:
     def _send(self) -> Uploading:
         request = self._request
         params = {"type": request.type.value, "comment": request.comment}
+        if request.ignore_visit_join_threshold:
+            params.update(threshold_params(request.type.value))
         path = paths.offline_conversions(request.counter_id, "upload")
         with self._opener() as stream:
             body = multipart_body(stream, request.size, request.filename)

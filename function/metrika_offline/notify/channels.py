@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import requests
 
 from metrika_offline.config import Secret
-from metrika_offline.notify.message import FileNews, render_text
+from metrika_offline.notify.message import FileNews, render_text, slack_text
 
 __all__ = ["Channel", "NotifyError", "SlackChannel", "TelegramChannel", "WebhookChannel"]
 
@@ -47,18 +47,20 @@ def _post(session: requests.Session, channel: str, url: str, body: dict[str, Any
 
 @dataclasses.dataclass(frozen=True)
 class SlackChannel:
-    """A Slack-style incoming webhook: `{"text": …}`."""
+    """A Slack-style incoming webhook: `{"text": …, "mrkdwn": false}`, the text escaped as
+    Slack asks (`&`, `<`, `>`) and its mrkdwn off, so a name's `*` or `_` stays as typed."""
 
     url: Secret = dataclasses.field(repr=False)
     name: str = "slack"
 
     def send(self, session: requests.Session, news: FileNews) -> None:
-        _post(session, self.name, self.url, {"text": render_text(news)})
+        _post(session, self.name, self.url, {"text": slack_text(news), "mrkdwn": False})
 
 
 @dataclasses.dataclass(frozen=True)
 class TelegramChannel:
-    """The Bot API's `sendMessage` to one chat."""
+    """The Bot API's `sendMessage` to one chat, as plain text: no `parse_mode`, so neither
+    HTML nor Markdown in a file name is read as markup."""
 
     api_url: str
     token: Secret = dataclasses.field(repr=False)
@@ -77,7 +79,8 @@ class TelegramChannel:
 
 @dataclasses.dataclass(frozen=True)
 class WebhookChannel:
-    """A generic JSON webhook: the news as fields, plus the same `text`."""
+    """A generic JSON webhook: the news as fields, plus the same plain `text`. It carries
+    data, not markup: a receiver that renders it escapes it for its own markup."""
 
     url: Secret = dataclasses.field(repr=False)
     name: str = "webhook"

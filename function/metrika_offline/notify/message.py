@@ -7,6 +7,10 @@
 
 and, when Metrica's final word comes, the same file with `linked` and `not found` counts.
 Only codes, counts, names and the routing: no cell value, no token, no webhook URL.
+
+The text is plain: a file name is whatever its dropper typed, and it stays readable as typed.
+Each channel makes it safe for its own markup (`slack_text` for Slack; Telegram takes it as
+plain text; the JSON webhook carries it as data).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import dataclasses
 import posixpath
 from typing import Any
 
-__all__ = ["FileNews", "render_text"]
+__all__ = ["FileNews", "render_text", "slack_text"]
 
 _MARKS = {
     "uploaded": "✅",
@@ -32,10 +36,11 @@ _MARKS = {
 
 @dataclasses.dataclass(frozen=True)
 class FileNews:
-    """One outcome of one file: the file's own (`kind` "file") or Metrica's (`metrika`)."""
+    """One outcome of one file: the file's own (`kind` "file"), Metrica's (`metrika`), or a
+    wait for Metrica (`wait`: the file is not sent yet; `note` says until when and why)."""
 
-    kind: str  # "file" | "metrika"
-    outcome: str  # the file's status, or Metrica's outcome
+    kind: str  # "file" | "metrika" | "wait"
+    outcome: str  # the file's status, Metrica's outcome, or the wait's code
     bucket: str
     name: str
     generation: int
@@ -50,6 +55,7 @@ class FileNews:
     user_not_found: int | None = None
     result: str = ""  # where the result JSON is
     rows_already_sent: int = 0  # left out because an earlier file sent them (the ledger)
+    note: str = ""  # a wait's words
 
     @property
     def key(self) -> str:
@@ -75,6 +81,8 @@ def render_text(news: FileNews) -> str:
     head = (
         f"{mark} {file}: {news.outcome.replace('_', ' ')}"
         if news.kind == "file"
+        else f"⏳ {file}: not sent yet: {news.outcome}"
+        if news.kind == "wait"
         else f"{mark} {file}: Metrica says {news.outcome.replace('_', ' ')}"
     )
     counter = "no counter" if news.counter_id is None else f"counter {news.counter_id}"
@@ -90,6 +98,8 @@ def render_text(news: FileNews) -> str:
     ]
     if news.error:
         lines.append(f"reason: {news.error}")
+    if news.note:
+        lines.append(news.note)
     if news.top_errors:
         lines.append(
             "errors: " + ", ".join(f"{code} ×{_count(count)}" for code, count in news.top_errors)
@@ -102,3 +112,13 @@ def render_text(news: FileNews) -> str:
     if news.result:
         lines.append(f"result: {news.result}")
     return "\n".join(lines)
+
+
+#: What Slack reads as markup in a message's text, and how it asks for it to be escaped.
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def slack_text(news: FileNews) -> str:
+    """The text for Slack: `&`, `<` and `>` escaped, so that a file name like
+    `<!channel> <https://evil.example|report>.csv` shows as typed, not as a ping or a link."""
+    return render_text(news).translate(_SLACK_ESCAPES)

@@ -17,7 +17,7 @@ from itertools import compress, count
 from operator import not_
 from typing import NamedTuple
 
-from metrika_offline.check.choices import DateOrder
+from metrika_offline.check.choices import DateOrder, DurationFormat
 from metrika_offline.check.columns import Column
 
 NUL = "\x00"
@@ -35,13 +35,15 @@ EARLIEST_UNIX_S = 946_684_800
 @dataclasses.dataclass(frozen=True)
 class Context:
     """What value checks depend on besides the values: the clock, the time zone (and its name,
-    for messages), the region of national phone numbers, and how slash dates are read."""
+    for messages), the region of national phone numbers, how day-month-year dates are read,
+    and what a duration of two parts (`1:35`) means."""
 
     tz: dt.tzinfo
     now: int
     zone: str = "UTC"
     phone_region: str = "RU"
     date_order: DateOrder | None = None
+    duration_format: DurationFormat | None = None
 
     @property
     def future_limit(self) -> int:

@@ -2,8 +2,10 @@
 
 Read without a guess: ISO 8601 (`2026-11-01 14:30`, with or without an offset); Unix seconds
 with a fraction (a float column's export: the fraction is dropped); `01.11.2026 14:30`, which
-is day first wherever it is written; and slash dates only in a configured `date_order`,
-since 01/11/2026 is 1 November in Moscow and 11 January in New York.
+is day first wherever it is written; and other day-month-year dates with the year last
+(`01/11/2026`, amoCRM's `01-11-2026 14:30:00`) only in a configured `date_order`, since
+01/11/2026 is 1 November in Moscow and 11 January in New York. A dashed date with the year
+first is ISO.
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ _DATE_TIME = re.compile(
 )
 _FRACTIONAL = re.compile(r"([0-9]{10})[.,][0-9]+")
 _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+# Day and month (in either order: `date_order` says), then the year, one separator throughout.
 _SLASHED = re.compile(
-    r"(\d{1,2})/(\d{1,2})/(\d{4})"
-    r"(?:,?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
+    r"(?P<first>\d{1,2})(?P<sep>[/-])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{4})"
+    r"(?:,?[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<sec>\d{2}))?"
+    r"(?:\s*(?P<meridiem>[AaPp])\.?[Mm]\.?)?)?"
 )
 _DATETIME_HINT = (
     "DateTime must be Unix seconds (UTC) or a date and time like 2024-05-01 14:30[:00], "
     "2024-05-01T14:30:00+03:00 or 01.05.2024 14:30"
 )
 _SLASH_HINT = (
-    "DateTime is a slash date (01/11/2026): day or month first? set date_order "
+    "DateTime is a date like 01/11/2026 or 01-11-2026: day or month first? set date_order "
     "(DMY or MDY) in the folder settings or the object's metadata"
 )
 #: A DateTime at most this far ahead reads like local time taken for UTC.
@@ -86,10 +90,10 @@ def _human_to_unix(text: str, ctx: Context) -> tuple[int, str] | Verdict:
     if match is not None:
         if ctx.date_order is None:
             return Verdict(text, error="ambiguous-date", message=_SLASH_HINT)
-        first, second_, year = (int(match.group(i)) for i in (1, 2, 3))
+        first, second_, year = (int(match.group(i)) for i in ("first", "second", "year"))
         day, month = (first, second_) if ctx.date_order == "DMY" else (second_, first)
-        hour, minute, second = (int(match.group(i) or 0) for i in (4, 5, 6))
-        meridiem = (match.group(7) or "").lower()
+        hour, minute, second = (int(match.group(i) or 0) for i in ("hour", "minute", "sec"))
+        meridiem = (match.group("meridiem") or "").lower()
         if meridiem and not 1 <= hour <= 12:
             raise ValueError("an hour past 12 with AM or PM")
         if meridiem:

@@ -23,13 +23,23 @@ from metrika_offline.check.values.base import (
 
 _FLAGS = frozenset({"", "0", "1"})
 _OPTIONAL_DIGITS = re.compile(r"[0-9]*")
+#: Yes and no as exports write them (compared lower-cased): 1 and 0 to Metrica.
+_FLAG_WORDS = {
+    **dict.fromkeys(("да", "yes", "true", "y"), "1"),
+    **dict.fromkeys(("нет", "no", "false", "n"), "0"),
+}
 
 
 def _fix_flag(value: str, column: Column, _ctx: Context) -> Verdict | None:
     text = value.strip()
     if text in _FLAGS:
         return trimmed(value, text)
-    return Verdict(value, error="bad-flag", message=f"{column.name} must be 1 or 0")
+    word = _FLAG_WORDS.get(text.lower())
+    if word is not None:
+        return Verdict(word, "flag-words")
+    return Verdict(
+        value, error="bad-flag", message=f"{column.name} must be 1 or 0 (or да/нет, yes/no)"
+    )
 
 
 def check_flag(values: list[str], column: Column, ctx: Context) -> Findings | None:
@@ -44,22 +54,71 @@ def check_flag(values: list[str], column: Column, ctx: Context) -> Findings | No
     return result_of(found)
 
 
-def _fix_duration(value: str, column: Column, _ctx: Context) -> Verdict | None:
+_CLOCK = re.compile(r"([0-9]{1,3}):([0-5][0-9])(?::([0-5][0-9]))?")
+# "1 мин, 35 сек", "2 ч 3 мин", "95 сек", "1 ч. 2 мин. 3 с": hours, minutes, seconds, each
+# optional but in that order (at least one: see `_spelled`).
+_SPELLED = re.compile(
+    r"(?:([0-9]{1,3})\s*ч(?:ас(?:а|ов)?)?\.?)?[\s,]*"
+    r"(?:([0-9]{1,4})\s*мин(?:ут[аы]?|\.)?)?[\s,]*"
+    r"(?:([0-9]{1,6})\s*с(?:ек(?:унд[аы]?)?)?\.?)?",
+    re.IGNORECASE,
+)
+_TWO_PARTS_HINT = (
+    "{column} is written as two parts (1:35): minutes and seconds, or hours and minutes? "
+    "set duration_format (ms or hms) in the folder settings or the object's metadata"
+)
+
+
+def _spelled(text: str) -> int | None:
+    match = _SPELLED.fullmatch(text)
+    if match is None or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _fix_duration(value: str, column: Column, ctx: Context) -> Verdict | None:
     text = value.strip()
     if _OPTIONAL_DIGITS.fullmatch(text):
         return trimmed(value, text)
+    clock = _CLOCK.fullmatch(text)
+    if clock is not None:
+        first, second, third = clock.groups()
+        if third is not None:  # H:MM:SS
+            seconds = int(first) * 3600 + int(second) * 60 + int(third)
+        elif ctx.duration_format == "ms":
+            seconds = int(first) * 60 + int(second)
+        elif ctx.duration_format == "hms":
+            seconds = int(first) * 3600 + int(second) * 60
+        else:
+            return Verdict(
+                value, error="bad-duration", message=_TWO_PARTS_HINT.format(column=column.name)
+            )
+        return Verdict(str(seconds), "duration-converted")
+    spelled = _spelled(text)
+    if spelled is not None:
+        return Verdict(str(spelled), "duration-converted")
     return Verdict(
-        value, error="bad-duration", message=f"{column.name} must be whole seconds, like 125"
+        value,
+        error="bad-duration",
+        message=f"{column.name} must be whole seconds, like 125 (or 0:02:05, or 2 мин 5 сек)",
     )
 
 
 _SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]+")
 
 
+# Excel's way of keeping a long number as text: a formula giving a string, ="0123".
+_FORMULA_TEXT = re.compile(r'="([0-9]+)"')
+
+
 def _fix_numeric_id(value: str, column: Column, _ctx: Context) -> Verdict | None:
     text = value.strip()
     if _OPTIONAL_DIGITS.fullmatch(text):
         return trimmed(value, text)
+    formula = _FORMULA_TEXT.fullmatch(text)
+    if formula is not None:
+        return Verdict(formula.group(1), "id-formula-unwrapped")
     if _SCIENTIFIC.fullmatch(text):
         message = (
             f"{column.name} was turned into a rounded number in E notation by a spreadsheet: "

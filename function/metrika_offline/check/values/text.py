@@ -6,7 +6,12 @@ import re
 from itertools import compress, count, repeat
 from operator import gt, is_not, not_
 
-from metrika_offline.check.columns import CHAT_PLATFORMS, TAG_MAX_CHARS, Column
+from metrika_offline.check.columns import (
+    CHAT_PLATFORM_ALIASES,
+    CHAT_PLATFORMS,
+    TAG_MAX_CHARS,
+    Column,
+)
 from metrika_offline.check.values.base import (
     NUL,
     Context,
@@ -67,6 +72,7 @@ def check_goal(values: list[str], column: Column, _ctx: Context) -> Findings | N
 
 
 _SHORT_WORD = re.compile(r"[a-z]{2,20}")
+_NOT_IN_PLATFORM_NAMES = re.compile(r"[\s_\-.]+")
 
 
 def _fix_chat_platform(value: str, column: Column, _ctx: Context) -> Verdict | None:
@@ -76,12 +82,15 @@ def _fix_chat_platform(value: str, column: Column, _ctx: Context) -> Verdict | N
     lower = text.lower()
     if lower in CHAT_PLATFORMS:
         return Verdict(lower, "chat-platform-lowercased" if lower != text else None)
+    alias = CHAT_PLATFORM_ALIASES.get(_NOT_IN_PLATFORM_NAMES.sub("", lower))
+    if alias is not None:
+        return Verdict(alias, "chat-platform-alias")
     platforms = ", ".join(sorted(CHAT_PLATFORMS))
     named = f" {lower}" if _SHORT_WORD.fullmatch(lower) else ""
     return Verdict(
         value,
         error="bad-chat-platform",
-        message=f"ChatPlatform{named} is not one of {platforms}",
+        message=f"ChatPlatform{named} is not one of {platforms}: Metrica takes these three only",
     )
 
 

@@ -57,6 +57,7 @@ def public_view(job: Job) -> tuple[object, ...]:
             PartState.PENDING if p.state is PartState.SENDING else p.state,
             p.uploading.id if p.awaits_metrika and p.uploading is not None else p.uploading,
             p.error,
+            p.wait,  # why and until when it waits
         )
         for p in job.parts
     )

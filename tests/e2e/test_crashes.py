@@ -108,14 +108,17 @@ def test_checker_killed_mid_split(local_stack: LocalStack, work_writes: EventSou
 
 
 @pytest.mark.parametrize("stack_env", [SHORT_LEASE], indirect=True)
-def test_checker_killed_as_its_first_task_arrives(local_stack: LocalStack) -> None:
-    """Killed while it may still be queueing the other parts: the event comes again and
-    queues every part again (the emulator refuses no name: each is delivered twice)."""
-    kill = KillOnce(local_stack.function, "")
-    local_stack.tap.on_delivery(lambda task, _body: kill(task))
+def test_checker_killed_between_recording_the_parts_and_queueing_them(
+    local_stack: LocalStack,
+) -> None:
+    """The first result written is the verdict, recorded with the parts in the same job update,
+    before any task is queued: killed there, the redelivered event queues them."""
+    kill = KillOnce(local_stack.function, ".result.json")
+    on_write(local_stack.gcs.events, kill)
     result = run_until_killed(local_stack, kill)
     assert_each_part_uploaded_once(local_stack, result)
     assert split_attempts(local_stack, result) == 1  # the parts were recorded: no new check
+    assert {d.task for d in local_stack.tap.deliveries} >= {p["marker"] for p in result["parts"]}
 
 
 @pytest.mark.parametrize("stack_env", [SHORT_LEASE], indirect=True)

@@ -61,13 +61,16 @@ class CloudTasksQueue:
         invoker: str = "",
         emulator_host: str = "",
         session: requests.Session | None = None,
+        api_url: str = API_URL,
     ) -> None:
+        """`session`: an authorised session to use (built from the default credentials when
+        not given); `api_url`: where the API is when no emulator is named."""
         if "{account}" not in queue or not url:
             raise ConfigError("UPLOAD_QUEUE (with {account}) and UPLOAD_URL must be set")
         self.queue = queue
         self.url = url
         self.invoker = invoker
-        self.base = f"http://{emulator_host}" if emulator_host else API_URL
+        self.base = f"http://{emulator_host}" if emulator_host else api_url
         self.emulated = bool(emulator_host)
         self._session = session
 

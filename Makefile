@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# gcloud-tasks-emulator pins protobuf<5 and google-cloud-tasks<3: it gets a virtualenv of its
+# own, so the project's stays on the versions the function is deployed with.
+TASKS_VENV := $(VENV)/tasks-emulator
 
 .PHONY: install test lint bench demo fake-metrika mutate clean
 
@@ -12,6 +15,8 @@ $(STAMP): pyproject.toml function/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install --quiet 'gcloud-tasks-emulator==0.6.2'
 	touch $(STAMP)
 
 test: install

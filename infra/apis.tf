@@ -9,7 +9,8 @@ locals {
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project-level role bindings (iam.tf)
     "cloudscheduler.googleapis.com",
-    "eventarc.googleapis.com", # the storage trigger
+    "cloudtasks.googleapis.com", # the upload queues
+    "eventarc.googleapis.com",   # the storage trigger
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",

@@ -1,9 +1,11 @@
-# Two 2nd gen functions built from the same source:
+# Three 2nd gen functions built from the same source:
 #
-#   worker  on_object_finalized  every object finalized in the input bucket (Eventarc); the
-#                                code ignores what is not a *.csv under INPUT_PREFIX
-#   poller  poll_uploads         HTTP, called by Cloud Scheduler (scheduler.tf) to follow each
-#                                upload until Metrica reports its final status
+#   worker    on_object_finalized  every object finalized in the input bucket (Eventarc); the
+#                                  code ignores what is not a *.csv under INPUT_PREFIX; checks,
+#                                  splits and queues the parts, never uploads
+#   uploader  upload_part          HTTP, called by Cloud Tasks once per part (tasks.tf)
+#   poller    poll_uploads         HTTP, called by Cloud Scheduler (scheduler.tf) to follow each
+#                                  upload until Metrica reports its final status
 #
 # Both are built by Cloud Build as the stack's build account into the stack's image repository,
 # and both run as the runtime account with the same environment and the same secrets.
@@ -40,7 +42,7 @@ resource "google_cloudfunctions2_function" "worker" {
   project     = var.project_id
   location    = var.region
   name        = local.worker_name
-  description = "metrika-offline: checks, splits and uploads each CSV dropped under gs://${var.bucket_name}/${var.input_prefix} to Yandex Metrica."
+  description = "metrika-offline: checks and splits each CSV dropped under gs://${var.bucket_name}/${var.input_prefix} and queues its parts for upload to Yandex Metrica."
   labels      = var.labels
 
   build_config {
@@ -64,14 +66,14 @@ resource "google_cloudfunctions2_function" "worker" {
     timeout_seconds       = var.worker_timeout_s
     min_instance_count    = 0
     max_instance_count    = var.worker_max_instances
-    # One event per instance, so one Metrica request per instance: the instance count is the
-    # worker's whole share of Metrica's parallel requests.
+    # One file per instance: checking is CPU-bound. The worker's only Metrica call, the goals
+    # of a counter, is made by one instance at a time per counter (cached in the work bucket).
     max_instance_request_concurrency = 1
     # Eventarc's deliveries are internal; nothing else has to reach the worker.
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.optional_environment, local.allocator_environment, {
+    environment_variables = merge(local.function_environment, local.upload_environment, local.optional_environment, local.allocator_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.worker_timeout_s)
     })
 
@@ -110,10 +112,6 @@ resource "google_cloudfunctions2_function" "worker" {
   }
 
   lifecycle {
-    precondition {
-      condition     = var.worker_max_instances + local.poller_max_instances <= local.metrika_parallel_requests_per_user
-      error_message = "The worker's and the follow-up's instances together must not exceed Metrica's 3 parallel requests per user."
-    }
     precondition {
       condition     = length(local.missing_account_token_versions) == 0
       error_message = "metrika_account_token_versions must pin a token version for every account of metrika_accounts (missing: ${join(", ", local.missing_account_token_versions)}). Add each token with gcloud first (see the README)."
@@ -167,7 +165,7 @@ resource "google_cloudfunctions2_function" "poller" {
     ingress_settings               = var.poller_ingress_settings
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.function_environment, local.optional_environment, local.allocator_environment, {
+    environment_variables = merge(local.function_environment, local.upload_environment, local.optional_environment, local.allocator_environment, {
       INVOCATION_TIMEOUT_S = tostring(var.poller_timeout_s)
     })
 

@@ -31,6 +31,15 @@ resource "google_service_account" "build" {
   depends_on = [google_project_service.enabled]
 }
 
+resource "google_service_account" "tasks_invoker" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-tasks"
+  display_name = "metrika-offline upload tasks"
+  description  = "Identity of the upload tasks' OIDC token; the only caller allowed to invoke upload_part."
+
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_service_account" "scheduler" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-scheduler"
@@ -50,6 +59,13 @@ resource "google_service_account" "scheduler" {
 # objectUser cannot change the bucket's settings or its IAM policy.
 resource "google_storage_bucket_iam_member" "runtime_objects" {
   bucket = google_storage_bucket.input.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# The same on the work bucket: job state, parts, the ledger, locks and the pending index.
+resource "google_storage_bucket_iam_member" "runtime_work_objects" {
+  bucket = google_storage_bucket.work.name
   role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.runtime.email}"
 }
@@ -164,6 +180,39 @@ resource "google_cloud_run_service_iam_member" "trigger_invokes_worker" {
   service  = google_cloudfunctions2_function.worker.service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Uploads: worker -> Cloud Tasks -> uploader (tasks.tf)
+# ---------------------------------------------------------------------------------------------
+
+# The functions add tasks to the upload queues, and only to those: the checker one per part,
+# the uploader a part put back for later. cloudtasks.enqueuer creates tasks and nothing else.
+resource "google_cloud_tasks_queue_iam_member" "runtime_enqueues" {
+  for_each = google_cloud_tasks_queue.upload
+
+  project  = var.project_id
+  location = google_cloud_tasks_queue.upload[each.key].location
+  name     = google_cloud_tasks_queue.upload[each.key].name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# A task that carries an OIDC token of the invoker account may only be created by someone who
+# can act as that account: on this one account, not the project's.
+resource "google_service_account_iam_member" "runtime_acts_as_invoker" {
+  service_account_id = google_service_account.tasks_invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+# The invoker account is the only identity allowed to invoke upload_part.
+resource "google_cloud_run_service_iam_member" "tasks_invoke_uploader" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.uploader.location
+  service  = google_cloudfunctions2_function.uploader.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.tasks_invoker.email}"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-# metrika-offline on Google Cloud: a bucket watched by a worker function that checks, splits and
-# uploads each dropped CSV to Yandex Metrica, and a scheduled follow-up that asks Metrica for
-# each upload's final status. The resources are split by concern:
+# metrika-offline on Google Cloud: a bucket watched by a worker function that checks and splits
+# each dropped CSV and queues its parts, an upload function that Cloud Tasks calls once per
+# part (one queue per Metrica account), and a scheduled follow-up that asks Metrica for each
+# upload's final status. The resources are split by concern:
 #
 #   apis.tf        the APIs the stack needs
-#   storage.tf     the input bucket
+#   storage.tf     the input bucket, and the work bucket (no trigger) the functions keep state in
+#   tasks.tf       the upload queues and the upload function
 #   source.tf      the function source, and the Artifact Registry repository of the built images
 #   iam.tf         service accounts and every role binding
 #   secret.tf      the Secret Manager secrets: Metrica tokens, notification targets (containers
@@ -26,13 +28,14 @@ locals {
   worker_name             = "${var.name_prefix}-upload"
   poller_name             = "${var.name_prefix}-poll"
   source_bucket_name      = "${var.bucket_name}-function-source"
+  work_bucket_name        = coalesce(var.work_bucket_name, "${var.bucket_name}-work")
   metrika_token_secret_id = "${var.name_prefix}-metrika-token"
   artifact_repository_id  = "${var.name_prefix}-functions"
   file_failures_metric    = "${var.name_prefix}-file-failures"
   metrika_outcomes_metric = "${var.name_prefix}-metrika-outcomes"
   storage_finalized_event = "google.cloud.storage.object.v1.finalized"
 
-  # Both functions run the same code and read the same settings (the package's config module
+  # The three functions run the same code and read the same settings (the package's config module
   # says what each one means). METRIKA_TOKEN is not here: it is a secret environment variable
   # that the platform reads from Secret Manager (functions.tf). The follow-up is called without
   # an event, so BUCKET tells it which bucket's pending uploads to follow.
@@ -59,7 +62,7 @@ locals {
   allocator_environment = { MALLOC_MMAP_THRESHOLD_ = "131072" }
   # What the work-state lifecycle rule deletes under work_prefix (flow/layout.py STATE_FOLDERS);
   # the ledger/ folder beside them has a rule of its own.
-  work_state_folders = ["jobs/", "parts/", "dispatch/", "pending/", "waiting/"]
+  work_state_folders = ["jobs/", "parts/", "pending/", "goals/"]
   # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".
   default_counter_environment = var.default_counter_id == null ? {} : { DEFAULT_COUNTER_ID = var.default_counter_id }
 

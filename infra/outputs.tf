@@ -23,6 +23,21 @@ output "poller_function_name" {
   value       = google_cloudfunctions2_function.poller.name
 }
 
+output "uploader_function_name" {
+  description = "Name of the upload function (entry point upload_part) that Cloud Tasks calls once per part."
+  value       = google_cloudfunctions2_function.uploader.name
+}
+
+output "work_bucket_name" {
+  description = "Name of the work bucket: job state, parts, the ledger (no trigger)."
+  value       = google_storage_bucket.work.name
+}
+
+output "upload_queue_names" {
+  description = "The upload queues, one per Metrica account (default: the METRIKA_TOKEN account)."
+  value       = { for id, queue in google_cloud_tasks_queue.upload : id => queue.name }
+}
+
 output "scheduler_job_name" {
   description = "Name of the Cloud Scheduler job that calls the follow-up function."
   value       = google_cloud_scheduler_job.poll_uploads.name

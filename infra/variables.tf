@@ -202,13 +202,57 @@ variable "log_level" {
 # ---------------------------------------------------------------------------------------------
 
 variable "worker_max_instances" {
-  description = "Most instances of the storage-triggered worker. Each handles one event at a time and holds at most one Metrica request open; with the follow-up's single instance the total must stay within Metrica's 3 parallel requests per user, so 1 or 2."
+  description = "Most instances of the storage-triggered worker, which checks and splits files (CPU-bound, one file per instance) and never uploads: sized for how many files may be checked at once. Metrica's limit is held by the upload queues instead."
   type        = number
-  default     = 2
+  default     = 10
 
   validation {
-    condition     = floor(var.worker_max_instances) == var.worker_max_instances && var.worker_max_instances >= 1 && var.worker_max_instances <= 2
-    error_message = "worker_max_instances must be 1 or 2: Metrica allows 3 parallel requests per user and the follow-up function takes one."
+    condition     = floor(var.worker_max_instances) == var.worker_max_instances && var.worker_max_instances >= 1 && var.worker_max_instances <= 100
+    error_message = "worker_max_instances must be a whole number between 1 and 100."
+  }
+}
+
+variable "uploader_memory_mb" {
+  description = "Memory of each upload_part instance, in megabytes. It streams one part (at most max_part_bytes) to Metrica."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = floor(var.uploader_memory_mb) == var.uploader_memory_mb && var.uploader_memory_mb >= 256 && var.uploader_memory_mb <= 2048
+    error_message = "uploader_memory_mb must be a whole number between 256 and 2048."
+  }
+}
+
+variable "uploader_timeout_s" {
+  description = "Time limit of one upload_part invocation, in seconds (also its INVOCATION_TIMEOUT_S). At most 600: Cloud Tasks stops waiting for an HTTP task after that."
+  type        = number
+  default     = 540
+
+  validation {
+    condition     = floor(var.uploader_timeout_s) == var.uploader_timeout_s && var.uploader_timeout_s >= 60 && var.uploader_timeout_s <= 600
+    error_message = "uploader_timeout_s must be a whole number of seconds between 60 and 600."
+  }
+}
+
+variable "upload_dispatches_per_s" {
+  description = "How many upload tasks each account's queue starts per second at most (Cloud Tasks' max_dispatches_per_second); the queue also keeps at most 2 in flight."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.upload_dispatches_per_s > 0 && var.upload_dispatches_per_s <= 10
+    error_message = "upload_dispatches_per_s must be above 0 and at most 10."
+  }
+}
+
+variable "work_bucket_name" {
+  description = "Name of the work bucket (job state, parts, the ledger); empty for bucket_name with -work appended. It has no trigger."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.work_bucket_name == "" || (can(regex("^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$", var.work_bucket_name)) && !startswith(var.work_bucket_name, "goog"))
+    error_message = "work_bucket_name must be a valid bucket name (lower-case letters, digits, - and _, 3 to 63 characters), or empty."
   }
 }
 

@@ -29,6 +29,9 @@ resource "time_sleep" "iam_propagation" {
     build_source          = google_project_iam_member.build_reads_source.id
     build_images          = google_artifact_registry_repository_iam_member.build_writes_images.id
     runtime_objects       = google_storage_bucket_iam_member.runtime_objects.id
+    runtime_work_objects  = google_storage_bucket_iam_member.runtime_work_objects.id
+    runtime_enqueues      = jsonencode(sort([for binding in google_cloud_tasks_queue_iam_member.runtime_enqueues : binding.id]))
+    runtime_acts_as       = google_service_account_iam_member.runtime_acts_as_invoker.id
     runtime_token         = google_secret_manager_secret_iam_member.runtime_token.id
     runtime_account_token = jsonencode(sort([for binding in google_secret_manager_secret_iam_member.runtime_account_tokens : binding.id]))
     runtime_notification  = jsonencode(sort([for binding in google_secret_manager_secret_iam_member.runtime_notifications : binding.id]))

@@ -1,11 +1,14 @@
 """`make demo`: the whole flow on this machine, nothing from the internet.
 
-Starts fake-gcs-server, the Cloud Storage emulator, behind our tap (which is also the trigger:
-every finalized object, the function's own writes included, posts a CloudEvent), the fake
-Metrica, and the real function under functions-framework (`on_object_finalized` and
-`poll_uploads`). Drops sample files of each type, one bad and one big enough to split, waits
-for every event to be handled, lets the fake Metrica's clock run two hours, polls for the
-final status, prints the results, and stops everything it started.
+Starts the topology as deployed: fake-gcs-server, the Cloud Storage emulator, behind our tap
+(the trigger, on the input bucket only: every object finalized there, the results we write
+beside the files included, posts a CloudEvent) with a work bucket beside it that triggers
+nothing; gcloud-tasks-emulator behind our REST front, one queue per Metrica account, its tasks
+delivered through our task tap; the fake Metrica; and the real functions under
+functions-framework (`on_object_finalized` checks and queues, `upload_part` uploads,
+`poll_uploads` follows up). Drops sample files of each type, one bad and one big enough to
+split, waits for every event and task, lets the fake Metrica's clock run two hours, polls for
+the final status, prints the results and the events each file cost, and stops everything.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from tests.fakes.function import FunctionServer
 from tests.fakes.gcs import LocalGcs, RetryPolicy
 from tests.fakes.gcs_fixtures import make_client
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
+from tests.fakes.tasks import LOCATION, LocalTasks, TaskTap, wait_until_idle
 
 BUCKET = "demo-bucket"
+WORK_BUCKET = "demo-work"
+UPLOAD_QUEUE = f"{LOCATION}/queues/metrika-upload-{{account}}"
+QUEUES = [UPLOAD_QUEUE.replace("{account}", "default")]
 WORK = Path(".demo")
 PART_BYTES = 16 * 1024  # small, so the big sample is split into several parts
 FILES: list[tuple[str, bytes, dict[str, str], str]] = [
@@ -94,7 +101,13 @@ def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     retry = RetryPolicy(max_attempts=30, initial_s=0.1, max_delay_s=1.0)
-    with LocalGcs(buckets=[BUCKET], retry=retry) as gcs, FakeMetrika() as metrika:
+    with (
+        LocalGcs(buckets=[BUCKET], retry=retry) as gcs,
+        LocalTasks(QUEUES) as tasks,
+        TaskTap() as tap,
+        FakeMetrika() as metrika,
+    ):
+        gcs.server.create_bucket(WORK_BUCKET)  # no trigger on it
         env = {
             "STORAGE_EMULATOR_HOST": gcs.url,
             "METRIKA_API_URL": metrika.url,
@@ -102,16 +115,31 @@ def main() -> int:
             "DEFAULT_COUNTER_ID": "51234567",
             "MAX_PART_BYTES": str(PART_BYTES),
             "BUCKET": BUCKET,
+            "WORK_BUCKET": WORK_BUCKET,
+            "UPLOAD_QUEUE": UPLOAD_QUEUE,
+            "UPLOAD_URL": tap.url,
+            "CLOUD_TASKS_EMULATOR_HOST": tasks.host,
         }
-        worker = FunctionServer(env, log_path=WORK / "on_object_finalized.log")
+        checker = FunctionServer(env, log_path=WORK / "on_object_finalized.log")
+        uploader = FunctionServer(
+            env, target="upload_part", signature_type="http", log_path=WORK / "upload_part.log"
+        )
         poller = FunctionServer(
             env, target="poll_uploads", signature_type="http", log_path=WORK / "poll.log"
         )
-        with worker, poller:
-            gcs.events.add_subscriber(worker.url)
-            print(f"Cloud Storage (fake-gcs-server, with the trigger): {gcs.url}")
+        with checker, uploader, poller:
+            gcs.events.add_subscriber(checker.url)
+            tap.target = uploader.url
+
+            def settle() -> bool:
+                return wait_until_idle(tasks, tap, lambda: QUEUES, gcs.events.wait_idle, 180)
+
+            print(f"Cloud Storage (fake-gcs-server, the trigger on gs://{BUCKET}): {gcs.url}")
+            print(f"Cloud Tasks (gcloud-tasks-emulator, REST front): {tasks.url}")
             print(f"fake Metrica: {metrika.url}")
-            print(f"function: {worker.url} (logs in {WORK}/)\n")
+            print(
+                f"functions: checker {checker.url}, upload_part {uploader.url} (logs in {WORK}/)\n"
+            )
             client = make_client(gcs.url)
             for name, data in SETTINGS_FILES:
                 blob = client.bucket(BUCKET).blob(name)
@@ -122,8 +150,8 @@ def main() -> int:
                 blob.metadata = metadata or None
                 blob.upload_from_string(data, content_type="text/csv")
                 print(f"dropped gs://{BUCKET}/{name}\n  {what}")
-            if not gcs.events.wait_idle(180):
-                print("events are still in flight after 3 minutes", file=sys.stderr)
+            if not settle():
+                print("events or tasks are still in flight after 3 minutes", file=sys.stderr)
                 return 1
             print("\nafter upload:")
             for name, *_ in FILES:
@@ -132,6 +160,7 @@ def main() -> int:
             metrika.advance(2 * 3600)  # Metrica processes uploads within two hours
             summary = requests.post(poller.url, timeout=60).json()
             print(f"\npoll_uploads: {summary}")
+            settle()
             print("\nafter Metrica's final word:")
             for name, *_ in FILES:
                 print(f"  {name:<42} {describe(read_result(client, name))}")
@@ -139,9 +168,15 @@ def main() -> int:
             deliveries = gcs.events.deliveries
             print(
                 f"\nMetrica received {len(uploads)} uploads, "
-                f"{sum(u.rows for u in uploads)} rows; the trigger delivered "
-                f"{len(deliveries)} events (the function's own writes included, and ignored)"
+                f"{sum(u.rows for u in uploads)} rows, at most {metrika.max_in_flight} at once; "
+                f"the trigger delivered {len(deliveries)} events (the results we wrote "
+                f"included, and skipped), the queue {len(tap.deliveries)} tasks"
             )
+            print("events per dropped file (its drop, then each result written beside it):")
+            for name, *_ in FILES:
+                beside = (name, name + ".result.json", name + ".rejected.csv")
+                count = sum(d.name in beside for d in deliveries)
+                print(f"  {name:<42} {count}")
             example = read_result(client, FILES[0][0])
             print(f"\n{FILES[0][0]}.result.json:\n{json.dumps(example, indent=2)}")
             crm = FILES[-1][0]

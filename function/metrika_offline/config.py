@@ -41,6 +41,15 @@ MAX_SOURCE_BYTES = "MAX_SOURCE_BYTES"
 POLL_GIVE_UP_S = "POLL_GIVE_UP_S"
 LOG_LEVEL = "LOG_LEVEL"
 BUCKET = "BUCKET"  # the input bucket, for poll_uploads (events name their own)
+# The work bucket: job state, parts, the ledger, locks, the pending index (no trigger on it).
+WORK_BUCKET = "WORK_BUCKET"
+# Uploads as Cloud Tasks: the queue path (`{account}` stands for the Metrica account), the
+# `upload_part` function's URL, the account whose OIDC token the tasks carry, and the local
+# emulator (host:port; when set, tasks go there without credentials).
+UPLOAD_QUEUE = "UPLOAD_QUEUE"
+UPLOAD_URL = "UPLOAD_URL"
+UPLOAD_INVOKER = "UPLOAD_INVOKER"
+CLOUD_TASKS_EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"
 LEDGER_WINDOW_DAYS = "LEDGER_WINDOW_DAYS"
 LEDGER_MAX_KEYS = "LEDGER_MAX_KEYS"
 # More Yandex accounts: a JSON object counter id -> account name, and one token per account.
@@ -180,6 +189,11 @@ class Settings:
     poll_give_up_s: float = 48 * 3600.0
     log_level: str = "INFO"
     bucket: str = ""
+    work_bucket: str = ""  # empty: the work state lives in the input bucket (the CLI)
+    upload_queue: str = ""  # projects/P/locations/L/queues/NAME-{account}
+    upload_url: str = ""
+    upload_invoker: str = ""  # service account e-mail for the tasks' OIDC token
+    cloud_tasks_emulator_host: str = ""
     # Rows sent within this many days are not sent again (0: no ledger). Metrica links
     # conversions to visits of the last 21 days; a week more covers late re-exports.
     ledger_window_days: float = 28.0
@@ -214,6 +228,8 @@ class Settings:
             raise ConfigError(f"{WORK_PREFIX} must not lie under {INPUT_PREFIX}")
         if self.ledger_window_days < 0 or self.ledger_max_keys < 0:
             raise ConfigError(f"{LEDGER_WINDOW_DAYS} and {LEDGER_MAX_KEYS} must not be negative")
+        if self.upload_queue and "{account}" not in self.upload_queue:
+            raise ConfigError(f"{UPLOAD_QUEUE} must contain {{account}}: one queue per account")
         if self.unknown_goals not in UNKNOWN_GOALS_CHOICES:
             raise ConfigError(f"{UNKNOWN_GOALS} must be warning or error")
         if self.quota_retry_s <= 0:
@@ -265,6 +281,11 @@ class Settings:
             (CHAT_SAME_KEY, "chat_same_key", str),
             (LOG_LEVEL, "log_level", str),
             (BUCKET, "bucket", str),
+            (WORK_BUCKET, "work_bucket", str),
+            (UPLOAD_QUEUE, "upload_queue", str),
+            (UPLOAD_URL, "upload_url", str),
+            (UPLOAD_INVOKER, "upload_invoker", str),
+            (CLOUD_TASKS_EMULATOR_HOST, "cloud_tasks_emulator_host", str),
             (NOTIFY_TELEGRAM_CHAT_ID, "notify_telegram_chat_id", str),
             (TELEGRAM_API_URL, "telegram_api_url", str),
             (MAX_PART_BYTES, "max_part_bytes", int),

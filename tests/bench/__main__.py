@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_core", "bench_upload", "bench_e2e", "bench_ledger")
+BENCHMARKS = ("bench_core", "bench_upload", "bench_e2e", "bench_ledger", "bench_burst")
 
 
 def main() -> int:

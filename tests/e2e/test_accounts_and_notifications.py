@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests import samples
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import LocalStack, Platform
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika
 from tests.fakes.webhooks import WebhookReceiver
@@ -43,10 +43,10 @@ def fake_metrika() -> Iterator[FakeMetrika]:
 
 @pytest.fixture
 def stack_env(
-    gcs_stack: GcsStack, fake_metrika: FakeMetrika, webhooks: WebhookReceiver
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, webhooks: WebhookReceiver, platform: Platform
 ) -> dict[str, str]:
     return {
-        **gcs_stack.env(),
+        **platform.env(gcs_stack),
         "METRIKA_API_URL": fake_metrika.url,
         "METRIKA_ACCOUNTS": json.dumps(
             {str(COUNTER_A): "client-a", str(COUNTER_B): "client-b", str(COUNTER_C): "client-c"}
@@ -96,6 +96,9 @@ def test_two_accounts_one_counter_without_a_token_and_every_outcome_told(
         (COUNTER_A, sha(TOKEN_A)),
         (COUNTER_B, sha(TOKEN_B)),
     }
+    # ... and each account's part came through that account's own queue.
+    queues = {d.queue.rsplit("-", 1)[-1] for d in local_stack.tap.deliveries}
+    assert queues == {"a", "b"}
     assert sorted((u.counter_id, u.rows) for u in local_stack.uploads()) == [
         (COUNTER_A, 3),
         (COUNTER_B, 3),

@@ -4,12 +4,15 @@ functions-framework, the fake Metrica. Every result is checked against the JSON 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests import samples
 from tests.e2e.conftest import COUNTER, SHORT_LEASE, LocalStack
+from tests.fakes.function import FunctionServer
 from tests.fakes.gcs_events import RetryPolicy, finalized_event, post_event
 from tests.fakes.metrika import Fault
 
@@ -223,3 +226,39 @@ def test_a_lease_shorter_than_the_invocation_is_refused_and_nothing_is_sent(
     assert "LEASE_S (4 s)" in errors[0]["message"]
     assert "INVOCATION_TIMEOUT_S (540 s)" in errors[0]["message"]
     assert errors[0]["object"] == "incoming/1/leads.csv"
+
+
+def test_a_clean_single_part_file_costs_at_most_four_events(
+    local_stack: LocalStack, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every object written to the input bucket is an event of the storage-triggered function:
+    the drop, then the result with the check's verdict, the upload, and Metrica's final word.
+    The work state fires nothing (it lives in the work bucket) and uploads are tasks."""
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle()
+    local_stack.metrika.advance(2 * 3600)  # Metrica's final word is ready
+    with FunctionServer(stack_env, target="poll_uploads", signature_type="http",
+                        log_path=tmp_path / "poll.log") as poller:  # fmt: skip
+        assert requests.post(poller.url, timeout=60).ok
+    local_stack.settle()
+    result = local_stack.result("incoming/1/leads.csv")
+    assert (result["status"], result["metrika"]["outcome"]) == ("uploaded", "processed")
+    assert len(result["parts"]) == 1
+    names = [d.name for d in local_stack.gcs.events.deliveries]
+    assert names.count("incoming/1/leads.csv") == 1
+    assert len(names) <= 4, names
+    assert len(local_stack.uploads()) == 1
+
+
+@pytest.mark.parametrize("stack_env", [{"QUOTA_RETRY_S": "16"}], indirect=True)
+def test_a_daily_quota_puts_the_task_back_for_its_time(local_stack: LocalStack) -> None:
+    """The part waits; its task comes back at its schedule_time through the queue (the
+    emulator holds a task until then) and sends it, once. Nothing polls for it."""
+    local_stack.metrika.script(Fault.quota(error_type="quota_requests_by_uid", endpoint="upload"))
+    local_stack.drop("incoming/1/leads.csv", samples.basic_csv(3))
+    local_stack.settle(timeout=120)
+    result = local_stack.result("incoming/1/leads.csv")
+    assert result["status"] == "uploaded"
+    assert len(local_stack.uploads()) == 1
+    waited = [d for d in local_stack.tap.deliveries if "-w" in d.task]
+    assert len(waited) == 1, [d.task for d in local_stack.tap.deliveries]

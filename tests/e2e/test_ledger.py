@@ -41,13 +41,13 @@ def _key(client: int, when: int, target: str) -> int:
 def _sent_keys(stack: LocalStack, kind: str = "BASIC") -> list[int]:
     """Every key the ledger holds as sent (the parts' rows as they were uploaded)."""
     prefix = f"metrika-offline/ledger/{COUNTER}/{kind}/"
-    infos = list(stack.gcs.store.list(prefix))
+    infos = list(stack.work.list(prefix))
     sent = {i.name[len(prefix) + 5 : -5] for i in infos if i.name.startswith(prefix + "sent/")}
     keys: list[int] = []
     for info in infos:
         path = info.name[len(prefix) + 5 : -5]
         if info.name.startswith(prefix + "keys/") and path in sent:
-            found = stack.gcs.store.read_bytes(info.name)
+            found = stack.work.read_bytes(info.name)
             assert found is not None
             keys += np.frombuffer(found[0], dtype="<u8").tolist()
     return keys

@@ -11,7 +11,7 @@ import io
 import pytest
 
 from tests import samples
-from tests.e2e.conftest import COUNTER, LocalStack
+from tests.e2e.conftest import COUNTER, LocalStack, Platform
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FAKE_TOKEN, FakeMetrika
 from tests.fakes.webhooks import WebhookReceiver
@@ -23,10 +23,10 @@ BOT_TOKEN = "7012345678:AAH-e2e-safe-bot-DoNotLeak"
 
 @pytest.fixture
 def stack_env(
-    gcs_stack: GcsStack, fake_metrika: FakeMetrika, webhooks: WebhookReceiver
+    gcs_stack: GcsStack, fake_metrika: FakeMetrika, webhooks: WebhookReceiver, platform: Platform
 ) -> dict[str, str]:
     return {
-        **gcs_stack.env(),
+        **platform.env(gcs_stack),
         "METRIKA_API_URL": fake_metrika.url,
         "METRIKA_TOKEN": FAKE_TOKEN,
         "NOTIFY_SLACK_WEBHOOK_URL": f"{webhooks.url}/slack/e2e-slack-secret",

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "function" / "main.py"
 READY_TIMEOUT_S = 60.0
 #: The allocator's settings the deployment gives both functions (infra/main.tf,
 #: `allocator_environment`), so that the local stack's memory is production's.
@@ -45,7 +44,10 @@ class FunctionServer:
         signature_type: str = "cloudevent",
         log_path: Path | None = None,
         port: int | None = None,
+        root: Path = ROOT,
     ) -> None:
+        """`root`: the checkout whose function/ is served (another one: a benchmark's baseline)."""
+        self.root = root
         self.env = dict(env)
         self.target = target
         self.signature_type = signature_type
@@ -63,7 +65,7 @@ class FunctionServer:
             **ALLOCATOR_ENVIRONMENT,
             **os.environ,
             **self.env,
-            "PYTHONPATH": str(ROOT / "function"),
+            "PYTHONPATH": str(self.root / "function"),
         }
         env.setdefault("THREADS", "8")
         if self._log is not None:  # a restart after kill(): the old handle is done
@@ -75,7 +77,7 @@ class FunctionServer:
             [
                 str(executable),
                 "--source",
-                str(SOURCE),
+                str(self.root / "function" / "main.py"),
                 "--target",
                 self.target,
                 "--signature-type",

@@ -85,7 +85,12 @@ class EventSource:
         retry: RetryPolicy | None = None,
         duplicates: int = 1,
         timeout_s: float = 600.0,
+        spread: bool = False,
     ) -> None:
+        """`spread`: each event goes to one subscriber in turn (instances behind one service),
+        not to every one."""
+        self.spread = spread
+        self._turn = 0
         self.retry, self.duplicates, self.timeout_s = retry or RetryPolicy(), duplicates, timeout_s
         self.subscribers = list(subscribers)
         self.observers: list[Observer] = []
@@ -114,7 +119,11 @@ class EventSource:
             self.events.append(event)
             if self._closed:
                 return
-            targets = [(s, c) for s in self.subscribers for c in range(self.duplicates)]
+            subscribers = self.subscribers
+            if self.spread and subscribers:
+                self._turn += 1
+                subscribers = [subscribers[self._turn % len(subscribers)]]
+            targets = [(s, c) for s in subscribers for c in range(self.duplicates)]
             self._busy += len(targets)
         for subscriber, copy in targets:
             threading.Thread(target=self._run, args=(event, subscriber, copy), daemon=True).start()

@@ -44,7 +44,7 @@ def test_functions_are_built_as_the_stacks_build_account(config: Config, name: s
 
 def test_build_account_is_its_own(config: Config) -> None:
     accounts = {b.name: b.body for b in config.resources("google_service_account")}
-    assert set(accounts) == {"runtime", "trigger", "scheduler", "build"}
+    assert set(accounts) == {"runtime", "trigger", "scheduler", "build", "tasks_invoker"}
     assert accounts["build"]["account_id"] == "${var.name_prefix}-build"
 
 

@@ -28,6 +28,7 @@ SCOPE_ATTRIBUTE = {
     "google_service_account_iam_member": "service_account_id",
     "google_pubsub_topic_iam_member": "topic",
     "google_artifact_registry_repository_iam_member": "repository",
+    "google_cloud_tasks_queue_iam_member": "name",
 }
 
 # The only project-level grants, each because the role can be granted nowhere else (iam.tf).
@@ -280,7 +281,9 @@ def test_project_level_grants_say_why(config: Config) -> None:
         assert "project-level" in " ".join(comment).lower(), block.address
 
 
-def test_runtime_has_object_access_on_the_input_bucket_only(config: Config) -> None:
+def test_runtime_has_object_access_on_its_two_buckets_and_enqueues_on_its_queues_only(
+    config: Config,
+) -> None:
     runtime = "serviceAccount:${google_service_account.runtime.email}"
     grants = [
         b
@@ -295,13 +298,33 @@ def test_runtime_has_object_access_on_the_input_bucket_only(config: Config) -> N
             "roles/storage.objectUser",
             "google_storage_bucket.input.name",
         ),
+        (
+            "google_storage_bucket_iam_member",
+            "roles/storage.objectUser",
+            "google_storage_bucket.work.name",
+        ),
+        # Add tasks to the upload queues, each queue its own binding.
+        (
+            "google_cloud_tasks_queue_iam_member",
+            "roles/cloudtasks.enqueuer",
+            "google_cloud_tasks_queue.upload[each.key].name",
+        ),
+        # Sign the tasks' OIDC token as the invoker account: on that one account.
+        (
+            "google_service_account_iam_member",
+            "roles/iam.serviceAccountUser",
+            "google_service_account.tasks_invoker.name",
+        ),
         (*accessor, "google_secret_manager_secret.metrika_token.secret_id"),
         (*accessor, "google_secret_manager_secret.account_token[each.key].secret_id"),
         (*accessor, "google_secret_manager_secret.notification[each.key].secret_id"),
     }
 
 
-@pytest.mark.parametrize(("function", "account"), [("worker", "trigger"), ("poller", "scheduler")])
+@pytest.mark.parametrize(
+    ("function", "account"),
+    [("worker", "trigger"), ("poller", "scheduler"), ("uploader", "tasks_invoker")],
+)
 def test_each_function_has_exactly_one_invoker(config: Config, function: str, account: str) -> None:
     service = f"google_cloudfunctions2_function.{function}.service_config[0].service"
     invokers = [

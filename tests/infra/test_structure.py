@@ -75,7 +75,8 @@ def test_trigger_has_its_own_service_account(worker: Block) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "entry_point"), [("worker", "on_object_finalized"), ("poller", "poll_uploads")]
+    ("name", "entry_point"),
+    [("worker", "on_object_finalized"), ("poller", "poll_uploads"), ("uploader", "upload_part")],
 )
 def test_functions_run_the_contract_entry_points_on_python_312(
     config: tfconfig.Config, name: str, entry_point: str
@@ -88,6 +89,19 @@ def test_functions_run_the_contract_entry_points_on_python_312(
 def test_only_the_worker_has_an_event_trigger(worker: Block, poller: Block) -> None:
     assert len(worker.body.get("event_trigger", [])) == 1
     assert "event_trigger" not in poller.body
+
+
+def test_the_work_bucket_has_no_trigger_and_uniform_access(
+    config: tfconfig.Config, worker: Block
+) -> None:
+    """Our own writes to the work bucket must fire nothing: the one trigger is on the input."""
+    work = config.resource("google_storage_bucket", "work").body
+    assert work["uniform_bucket_level_access"] is True
+    assert work["public_access_prevention"] == "enforced"
+    filters = first(worker.body, "event_trigger")["event_filters"]
+    assert [f["value"] for f in filters] == ["${google_storage_bucket.input.name}"]
+    for name in ("worker", "poller", "uploader"):
+        assert "event_trigger" not in config.resource(FUNCTION, name).body or name == "worker"
 
 
 def test_worker_ingress_is_internal_only(worker: Block) -> None:
@@ -112,25 +126,31 @@ def test_worker_timeout_is_the_event_driven_maximum(config: tfconfig.Config, wor
     assert _as_number(config.resolve(timeout)) == 540
 
 
-def test_instances_stay_within_metricas_parallel_requests(
-    config: tfconfig.Config, worker: Block, poller: Block
+def test_the_upload_queues_hold_metricas_parallel_requests(
+    config: tfconfig.Config, poller: Block
 ) -> None:
-    for function in (worker, poller):  # one event, hence one Metrica request, per instance
+    """Metrica allows 3 requests at once per user: each account's queue dispatches at most
+    3 less the follow-up's share, one request per instance; the checker is sized for CPU."""
+    uploader = config.resource(FUNCTION, "uploader")
+    for function in (uploader, poller):
         assert first(function.body, "service_config", "max_instance_request_concurrency") == 1
-    worker_max = _as_number(
-        config.resolve(first(worker.body, "service_config", "max_instance_count"))
-    )
+    assert config.locals["metrika_parallel_requests_per_user"] == METRIKA_PARALLEL_REQUESTS
     poller_max = _as_number(
         config.resolve(first(poller.body, "service_config", "max_instance_count"))
     )
-    assert config.locals["metrika_parallel_requests_per_user"] == METRIKA_PARALLEL_REQUESTS
-    assert worker_max + poller_max <= METRIKA_PARALLEL_REQUESTS
-    preconditions = first(worker.body, "lifecycle")["precondition"]
-    assert any(
-        "var.worker_max_instances" in p["condition"]
-        and "local.poller_max_instances" in p["condition"]
-        for p in preconditions
-    ), "the worker must refuse an instance count that breaks the bound"
+    queue = config.resource("google_cloud_tasks_queue", "upload").body
+    limits = first(queue, "rate_limits")
+    assert limits["max_concurrent_dispatches"] == "${local.upload_concurrency_per_account}"
+    per_account = config.locals["upload_concurrency_per_account"]
+    assert "local.metrika_parallel_requests_per_user" in per_account
+    assert "local.poller_max_instances" in per_account
+    assert METRIKA_PARALLEL_REQUESTS - poller_max == 2
+    assert "var.worker_max_instances" in str(config.resource(FUNCTION, "worker").body)
+    assert config.variables["worker_max_instances"].body["default"] == 10
+    # One queue for the default token, one per account, with the ids the code computes.
+    assert "'default'" in str(config.locals["upload_queue_ids"])
+    assert "UPLOAD_QUEUE" in config.locals["upload_environment"]
+    assert "{account}" in config.locals["upload_queue_template"]
 
 
 def test_source_changes_redeploy_both_functions(config: tfconfig.Config) -> None:
@@ -186,9 +206,17 @@ def test_functions_get_the_contract_environment(
     optional = tfconfig.squash(config.locals["optional_environment"])
     for name in ("default_counter", "accounts", "notification"):
         assert f"local.{name}_environment" in optional, name
-    for function, timeout in ((worker, "var.worker_timeout_s"), (poller, "var.poller_timeout_s")):
+    uploader = config.resource(FUNCTION, "uploader")
+    upload = config.locals["upload_environment"]
+    assert set(upload) == {"WORK_BUCKET", "UPLOAD_QUEUE", "UPLOAD_URL", "UPLOAD_INVOKER"}
+    for function, timeout in (
+        (worker, "var.worker_timeout_s"),
+        (poller, "var.poller_timeout_s"),
+        (uploader, "var.uploader_timeout_s"),
+    ):
         merged = tfconfig.squash(first(function.body, "service_config", "environment_variables"))
         assert "local.function_environment" in merged
+        assert "local.upload_environment" in merged
         assert "local.optional_environment" in merged
         assert f"INVOCATION_TIMEOUT_Stostring({timeout})" in merged
 
@@ -256,7 +284,7 @@ def _delete_rules(bucket: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_lifecycle_cleans_the_work_prefix_after_the_retention_days(config: tfconfig.Config) -> None:
-    rules = _delete_rules(config.resource("google_storage_bucket", "input").body)
+    rules = _delete_rules(config.resource("google_storage_bucket", "work").body)
     folders = '${[for folder in local.work_state_folders : "${var.work_prefix}${folder}"]}'
     work_rules = [r for r in rules if r.get("matches_prefix") == folders]
     assert any(r.get("age") == "${var.work_retention_days}" for r in work_rules), rules
@@ -267,7 +295,7 @@ def test_lifecycle_cleans_the_work_prefix_after_the_retention_days(config: tfcon
 
 
 def test_lifecycle_keeps_the_ledger_longer_than_its_window(config: tfconfig.Config) -> None:
-    rules = _delete_rules(config.resource("google_storage_bucket", "input").body)
+    rules = _delete_rules(config.resource("google_storage_bucket", "work").body)
     ledger = [
         r for r in rules if r.get("matches_prefix") == [f"${{var.work_prefix}}{LEDGER_FOLDER}"]
     ]

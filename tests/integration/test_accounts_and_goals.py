@@ -59,7 +59,7 @@ def pipeline_for(
     stack: GcsStack,
     settings: Settings,
     manual_time: ManualTime,
-    dispatch: Literal["events", "inline"] = "inline",
+    dispatch: Literal["tasks", "inline"] = "inline",
 ) -> Pipeline:
     accounts = MetrikaAccounts.from_settings(
         settings,
@@ -127,7 +127,7 @@ def test_a_token_the_counter_refuses_fails_the_part_as_auth(
 ) -> None:
     # Counter B given to account A by mistake: Metrica refuses A's token there.
     settings = settings_for(accounts_fake, metrika_accounts={str(COUNTER_B): "client-a"})
-    pipeline = pipeline_for(gcs_stack, settings, manual_time, dispatch="events")
+    pipeline = pipeline_for(gcs_stack, settings, manual_time, dispatch="tasks")
     result = process(pipeline, gcs_stack, f"incoming/{COUNTER_B}/a.csv", samples.basic_csv(2))
     pipeline.upload_part(f"incoming/{COUNTER_B}/a.csv", result_generation(result), 1, Deadline())
     result = read_result(gcs_stack.store, f"incoming/{COUNTER_B}/a.csv")

@@ -24,9 +24,9 @@ from metrika_offline.config import Settings
 from metrika_offline.errors import RetryLater
 from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
+from metrika_offline.flow.tasks import HeldTasks
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import Uploading
@@ -305,7 +305,7 @@ def webhooks_settings(webhooks: WebhookReceiver, fake_metrika: FakeMetrika) -> S
     )
 
 
-def test_the_function_waits_for_a_new_counter_tells_once_and_the_follow_up_sends_it_then(
+def test_the_function_waits_for_a_new_counter_tells_once_and_its_task_comes_back_then(
     gcs_stack: GcsStack,
     fake_metrika: FakeMetrika,
     metrika_client: MetrikaClient,
@@ -323,10 +323,13 @@ def test_the_function_waits_for_a_new_counter_tells_once_and_the_follow_up_sends
         notifier=notifier,
         clock=lambda: now[0],
     )
+    queue = pipeline.queue
+    assert isinstance(queue, HeldTasks)
     name = f"incoming/{COUNTER}/leads.csv"
     event = _drop(gcs_stack, name, samples.basic_csv(3))
     pipeline.process_source(event, Deadline())
-    pipeline.upload_part(name, event.generation, 1, Deadline())  # the dispatch's event
+    (first,) = queue.tasks
+    pipeline.run_task(first.task, Deadline())  # the part's task
     result = read_result(gcs_stack.store, name)
     assert result["status"] == "processing"
     (part,) = result["parts"]
@@ -334,33 +337,29 @@ def test_the_function_waits_for_a_new_counter_tells_once_and_the_follow_up_sends
     [warning] = [w for w in result["warnings"] if w["code"] == "metrika-not-ready"]
     assert time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(opens)) in warning["message"]
     assert "ignore_visit_join_threshold" in warning["message"]
-    # A redelivered event before the date asks nothing; the person was told once.
+    # The task is put back for the date Metrica named, under a name of its own.
+    (_, later) = queue.tasks
+    assert later.task == first.task
+    assert later.name != first.name
+    assert later.not_before is not None
+    assert abs(later.not_before - opens) < 60
+    # The task delivered again before the date asks nothing and puts back nothing new; the
+    # person was told once.
     before = len(fake_metrika.journal)
-    pipeline.upload_part(name, event.generation, 1, Deadline())
+    pipeline.run_task(first.task, Deadline())
     assert len(fake_metrika.journal) == before
+    assert len(queue.tasks) == 2
     told = [r.body for r in webhooks.to("/hook/")]
     assert [b["kind"] for b in told] == ["wait"]
     assert "metrika-not-ready" in told[0]["text"]
-    # After the date the follow-up dispatches the part again, and its event sends it.
-    layout = WorkLayout("metrika-offline/")
-    dispatch = layout.dispatch(name, event.generation, 1)
-    generation_before = gcs_stack.store.stat(dispatch)
-    poller = Poller(store=gcs_stack.store, metrika=metrika_client, settings=webhooks_settings,
-                    notifier=notifier, clock=lambda: now[0])  # fmt: skip
-    assert poller.poll().redispatched == 0
+    # At the date the scheduled task comes and sends it.
     now[0] += 2 * DAY_S
     fake_metrika.advance(2 * DAY_S)
-    assert poller.poll().redispatched == 1
-    after = gcs_stack.store.stat(dispatch)
-    assert generation_before is not None
-    assert after is not None
-    assert after.generation != generation_before.generation
-    pipeline.upload_part(name, event.generation, 1, Deadline())
+    pipeline.run_task(later.task, Deadline())
     result = read_result(gcs_stack.store, name)
     assert result["status"] == "uploaded"
     assert [w for w in result["warnings"] if w["code"] == "metrika-not-ready"] == []
     assert len(fake_metrika.uploads) == 1
-    assert list(gcs_stack.store.list(layout.waiting_prefix)) == []
     assert [r.body["kind"] for r in webhooks.to("/hook/")] == ["wait", "file"]
 
 
@@ -475,23 +474,25 @@ def test_the_function_asks_at_most_once_per_part_per_quota_interval(
     now = [time.time()]
     settings = Settings(max_event_age_s=3 * 3600, quota_retry_s=3600)
     pipeline = _pipeline(gcs_stack, metrika_client, settings=settings, clock=lambda: now[0])
+    queue = pipeline.queue
+    assert isinstance(queue, HeldTasks)
     name = f"incoming/{COUNTER}/leads.csv"
     event = _drop(gcs_stack, name, samples.basic_csv(3))
     pipeline.process_source(event, Deadline())
+    (first,) = queue.tasks
     fake_metrika.script(Fault.quota(error_type="quota_requests_by_uid", endpoint="upload"))
-    pipeline.upload_part(name, event.generation, 1, Deadline())  # returns: nothing to retry
+    pipeline.run_task(first.task, Deadline())  # returns: nothing to retry now
     (part,) = read_result(gcs_stack.store, name)["parts"]
     assert (part["state"], part["wait"]["code"]) == ("waiting", "metrika-daily-quota")
+    (_, later) = queue.tasks  # put back for QUOTA_RETRY_S from now
+    assert later.not_before == now[0] + 3600
     asked = len(fake_metrika.journal)
-    poller = Poller(store=gcs_stack.store, metrika=metrika_client, settings=settings,
-                    clock=lambda: now[0])  # fmt: skip
-    for _ in range(3):  # redeliveries and follow-up rounds within the interval ask nothing
-        pipeline.upload_part(name, event.generation, 1, Deadline())
-        assert poller.poll().redispatched == 0
+    for _ in range(3):  # the task delivered again within the interval asks nothing
+        pipeline.run_task(first.task, Deadline())
         now[0] += 1000
     assert len(fake_metrika.journal) == asked
+    assert len(queue.tasks) == 2
     now[0] += 600
-    assert poller.poll().redispatched == 1
-    pipeline.upload_part(name, event.generation, 1, Deadline())
+    pipeline.run_task(later.task, Deadline())
     assert read_result(gcs_stack.store, name)["status"] == "uploaded"
     assert len(fake_metrika.uploads) == 1

@@ -53,6 +53,7 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
     )
     jobs = JobStore(store_stack.store, SETTINGS.work_prefix, clock=lambda: NOW)
     job = jobs.create(job)
+    jobs.publish(job)  # the result as the check left it
     for part in made:
         assert part.uploading is not None
         entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,
@@ -100,14 +101,22 @@ def test_an_upload_goes_through_every_status_to_processed(
     poller: Callable[..., Poller],
     log_lines: Callable[[], list[dict[str, Any]]],
 ) -> None:
-    upload_job(gcs_stack, metrika_client, "incoming/a.csv")
-    seen = []
+    job = upload_job(gcs_stack, metrika_client, "incoming/a.csv")
+    jobs = JobStore(gcs_stack.store, SETTINGS.work_prefix)
+    seen, written = [], []
     for _ in range(6):
         poller().poll()
-        result = result_of(gcs_stack, "incoming/a.csv")
-        seen.append(result["parts"][0]["uploading"]["status"])
+        loaded = jobs.load(job.source.name, job.source.generation)
+        assert loaded is not None
+        uploading = loaded[0].parts[0].uploading
+        assert uploading is not None
+        seen.append(uploading.status)
+        written.append(result_of(gcs_stack, "incoming/a.csv")["parts"][0]["uploading"]["status"])
         fake_metrika.advance(60)
     assert seen[:4] == ["UPLOADED", "EXPORTED", "MATCHED", "PROCESSED"]
+    # The result is written (an event of the trigger) for Metrica's final word only.
+    assert written[:4] == ["UPLOADED", "UPLOADED", "UPLOADED", "PROCESSED"]
+    result = result_of(gcs_stack, "incoming/a.csv")
     assert result["metrika"]["outcome"] == "processed"
     assert result["metrika"]["linked_quantity"] == 3
     assert result["metrika"]["warnings"] == []

@@ -57,7 +57,8 @@ def test_everything_else_is_skipped_with_a_reason(
     assert reason in decision.reason
 
 
-def test_dispatch_needs_both_its_place_and_its_marker() -> None:
+def test_no_object_of_ours_is_work_to_do() -> None:
+    """Uploads are tasks now: an old dispatch object left in a bucket is skipped."""
     name = "metrika-offline/dispatch/incoming/a.csv/1/part-00001.json"
-    assert classify(event(name, **{ROLE_KEY: "dispatch"}), SETTINGS).kind is Kind.DISPATCH
+    assert classify(event(name, **{ROLE_KEY: "dispatch"}), SETTINGS).kind is Kind.SKIP
     assert classify(event(name), SETTINGS).kind is Kind.SKIP

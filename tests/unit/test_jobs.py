@@ -129,10 +129,33 @@ def test_concurrent_updates_all_land(jobs: JobStore) -> None:
 
 def test_the_result_never_goes_back(jobs: JobStore) -> None:
     newer = jobs.create(job(generation=9, status=Status.VALIDATED))
-    jobs.create(job(generation=5, status=Status.FAILED))  # a late event for an older version
+    jobs.publish(newer)
+    jobs.publish(jobs.create(job(generation=5, status=Status.FAILED)))  # a late, older event
     assert read_result(jobs)["source"] == codec.result_json(newer)["source"]
     jobs.update("incoming/a.csv", 9, lambda j: dataclasses.replace(j, status=Status.REJECTED))
     assert read_result(jobs)["status"] == "rejected"
+
+
+def test_the_result_is_written_only_when_its_news_changes(jobs: JobStore) -> None:
+    """Every write of the result is an event for the storage-triggered function."""
+    name = "incoming/a.csv"
+    created = jobs.create(job(generation=9, parts=(part(1, PartState.PENDING),)))
+    assert jobs.store.stat(name + ".result.json") is None  # the claim alone is not news
+    jobs.update(name, 9, lambda j: dataclasses.replace(j, status=Status.PROCESSING, check=report()))
+    written = jobs.store.stat(name + ".result.json")
+    assert written is not None
+    sending = dataclasses.replace(
+        created.parts[0], state=PartState.SENDING, attempts=1, lease=Lease("me", 2e9)
+    )
+    jobs.update(name, 9, lambda j: j.with_part(sending))  # taken, counted, leased: not news
+    again = jobs.store.stat(name + ".result.json")
+    assert again is not None
+    assert again.generation == written.generation
+    done = dataclasses.replace(sending, state=PartState.FAILED, lease=None)
+    jobs.update(name, 9, lambda j: j.with_part(done))
+    last = jobs.store.stat(name + ".result.json")
+    assert last is not None
+    assert last.generation != written.generation
 
 
 @pytest.mark.parametrize(

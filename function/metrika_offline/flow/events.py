@@ -1,8 +1,8 @@
 """Storage events: decode what the trigger sends, and decide what (if anything) to do with it.
 
-The trigger filters on the bucket only, and our own writes (results, rejected rows, parts,
-state) land in the same bucket and trigger us too: everything that is not a user's CSV under
-the input prefix, or a part dispatch we wrote on purpose, is skipped here with its reason.
+The trigger is on the input bucket, where our results and rejected rows land beside the files
+and trigger us too (the work state lives in the work bucket, which has none): everything that
+is not a user's CSV under the input prefix is skipped here with its reason.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.folder_settings import SETTINGS_FILE
-from metrika_offline.flow.layout import ROLE_KEY, Role, WorkLayout, is_own_output_name
+from metrika_offline.flow.layout import ROLE_KEY, WorkLayout, is_own_output_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +56,7 @@ def parse_time(value: object) -> float | None:
 
 
 class Kind(enum.Enum):
-    SOURCE = "source"  # a user's CSV: check, split, dispatch the parts
-    DISPATCH = "dispatch"  # one part to upload, in an invocation of its own
+    SOURCE = "source"  # a user's CSV: check, split, queue the parts
     SKIP = "skip"
 
 
@@ -73,8 +72,6 @@ def classify(event: ObjectEvent, settings: Settings) -> Decision:
     role = event.metadata.get(ROLE_KEY)
     work = WorkLayout(settings.work_prefix)
     if work.owns(name):
-        if role == Role.DISPATCH and work.is_dispatch(name):
-            return Decision(Kind.DISPATCH)
         return Decision(Kind.SKIP, f"own working object ({role or 'unmarked'})")
     if role:
         return Decision(Kind.SKIP, f"own output ({role})")

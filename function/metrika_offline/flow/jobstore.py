@@ -1,10 +1,15 @@
 """Where job records live, and how they change without losing anyone's update.
 
-The state lives under the work prefix (`jobs/<name>/<generation>.json`, see `layout`) and is
-only ever changed with compare-and-swap writes, so concurrent invocations (duplicate events,
-parts finishing together, overlapping polls) never lose each other's updates. The result JSON
-next to the source (`<name>.result.json`) is the public projection of the latest generation's
-job; an older generation's state stays findable under its own name.
+The state lives under the work prefix (`jobs/<name>/<generation>.json`, see `layout`) of the
+work bucket (`WORK_BUCKET`, no trigger on it) and is only ever changed with compare-and-swap
+writes, so concurrent invocations (duplicate events and tasks, parts finishing together,
+overlapping polls) never lose each other's updates. The result JSON
+next to the source (`<name>.result.json`, in the input bucket) is the public projection of the
+latest generation's job; an older generation's state stays findable under its own name.
+
+Every write of the result is an event for the storage-triggered function, so the result is
+written only when what it tells a person changes (`public_view`): not for a lease taken or
+renewed, nor for an attempt counted.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed
 from metrika_offline.flow import codec
-from metrika_offline.flow.jobs import Job
+from metrika_offline.flow.jobs import FINAL_OUTCOMES, Job, PartState
 from metrika_offline.flow.layout import Role, WorkLayout, marked, result_name
 from metrika_offline.logs import get_logger
 from metrika_offline.store.base import ObjectStore
@@ -42,6 +47,25 @@ class Change:
         return self.after is not self.before
 
 
+def public_view(job: Job) -> tuple[object, ...]:
+    """What the result JSON tells a person, less the times: a change here is worth a write
+    (and the event it fires). A lease, an attempt, a part being sent, or Metrica's status
+    moving on before it is final is not: those show in the next write."""
+    parts = tuple(
+        (
+            p.index,
+            PartState.PENDING if p.state is PartState.SENDING else p.state,
+            p.uploading.id if p.awaits_metrika and p.uploading is not None else p.uploading,
+            p.error,
+            p.wait,  # why and until when it waits
+        )
+        for p in job.parts
+    )
+    metrika = job.metrika
+    word = metrika if metrika is not None and metrika.outcome in FINAL_OUTCOMES else None
+    return (job.status, job.check, job.rejects, job.error, word, job.restarted, parts)
+
+
 class JobStore:
     """Reads and compare-and-swap updates job state, and publishes the result JSON."""
 
@@ -51,8 +75,15 @@ class JobStore:
         work_prefix: str,
         *,
         clock: Callable[[], float] = time.time,
+        results: ObjectStore | None = None,
+        every_change: bool = False,
     ) -> None:
+        """`store` holds the state (the work bucket); `results` the result JSON beside the
+        source (the input bucket; the same store when not given). `every_change`: write the
+        result for every change (the CLI, whose person watches the file), not only for news."""
         self.store = store
+        self.results = results if results is not None else store
+        self.every_change = every_change
         self.layout = WorkLayout(work_prefix)
         self.clock = clock
 
@@ -65,11 +96,14 @@ class JobStore:
         return codec.decode_state(data), object_generation
 
     def create(self, job: Job) -> Job:
-        """Create the state; PreconditionFailed if a job for this generation already exists."""
+        """Create the state; PreconditionFailed if a job for this generation already exists.
+
+        The result is first written with the check's verdict, not for the claim."""
         now = self.clock()
         job = dataclasses.replace(job, created_at=now, updated_at=now, revision=1)
         self._write(job, if_generation_match=0)
-        self.publish(job)
+        if self.every_change:
+            self.publish(job)
         return job
 
     def update(
@@ -95,7 +129,8 @@ class JobStore:
                 self._write(changed, if_generation_match=object_generation)
             except PreconditionFailed:
                 continue
-            self.publish(changed)
+            if self.every_change or public_view(changed) != public_view(current):
+                self.publish(changed)
             return Change(current, changed)
         raise PreconditionFailed(f"job state for {source_name} kept changing under us")
 
@@ -114,7 +149,7 @@ class JobStore:
         body = codec.encode_result(job)
         mine = (job.source.generation, job.revision)
         for _ in range(_CAS_ATTEMPTS):
-            info = self.store.stat(name)
+            info = self.results.stat(name)
             if info is not None:
                 theirs = (
                     int(info.metadata.get(_SOURCE_GENERATION, "0")),
@@ -123,7 +158,7 @@ class JobStore:
                 if theirs >= mine:
                     return
             try:
-                self.store.write_bytes(
+                self.results.write_bytes(
                     name,
                     body,
                     content_type="application/json",

@@ -5,17 +5,17 @@ Beside a dropped `<name>.csv`, for its users:
     <name>.csv.result.json          the result JSON (role `result`)
     <name>.csv.rejected.csv         the rows left out, with the reason (role `rejects`)
 
-Under the work prefix (`WORK_PREFIX`, `metrika-offline/` by default), for the function alone:
+In the work bucket (`WORK_BUCKET`, which has no trigger: these writes fire no event; the
+input bucket itself when it is not set, as for the CLI), under the work prefix (`WORK_PREFIX`,
+`metrika-offline/` by default), for the function alone:
 
     jobs/<name>/<generation>.json               a job's state (role `state`)
     parts/<name>/<generation>/part-00001.csv    the parts to upload (role `part`)
-    dispatch/<name>/<generation>/part-00001.json  one order per part; its own finalize
-                                                event uploads that part (role `dispatch`)
     pending/<counter>/<uploading id>.json       an upload whose final status Metrica has not
                                                 told us yet (role `pending`)
-    waiting/<name>/<generation>/part-00001.json a part that waits for a time (a new counter,
-                                                a daily quota): the follow-up dispatches it
-                                                again when the time comes (role `waiting`)
+    goals/<counter>.json                        the counter's goals as last read, shared by
+                                                every instance (role `goals`)
+    goals/<counter>.lock                        who reads them from Metrica now (`goals-lock`)
     ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger.py`):
         keys/<name>/<generation>/<job key>/part-00001.keys  a part's row keys (`ledger-keys`)
         sent/<name>/<generation>/<job key>/part-00001.json  its upload was recorded
@@ -42,13 +42,12 @@ REJECTS_SUFFIX = ".rejected.csv"
 
 _JOBS = "jobs/"
 _PARTS = "parts/"
-_DISPATCH = "dispatch/"
 _PENDING = "pending/"
-_WAITING = "waiting/"
+_GOALS = "goals/"
 _LEDGER = "ledger/"
 #: What the work state is made of: deleted after `work_retention_days` by the bucket's
 #: lifecycle rule (infra/main.tf lists the same folders); the ledger is kept longer.
-STATE_FOLDERS = (_JOBS, _PARTS, _DISPATCH, _PENDING, _WAITING)
+STATE_FOLDERS = (_JOBS, _PARTS, _PENDING, _GOALS)
 LEDGER_FOLDER = _LEDGER
 
 
@@ -59,9 +58,9 @@ class Role(enum.StrEnum):
     REJECTS = "rejects"
     STATE = "state"
     PART = "part"
-    DISPATCH = "dispatch"
     PENDING = "pending"
-    WAITING = "waiting"
+    GOALS = "goals"
+    GOALS_LOCK = "goals-lock"
     LEDGER_KEYS = "ledger-keys"
     LEDGER_SENT = "ledger-sent"
     LEDGER_LOCK = "ledger-lock"
@@ -102,28 +101,17 @@ class WorkLayout:
         return f"{self.prefix}{_PARTS}{source}/{generation}/"
 
     @property
-    def dispatch_prefix(self) -> str:
-        return self.prefix + _DISPATCH
-
-    def dispatch(self, source: str, generation: int, index: int) -> str:
-        return f"{self.dispatch_prefix}{source}/{generation}/part-{index:05d}.json"
-
-    def is_dispatch(self, name: str) -> bool:
-        return name.startswith(self.dispatch_prefix)
-
-    @property
     def pending_prefix(self) -> str:
         return self.prefix + _PENDING
 
     def pending(self, counter_id: int, uploading_id: int) -> str:
         return f"{self.pending_prefix}{counter_id}/{uploading_id}.json"
 
-    @property
-    def waiting_prefix(self) -> str:
-        return self.prefix + _WAITING
+    def goals(self, counter_id: int) -> str:
+        return f"{self.prefix}{_GOALS}{counter_id}.json"
 
-    def waiting(self, source: str, generation: int, index: int) -> str:
-        return f"{self.waiting_prefix}{source}/{generation}/part-{index:05d}.json"
+    def goals_lock(self, counter_id: int) -> str:
+        return f"{self.prefix}{_GOALS}{counter_id}.lock"
 
     def ledger(self, counter_id: int, kind: str) -> LedgerLayout:
         """The names of one counter's and type's ledger."""

@@ -1,16 +1,17 @@
-"""The pipeline: claim a dropped file, check and split it, fan the parts out, upload each once.
+"""The pipeline: claim a dropped file, check and split it, queue its parts, upload each once.
 
     source event ─► claim (create-only job state; a live lease elsewhere = ClaimHeld, retry)
-                 ─► check + split (stream once; parts under WORK/parts/…; rejects beside it)
+                 ─► check + split (stream once; parts in the work bucket; rejects beside it)
                  ─► record parts, with their markers, in the job state
-                 ─► dispatch: one small object per part under WORK/dispatch/…, whose own
-                    finalize event uploads that part in an invocation of its own
-    part event   ─► upload that part exactly once (`uploads.PartUploader`)
+                 ─► queue: one upload task per part (`flow/tasks.py`), named from its marker,
+                    on its Metrica account's queue; the checker never uploads
+    part task    ─► upload that part exactly once (`uploads.PartUploader`); a part that must
+                    wait is put back with the time it may run again
 
 Return or raise: data problems and Metrica's refusals are written into the result and the
 invocation returns; transient faults, a held claim and a near deadline raise (`RetryLater`),
-so the platform delivers the event again and the job state says where to resume. The names of
-everything written are in `layout`; docs/architecture.md draws the whole path.
+so the platform delivers the event (or the task) again and the job state says where to
+resume. The names of everything written are in `layout`; docs/architecture.md draws the path.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ import uuid
 from collections.abc import Callable
 from typing import BinaryIO, Literal, cast
 
-import msgspec
-
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
     ClaimHeld,
     DeadlineReached,
+    MetrikaRetryableError,
     ObjectNotFound,
     PreconditionFailed,
+    RetryLater,
 )
 from metrika_offline.flow import codec, leases
 from metrika_offline.flow.accounts import no_token_problem
@@ -44,7 +45,7 @@ from metrika_offline.flow.folder_settings import (
     SettingsProblem,
     find_settings,
 )
-from metrika_offline.flow.goals import GoalCache, GoalCheck
+from metrika_offline.flow.goals import GoalCache, GoalCheck, SharedGoals
 from metrika_offline.flow.jobs import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
@@ -56,7 +57,7 @@ from metrika_offline.flow.jobs import (
     Status,
 )
 from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import Role, marked, rejects_name
+from metrika_offline.flow.layout import WorkLayout, rejects_name
 from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
@@ -75,11 +76,18 @@ from metrika_offline.flow.routing import (
     route,
 )
 from metrika_offline.flow.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.tasks import (
+    HeldTasks,
+    InProcessQueue,
+    PartTask,
+    UploadQueue,
+    task_name,
+    wait_name,
+)
 from metrika_offline.flow.uploads import PartUploader
 from metrika_offline.flow.verdict import Verdict, verdict_of
-from metrika_offline.flow.waiting import DispatchOrder
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.accounts import MetrikaAccounts
+from metrika_offline.metrika.accounts import DEFAULT_ACCOUNT, MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.notify.notifier import Notifier
@@ -95,6 +103,14 @@ def _now() -> float:
 
 #: A file whose check and split died or ran out of time this often is given up on.
 MAX_SPLIT_ATTEMPTS = 3
+#: A wait shorter than this is not put back as a task of its own (a task that came a moment
+#: early would find the part still waiting, and the name it would be put back under taken):
+#: the task is answered "again later" and the queue's backoff brings it back.
+PUT_BACK_MIN_S = 15.0
+
+
+class WaitAlmostOver(RetryLater):
+    """The part may be sent again in a moment: deliver this task again."""
 
 
 class Pipeline:
@@ -106,7 +122,9 @@ class Pipeline:
         store: ObjectStore,
         settings: Settings,
         metrika: MetrikaAccounts | MetrikaClient | None,
-        dispatch: Literal["events", "inline"] = "events",
+        work: ObjectStore | None = None,
+        dispatch: Literal["tasks", "inline"] = "tasks",
+        queue: UploadQueue | None = None,
         clock: Callable[[], float] | None = None,
         observer: Observer = QUIET,
         restart: Restart = "never",
@@ -114,12 +132,24 @@ class Pipeline:
         folder_settings: FolderSettings | None = None,
         notifier: Notifier | None = None,
     ) -> None:
-        self.store = store
+        self.store = store  # the input bucket: the sources, the results and rejects beside them
+        # The work bucket (WORK_BUCKET): job state, parts, the ledger, the pending index.
+        self.work = work if work is not None else store
         self.settings = settings
         self.metrika = MetrikaAccounts.of(metrika)
-        self.goals = GoalCheck(GoalCache(self.metrika))
+        shared = SharedGoals(self.work, WorkLayout(settings.work_prefix))
+        self.goals = GoalCheck(GoalCache(self.metrika, shared=shared))
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.dispatch_mode = dispatch
+        # The CLI runs each task at once, here; the function queues it (Cloud Tasks); without
+        # a queue the tasks are held for whoever runs them (`run_task`).
+        self.queue: UploadQueue = (
+            InProcessQueue(lambda task: self.run_task(task, Deadline()))
+            if dispatch == "inline"
+            else queue
+            if queue is not None
+            else HeldTasks()
+        )
         # Looked up when called (not bound here): `time.time` as it is then.
         self.clock: Callable[[], float] = clock if clock is not None else _now
         self.observer = observer
@@ -127,13 +157,21 @@ class Pipeline:
         self.counter_hint = counter_hint or NO_COUNTER_HINT
         # A settings file the caller chose (the CLI's --settings), instead of the folder's.
         self.folder_settings = folder_settings
-        self.jobs = JobStore(store, settings.work_prefix, clock=self.clock)
+        # The CLI's person watches the result: every change is written there. The function
+        # writes news only, each write being an event of its trigger (`jobstore`).
+        self.jobs = JobStore(
+            self.work,
+            settings.work_prefix,
+            clock=self.clock,
+            results=store,
+            every_change=dispatch == "inline",
+        )
         self.layout = self.jobs.layout
         self.file_final = functools.partial(file_final, self.jobs, self.notifier)
         # Every lease owner this process made, so `release` can hand them all back.
         self._owners: set[str] = set()
         self.uploader = PartUploader(
-            store=store,
+            store=self.work,
             settings=settings,
             metrika=self.metrika,
             jobs=self.jobs,
@@ -154,25 +192,9 @@ class Pipeline:
         with log_context(bucket=event.bucket, object=event.name, generation=str(event.generation)):
             if decision.kind is Kind.SKIP:
                 log.debug("skipped: %s", decision.reason, extra={"reason": decision.reason})
-            elif decision.kind is Kind.SOURCE:
-                self.process_source(event, deadline)
             else:
-                self._handle_dispatch(event, deadline)
+                self.process_source(event, deadline)
         return decision
-
-    def _handle_dispatch(self, event: ObjectEvent, deadline: Deadline) -> None:
-        found = self.store.read_bytes(event.name)
-        if found is None:
-            log.info("dispatch object is gone; nothing to do")
-            return
-        try:
-            order = codec.from_json(found[0], DispatchOrder)
-        except msgspec.ValidationError as exc:
-            log.error("unreadable dispatch object: %s", exc)
-            return
-        self.upload_part(
-            order.source, order.generation, order.part, deadline, event_time=event.event_time
-        )
 
     # ----------------------------------------------------------------------------- source
 
@@ -206,7 +228,7 @@ class Pipeline:
         if not job.is_split and not job.is_final:
             try:
                 with ledger_turn(
-                    self.store, self.jobs, self.settings, job, owner=owner, clock=self.clock
+                    self.work, self.jobs, self.settings, job, owner=owner, clock=self.clock
                 ) as ledger:
                     job = self._check_and_split(job, event, deadline, owner, ledger=ledger)
             except ClaimHeld:
@@ -305,7 +327,7 @@ class Pipeline:
         if goal_problem is not None:  # the parts were written before the goals said no
             prefix = self.layout.parts(job.source.name, job.source.generation)
             for info in report.parts:
-                self.store.delete(prefix + info.name)
+                self.work.delete(prefix + info.name)
         new_part = functools.partial(self._new_part, job)
         verdict = verdict_of(report, job.routing.mode, new_part, goal_problem)
         job = self._record_check(job, report, verdict, rejects, owner)
@@ -355,7 +377,7 @@ class Pipeline:
             None
             if routed.mode is Mode.DRY_RUN
             else StorePartSink(
-                self.store, self.layout.parts(source.name, source.generation), ledger.staged
+                self.work, self.layout.parts(source.name, source.generation), ledger.staged
             )
         )
 
@@ -437,25 +459,24 @@ class Pipeline:
         return job
 
     def _dispatch(self, job: Job) -> Job:
-        """Send every unfinished part on its way; the job as it stands afterwards."""
-        pending = [p.index for p in job.parts if p.state not in FINAL_PART_STATES]
+        """Queue every unfinished part on its account's queue; the job as it stands afterwards.
+
+        A task queued before (this is a redelivered event) is refused by its name: done."""
         name, generation = job.source.name, job.source.generation
-        if self.dispatch_mode == "inline":
-            for index in pending:
-                job = self.upload_part(name, generation, index, Deadline()) or job
-            return job
-        for index in pending:
-            try:
-                self.store.write_bytes(
-                    self.layout.dispatch(name, generation, index),
-                    codec.encode_json(DispatchOrder(name, generation, index)),
-                    content_type="application/json",
-                    metadata=marked(Role.DISPATCH),
-                    if_generation_match=0,
-                )
-            except PreconditionFailed:
-                continue  # dispatched before: its event is on its way or done
+        account = self._account(job)
+        for part in job.parts:
+            if part.state in FINAL_PART_STATES:
+                continue
+            task = PartTask(job.source.bucket, name, generation, part.index)
+            if not self.queue.enqueue(account, task, task_name(part.marker)):
+                log.info("part %d was queued before", part.index)
+        if self.dispatch_mode == "inline":  # the parts were sent meanwhile
+            return loaded[0] if (loaded := self.jobs.load(name, generation)) else job
         return job
+
+    def _account(self, job: Job) -> str:
+        counter = job.routing.counter_id
+        return self.metrika.account_of(counter) if counter is not None else DEFAULT_ACCOUNT
 
     # ----------------------------------------------------------------------------- parts
 
@@ -470,3 +491,45 @@ class Pipeline:
     ) -> Job | None:
         """Upload one part exactly once (`uploads.PartUploader`); None when its job is gone."""
         return self.uploader.upload_part(name, generation, index, deadline, event_time=event_time)
+
+    def run_task(self, task: PartTask, deadline: Deadline) -> Job | None:
+        """One upload task: the part sent once, or put back with the time it may run again.
+
+        Metrica's "not before" (a quota's `Retry-After`) becomes a task scheduled for then,
+        instead of a retry at the platform's pace; any other retryable fault raises, and the
+        queue's retry config brings the task back."""
+        with log_context(bucket=task.bucket, object=task.source, generation=str(task.generation)):
+            try:
+                job = self.upload_part(task.source, task.generation, task.part, deadline)
+            except MetrikaRetryableError as exc:
+                if exc.retry_after_s is None or self.dispatch_mode == "inline":
+                    raise
+                self.put_back(task, self.clock() + exc.retry_after_s)
+                return None
+            wait = job.part(task.part).wait if job is not None else None
+            if wait is not None and self.dispatch_mode != "inline":
+                self._wait_for(task, wait.not_before)
+            return job
+
+    def _wait_for(self, task: PartTask, not_before: float) -> None:
+        """A part that waits for a time (a new counter, a daily quota) goes back on its queue
+        for then; a wait that is (nearly) over is left to the queue's own retry."""
+        if not_before - self.clock() <= PUT_BACK_MIN_S:
+            raise WaitAlmostOver(f"part {task.part} may be sent again in a moment")
+        self.put_back(task, not_before)
+
+    def put_back(self, task: PartTask, not_before: float) -> None:
+        """Queue the part again for `not_before` (Unix seconds), under a name of its own."""
+        loaded = self.jobs.load(task.source, task.generation)
+        if loaded is None:
+            return
+        job = loaded[0]
+        part = job.part(task.part)
+        name = wait_name(part.marker, part.attempts)
+        self.queue.enqueue(self._account(job), task, name, not_before=not_before)
+        log.info(
+            "part %d put back until %s",
+            task.part,
+            codec.utc_iso(not_before),
+            extra={"not_before": codec.utc_iso(not_before), "task": name},
+        )

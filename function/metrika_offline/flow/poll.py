@@ -32,7 +32,6 @@ from metrika_offline.flow.jobstore import Change, JobStore
 from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.poll_warnings import outcome_warnings
-from metrika_offline.flow.waiting import dispatch_due
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
@@ -56,7 +55,6 @@ class PollSummary:
     updated: int
     final: int
     requests: int
-    redispatched: int = 0  # waiting parts whose time came, dispatched again
 
     def to_json(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -209,20 +207,23 @@ class Poller:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        work: ObjectStore | None = None,
     ) -> None:
+        """`store`: the input bucket (the results); `work`: the work bucket (the pending
+        index and job state; the same store when not given)."""
         self.store = store
+        self.work = work if work is not None else store
         self.metrika = MetrikaAccounts.of(metrika)
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.settings = settings
         self.clock = clock
-        self.jobs = JobStore(store, settings.work_prefix, clock=clock)
+        self.jobs = JobStore(self.work, settings.work_prefix, clock=clock, results=store)
 
     def poll(self) -> PollSummary:
-        """One round: the waiting parts whose time came are dispatched again, then the pending
-        index is read: one status look-up per counter and type, one compare-and-swap per
-        file."""
-        redispatched = dispatch_due(self.store, self.jobs.layout, self.clock())
-        entries = list(list_pending(self.store, self.jobs.layout))
+        """One round over the pending index: one status look-up per counter and type, one
+        compare-and-swap per file. (A waiting part is not the follow-up's: its task is
+        scheduled for its time.)"""
+        entries = list(list_pending(self.work, self.jobs.layout))
         client = _CountingClient(self.metrika)
         statuses = self._ask(client, [e.upload for e in entries])
         by_job: dict[tuple[str, int], list[Entry]] = defaultdict(list)
@@ -237,7 +238,7 @@ class Poller:
             changed, finished, _ = self._apply(source, generation, group, answers)
             updated += changed
             final += finished
-        summary = PollSummary(len(entries), updated, final, client.requests, redispatched)
+        summary = PollSummary(len(entries), updated, final, client.requests)
         log.info("poll round done", extra={"poll": summary.to_json()})
         return summary
 
@@ -327,7 +328,7 @@ class Poller:
     def _drop(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
             if entry.object_name:
-                self.store.delete(entry.object_name)
+                self.work.delete(entry.object_name)
 
 
 def _log_outcome(job: Job) -> None:

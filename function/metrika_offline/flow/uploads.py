@@ -1,6 +1,6 @@
 """The part half of the flow: upload one part exactly once, whatever an earlier attempt left.
 
-    part event ─► claim the part (state `sending`, with a lease, recorded *before* the POST)
+    part task  ─► claim the part (state `sending`, with a lease, recorded *before* the POST)
                ─► if a previous attempt was `sending`, or the job was started over: look the
                   part's marker up in Metrica first, and adopt what is there
                ─► upload (the lease renewed before every attempt), record Metrica's
@@ -10,11 +10,11 @@
 
 Metrica's refusals are recorded on the part. "Not now" waits: a counter not ready yet (the date
 Metrica names) or a spent daily quota (QUOTA_RETRY_S) makes the part `waiting` with a
-not-before time, indexed under waiting/ for the follow-up to dispatch it again then; nothing
-is retried within the invocation. A retryable error, an unfinished marker search or the
-deadline makes the part `waiting` from now, with the reason, and raises (`RetryLater`), so the
-next delivery takes over at once. A waiting part is always looked up by its marker before it is
-sent again.
+not-before time, and its task is put back on the queue for then (`Pipeline.run_task`, a
+`schedule_time`); nothing is retried within the invocation. A retryable error, an unfinished
+marker search or the deadline makes the part `waiting` from now, with the reason, and raises
+(`RetryLater`), so the next delivery of its task takes over at once. A waiting part is always
+looked up by its marker before it is sent again.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ from metrika_offline.flow.outcomes import (
 from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.sinks import CountingReader
 from metrika_offline.flow.wait_words import unavailable_wait, wait_for
-from metrika_offline.flow.waiting import WaitingPart, add_waiting, drop_waiting
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.models import Uploading
@@ -82,7 +81,7 @@ class PartUploader:
         jobs: JobStore,
         observer: Observer,
         new_owner: Callable[[], str],
-        dispatch_mode: Literal["events", "inline"],
+        dispatch_mode: Literal["tasks", "inline"],
         file_final: Callable[[Job], None],
         tell: Callable[[Job, str], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -263,9 +262,9 @@ class PartUploader:
         indexed: bool = False,
         again: bool = False,
     ) -> Job:
-        """The part waits (its lease handed back); `indexed`: until a time the follow-up
-        watches for, and a person is told once when the counter is not ready. `again`: for a
-        reason an earlier part already gave (said in short)."""
+        """The part waits (its lease handed back); `indexed`: until a time its task is put
+        back for (`Pipeline.run_task`), and a person is told once when the counter is not
+        ready. `again`: for a reason an earlier part already gave (said in short)."""
         change = self.jobs.update(
             job.source.name, job.source.generation, leases.wait_part(index, owner, wait)
         )
@@ -277,13 +276,8 @@ class PartUploader:
         )
         said = f"waits too ({wait.code})" if again else f"waiting: {wait.message}"
         self.observer.note(f"part {index}: {said}")
-        if indexed:
-            entry = WaitingPart(
-                job.source.name, job.source.generation, index, wait.not_before, wait.code
-            )
-            add_waiting(self.store, self.layout, entry)
-            if wait.code == MetrikaNotReady.code and self.tell is not None:
-                self.tell(job, "wait")
+        if indexed and wait.code == MetrikaNotReady.code and self.tell is not None:
+            self.tell(job, "wait")
         return job
 
     def _renew_lease(self, job: Job, index: int, owner: str) -> None:
@@ -318,10 +312,7 @@ class PartUploader:
                 updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
             return updated
 
-        change = self.jobs.update(job.source.name, job.source.generation, record)
-        job = change.after
-        if change.before.part(index).attempts > 1:  # it may have waited: its entry goes
-            drop_waiting(self.store, self.layout, job.source.name, job.source.generation, index)
+        job = self.jobs.update(job.source.name, job.source.generation, record).after
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
         if job.status is not Status.PROCESSING:

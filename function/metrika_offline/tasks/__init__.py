@@ -1,0 +1,1 @@
+"""Cloud Tasks: the queue the parts are uploaded from (`cloud_tasks`)."""

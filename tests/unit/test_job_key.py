@@ -9,6 +9,7 @@ became enums (`Route` holding strings, `CheckOptions` copying them).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -41,7 +42,7 @@ def _folder() -> FolderSettings:
     return parse_settings(raw, "incoming/shop/metrika-offline.json", PARSERS)
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[[], Route], str]] = {
     "defaults": (
         lambda: route("incoming/2026-12/calls.csv", {}, SETTINGS),
         "f48d1f271b02",

@@ -8,7 +8,6 @@ became enums (`Route` holding strings, `CheckOptions` copying them).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -26,8 +25,7 @@ NOW = 1_796_560_000.0  # 2026-12-06 12:26:40 UTC: not part of the key
 
 def _options(routed: Route, settings: Settings = SETTINGS) -> CheckOptions:
     """The options the function checks a routed file with (as the source side builds them)."""
-    options = CheckOptions.from_settings(settings, type=routed.type, now=NOW)
-    return dataclasses.replace(options, **routed.check_choices())
+    return routed.check_options(settings, now=NOW)
 
 
 def _folder() -> FolderSettings:

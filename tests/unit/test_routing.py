@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from metrika_offline.check.choices import ChatSameKey, DateOrder, Encoding, OnBadOptional
 from metrika_offline.config import Settings
 from metrika_offline.flow.routing import Mode, route
-from metrika_offline.types import ConversionType
+from metrika_offline.types import ConversionType, UnknownGoals
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)
 CHOICES = (
@@ -155,5 +156,21 @@ def test_chat_same_key_comes_from_metadata_and_reaches_the_checker() -> None:
     routed = route("incoming/51234567/chats/a.csv", {"chat-same-key": "Keep-First"}, SETTINGS)
     assert (routed.problem, routed.chat_same_key) == (None, "keep-first")
     assert routed.sources["chat_same_key"] == "metadata"
-    assert routed.check_choices()["chat_same_key"] == "keep-first"
+    assert routed.chat_same_key == "keep-first"
     assert route("incoming/51234567/chats/a.csv", {}, SETTINGS).chat_same_key == "keep-last"
+
+
+def test_a_files_choices_are_parsed_once_into_their_enums() -> None:
+    routed = route(
+        "incoming/a.csv",
+        {"date-order": "dmy", "encoding": "cp1251", "unknown-goals": "Error", "type": "chats"},
+        SETTINGS,
+    )
+    assert routed.date_order is DateOrder.DMY
+    assert routed.encoding is Encoding.WINDOWS_1251
+    assert routed.on_bad_optional is OnBadOptional.BLANK
+    assert routed.chat_same_key is ChatSameKey.KEEP_LAST
+    assert routed.unknown_goals is UnknownGoals.ERROR
+    options = routed.check_options(SETTINGS)
+    assert options.date_order is DateOrder.DMY
+    assert options.encoding is Encoding.WINDOWS_1251

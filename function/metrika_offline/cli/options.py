@@ -21,7 +21,6 @@ choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -269,5 +268,4 @@ def check_options(args: argparse.Namespace) -> CheckOptions:
         raise ConfigError(f"{routed.problem.code}: {routed.problem.message}")
     if args.type is None and routed.sources.get("type") != "folder":
         raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")
-    options = CheckOptions.from_settings(settings_with(args), type=routed.type)
-    return dataclasses.replace(options, **routed.check_choices())
+    return routed.check_options(settings_with(args))

@@ -24,7 +24,7 @@ from metrika_offline.flow.jobs import Problem
 from metrika_offline.flow.routing import Route
 from metrika_offline.logs import get_logger
 from metrika_offline.metrika.accounts import MetrikaAccounts
-from metrika_offline.types import Goal
+from metrika_offline.types import Goal, UnknownGoals
 
 __all__ = ["GOALS_TTL_S", "GoalCache", "GoalCheck"]
 
@@ -105,7 +105,7 @@ class GoalCheck:
         summary = review_targets(report.targets, goals)
         if summary is None:
             return also, None
-        if routing.unknown_goals != "error":
+        if routing.unknown_goals is not UnknownGoals.ERROR:
             return (summary, *also), None
         problem = Problem(
             "unknown-goal-rejected",

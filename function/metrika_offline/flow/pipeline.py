@@ -222,8 +222,7 @@ class Pipeline:
         return owner
 
     def _check_options(self, routed: Route) -> CheckOptions:
-        options = CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock())
-        return dataclasses.replace(options, **routed.check_choices())
+        return routed.check_options(self.settings, now=self.clock())
 
     def find_job(self, event: ObjectEvent) -> Job | None:
         """The job state of this event's generation, as it stands."""

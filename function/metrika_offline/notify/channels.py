@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import requests
 
 from metrika_offline.config import Secret
-from metrika_offline.notify.message import FileNews, render_text, slack_text
+from metrika_offline.notify.message import ChannelName, FileNews, render_text, slack_text
 
 __all__ = ["Channel", "NotifyError", "SlackChannel", "TelegramChannel", "WebhookChannel"]
 
@@ -26,7 +26,7 @@ class NotifyError(Exception):
 
 class Channel(Protocol):
     @property
-    def name(self) -> str: ...
+    def name(self) -> ChannelName: ...
 
     def send(self, session: requests.Session, news: FileNews) -> None: ...
 
@@ -51,7 +51,7 @@ class SlackChannel:
     Slack asks (`&`, `<`, `>`) and its mrkdwn off, so a name's `*` or `_` stays as typed."""
 
     url: Secret = dataclasses.field(repr=False)
-    name: str = "slack"
+    name: ChannelName = ChannelName.SLACK
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         _post(session, self.name, self.url, {"text": slack_text(news), "mrkdwn": False})
@@ -65,7 +65,7 @@ class TelegramChannel:
     api_url: str
     token: Secret = dataclasses.field(repr=False)
     chat_id: str = ""
-    name: str = "telegram"
+    name: ChannelName = ChannelName.TELEGRAM
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         url = f"{self.api_url.rstrip('/')}/bot{self.token}/sendMessage"
@@ -83,7 +83,7 @@ class WebhookChannel:
     data, not markup: a receiver that renders it escapes it for its own markup."""
 
     url: Secret = dataclasses.field(repr=False)
-    name: str = "webhook"
+    name: ChannelName = ChannelName.WEBHOOK
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         _post(

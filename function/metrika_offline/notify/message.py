@@ -16,6 +16,7 @@ plain text; the JSON webhook carries it as data).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import posixpath
 from typing import Any
 
@@ -32,6 +33,14 @@ _MARKS = {
     "rejected": "❌",
     "failed": "❌",
 }
+
+
+class ChannelName(enum.StrEnum):
+    """The channels a deployment may have, and a file's `notify` may name."""
+
+    SLACK = "slack"
+    TELEGRAM = "telegram"
+    WEBHOOK = "webhook"
 
 
 @dataclasses.dataclass(frozen=True)

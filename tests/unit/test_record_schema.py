@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from metrika_offline.check.report import Report, RowCounts, WarningSummary
+from metrika_offline.check.report import Report, RowCounts, UnknownTarget, WarningSummary
 from metrika_offline.flow import codec
 from metrika_offline.flow.jobs import (
     GAVE_UP,
@@ -25,6 +25,13 @@ from metrika_offline.flow.jobs import (
     Problem,
     Source,
     Status,
+)
+from metrika_offline.flow.result import (
+    Result,
+    decode_result,
+    encode_result,
+    part_of,
+    result_of,
 )
 from metrika_offline.flow.routing import Mode, Route
 from metrika_offline.metrika.models import STATUSES, Uploading
@@ -97,21 +104,29 @@ def test_every_enum_is_the_models() -> None:
     assert enum_of(DEFS["uploading"]["properties"]["status"]) == {*STATUSES, GAVE_UP}
 
 
+def _json(record: object) -> object:
+    return msgspec.json.decode(msgspec.json.encode(record))
+
+
+FULL_RESULT = result_of(FULL_JOB)
+
+
 @pytest.mark.parametrize(
     ("schema", "projected"),
     [
-        (SCHEMA, codec.result_json(FULL_JOB)),
-        (SCHEMA["properties"]["source"], codec.source_json(FULL_JOB.source)),
-        (SCHEMA["properties"]["routing"], FULL_JOB.routing.to_json()),
-        (DEFS["part"], codec.part_json(PART)),
-        (DEFS["uploading"], codec.to_builtins(UPLOADING)),
-        (DEFS["outcome"], codec.to_builtins(FULL_JOB.metrika)),
-        (DEFS["warning"], codec.to_builtins(WarningSummary("c", 1, None, None, "m"))),
+        (SCHEMA, _json(FULL_RESULT)),
+        (SCHEMA["properties"]["source"], _json(FULL_RESULT.source)),
+        (SCHEMA["properties"]["routing"], _json(FULL_RESULT.routing)),
+        (DEFS["part"], _json(part_of(PART))),
+        (DEFS["uploading"], _json(UPLOADING)),
+        (DEFS["outcome"], _json(FULL_JOB.metrika)),
+        (
+            DEFS["warning"],
+            _json(WarningSummary("c", 1, None, None, "m", (UnknownTarget("v", 1, "w"),))),
+        ),
         (
             DEFS["problem"],
-            codec.problem_json(
-                Problem("c", "m", http_status=1, error_type="t", metrika_message="x")
-            ),
+            _json(Problem("c", "m", http_status=1, error_type="t", metrika_message="x")),
         ),
     ],
     ids=["result", "source", "routing", "part", "uploading", "outcome", "warning", "problem"],
@@ -123,6 +138,27 @@ def test_the_projection_and_the_schema_name_the_same_fields(
     assert set(schema["required"]) <= projected.keys()
     optional_in_schema = {"warnings"} if schema is DEFS["part"] else set()
     assert projected.keys() | optional_in_schema == schema["properties"].keys()
+
+
+def test_the_result_reads_back_as_the_records_it_was_written_from() -> None:
+    written = encode_result(FULL_RESULT)
+    assert decode_result(written) == FULL_RESULT
+    assert encode_result(decode_result(written)) == written
+    assert written == codec.encode_result(FULL_JOB)
+
+
+def test_a_result_of_the_wrong_shape_is_refused() -> None:
+    data = json.loads(encode_result(FULL_RESULT))
+    data["routing"]["date_order"] = "YMD"
+    with pytest.raises(msgspec.ValidationError, match="date_order"):
+        decode_result(json.dumps(data).encode())
+
+
+def test_the_result_records_and_the_schema_name_the_same_top_fields() -> None:
+    (_, components) = msgspec.json.schema_components([Result])
+    typed = components["Result"]
+    assert typed["properties"].keys() == SCHEMA["properties"].keys()
+    assert set(typed["required"]) == set(SCHEMA["required"])
 
 
 def test_the_state_object_holds_the_whole_record() -> None:

@@ -40,6 +40,7 @@ from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
 if TYPE_CHECKING:
     from metrika_offline.flow.jobs import Job
     from metrika_offline.flow.pipeline import Pipeline
+    from metrika_offline.flow.result import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -79,7 +80,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metrika_offline.errors import MetrikaAuthError, RetryLater, StoreError
-    from metrika_offline.flow import codec
+    from metrika_offline.flow.result import result_of
 
     display: Display = args.display
     target = open_target(args.source, local_only=args.local_only)
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.rejects and job.rejects:
         _copy_rejects(target, job.rejects, Path(args.rejects))
-    result = codec.result_json(job)
+    result = result_of(job)
     _print(args, result, target)
     return exit_code(result)
 
@@ -204,16 +205,19 @@ def _copy_rejects(target: Target, name: str, to: Path) -> None:
         reader.close()
 
 
-def _print(args: argparse.Namespace, result: Mapping[str, Any], target: Target) -> None:
+def _print(args: argparse.Namespace, result: Result, target: Target) -> None:
     from metrika_offline.cli.summary import summarize
+    from metrika_offline.flow.result import result_builtins
 
     if args.json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result_builtins(result), ensure_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(summarize(result, target.show))
 
 
-def exit_code(result: Mapping[str, Any]) -> int:
+def exit_code(result: Result) -> int:
     """0 when every row went (or is valid, in a dry run), else 1."""
-    clean = result["status"] in {"uploaded", "validated"} and not result["rows"].get("invalid")
+    from metrika_offline.flow.jobs import Status
+
+    clean = result.status in {Status.UPLOADED, Status.VALIDATED} and not result.rows.invalid
     return EXIT_OK if clean else EXIT_FAILED

@@ -3,22 +3,20 @@ orders and index entries the flow writes.
 
 msgspec maps the frozen dataclasses to JSON and back, checking every field's type on the way
 in: a state object that does not fit the record fails loudly here instead of deep in the flow.
-The result JSON's shape is the contract's (`result.schema.json`, docs/contract.md).
+The result JSON's records and codec are in `flow/result.py`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Mapping
 from typing import TypeVar
 
 import msgspec
 
-from metrika_offline.flow.jobs import Job, Part, Problem, Source, Wait
+from metrika_offline.flow import result
+from metrika_offline.flow.jobs import Job
 from metrika_offline.metrika.models import Uploading
-
-SCHEMA_VERSION = 1
 
 _T = TypeVar("_T")
 
@@ -98,11 +96,6 @@ def _list(value: object) -> list[object]:
     return value
 
 
-def to_builtins(value: object) -> object:
-    """A record as plain JSON values (dicts, lists, strings, numbers)."""
-    return msgspec.to_builtins(value, enc_hook=_enc_hook)
-
-
 def encode_json(value: object) -> bytes:
     """A record as a compact JSON document."""
     return msgspec.json.encode(value, enc_hook=_enc_hook)
@@ -118,104 +111,6 @@ def from_json(data: bytes, kind: type[_T]) -> _T:
     return msgspec.convert(msgspec.json.decode(data), kind, strict=False)
 
 
-def utc_iso(epoch_s: float) -> str:
-    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat(timespec="seconds")
-
-
-# ------------------------------------------------------------------------------ result JSON
-
-
-def problem_json(problem: Problem) -> dict[str, object]:
-    """A problem with only the fields it has (Metrica's words only when it spoke)."""
-    return {
-        field.name: value
-        for field in dataclasses.fields(problem)
-        if (value := getattr(problem, field.name)) is not None
-    }
-
-
-def source_json(source: Source) -> dict[str, object]:
-    # Generations are int64: a string, as Cloud Storage itself writes them.
-    return {
-        "bucket": source.bucket,
-        "name": source.name,
-        "generation": str(source.generation),
-        "size": source.size,
-    }
-
-
-def part_json(part: Part) -> dict[str, object]:
-    """A part as users see it: its state and Metrica's upload, not our lease."""
-    return {
-        "index": part.index,
-        "name": part.name,
-        "rows": part.rows,
-        "bytes": part.bytes,
-        "marker": part.marker,
-        "comment": part.comment,
-        "state": part.state.value,
-        "attempts": part.attempts,
-        "uploading": None if part.uploading is None else to_builtins(part.uploading),
-        "error": None if part.error is None else problem_json(part.error),
-        "wait": None if part.wait is None else wait_json(part.wait),
-    }
-
-
-def wait_json(wait: Wait) -> dict[str, object]:
-    return {"code": wait.code, "message": wait.message, "not_before": utc_iso(wait.not_before)}
-
-
-def wait_warnings(job: Job) -> list[dict[str, object]]:
-    """One warning per kind of wait among the parts: a file that waits says so at the top."""
-    waits: dict[str, list[Part]] = {}
-    for part in job.parts:
-        if part.waits and part.wait is not None:
-            waits.setdefault(part.wait.code, []).append(part)
-    warnings: list[dict[str, object]] = []
-    for code, parts in waits.items():
-        first = parts[0].wait
-        assert first is not None
-        warnings.append(
-            {"code": code, "count": len(parts), "line": None, "column": None,
-             "message": first.message}
-        )  # fmt: skip
-    return warnings
-
-
-_NO_ROWS = {"total": 0, "valid": 0, "invalid": 0, "duplicates": 0, "already_sent": 0}
-
-
-def result_json(job: Job) -> dict[str, object]:
-    """The public result JSON of a job (`result.schema.json`)."""
-    check: dict[str, object] = {}
-    if job.check is not None:
-        check = {k: v for k, v in job.check.to_json().items() if k != "parts"}
-    rows = check.pop("rows", _NO_ROWS)
-    errors = check.pop("errors", [])
-    listed = check.pop("warnings", [])
-    warnings = [*(listed if isinstance(listed, list) else []), *wait_warnings(job)]
-    if job.error is not None and not errors:
-        errors = [
-            {"code": job.error.code, "line": None, "column": None, "message": job.error.message}
-        ]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "status": job.status.value,
-        "source": source_json(job.source),
-        "routing": job.routing.to_json(),
-        "rows": rows,
-        "errors": errors,
-        "warnings": warnings,
-        "check": check or None,
-        "parts": [part_json(p) for p in job.parts],
-        "rejects": job.rejects,
-        "error": None if job.error is None else problem_json(job.error),
-        "metrika": None if job.metrika is None else to_builtins(job.metrika),
-        "created_at": utc_iso(job.created_at),
-        "updated_at": utc_iso(job.updated_at),
-        "finished_at": utc_iso(job.finished_at) if job.finished_at else None,
-    }
-
-
 def encode_result(job: Job) -> bytes:
-    return msgspec.json.format(msgspec.json.encode(result_json(job)), indent=2)
+    """The public result JSON of a job (`flow/result.py`)."""
+    return result.encode_result(result.result_of(job))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+import msgspec
+
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.flow.routing import Route
 from metrika_offline.metrika.models import Uploading
@@ -58,9 +60,9 @@ FINAL_OUTCOMES = frozenset(Outcome) - {Outcome.PENDING}
 GAVE_UP = "STATUS_UNKNOWN"
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """A file- or part-level error: a stable code, a message, and Metrica's own words if any."""
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A file- or part-level error: a stable code, a message, and Metrica's own words if any
+    (left out of the JSON when Metrica said nothing)."""
 
     code: str
     message: str

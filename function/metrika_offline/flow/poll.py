@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.codec import utc_iso
 from metrika_offline.flow.jobs import (
     FINAL_OUTCOMES,
     GAVE_UP,
@@ -32,6 +31,7 @@ from metrika_offline.flow.jobstore import Change, JobStore
 from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.poll_warnings import outcome_warnings
+from metrika_offline.flow.result import utc_iso
 from metrika_offline.flow.waiting import dispatch_due
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts

@@ -33,6 +33,7 @@ from metrika_offline.check.choices import (
     parse_on_bad_optional,
     parse_phone_region,
 )
+from metrika_offline.check.codes import Code
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import FolderSettings, SettingsProblem, parse_settings
@@ -264,7 +265,7 @@ def check_options(args: argparse.Namespace) -> CheckOptions:
     flags over `--settings` over the environment."""
     folder = settings_file(args)
     routed = route("-", flag_metadata(args), settings_with(args), folder)
-    if routed.problem is not None and routed.problem.code != "no-counter":
+    if routed.problem is not None and routed.problem.code != Code.NO_COUNTER:
         raise ConfigError(f"{routed.problem.code}: {routed.problem.message}")
     if args.type is None and routed.sources.get("type") != "folder":
         raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")

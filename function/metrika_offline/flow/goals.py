@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.goal_review import (
     review_conditions,
     review_targets,
@@ -107,9 +108,6 @@ class GoalCheck:
             return also, None
         if routing.unknown_goals is not UnknownGoals.ERROR:
             return (summary, *also), None
-        problem = Problem(
-            "unknown-goal-rejected",
-            f"{summary.message} (unknown goals are errors here: fix Target and drop the file "
-            "again)",
-        )
+        code = Code.UNKNOWN_GOAL_REJECTED
+        problem = Problem(code, message(code, summary=summary.message))
         return (summary, *also), problem

@@ -14,6 +14,7 @@ import enum
 
 import msgspec
 
+from metrika_offline.check.codes import Code
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.flow.routing import Route
 from metrika_offline.metrika.models import Uploading
@@ -201,6 +202,6 @@ def settle_status(job: Job) -> Status:
     if uploaded:
         return Status.PARTIALLY_UPLOADED
     refused = [p.error for p in job.parts if p.error is not None]
-    if refused and all(e.code == "metrika-rejected" for e in refused):
+    if refused and all(e.code == Code.METRIKA_REJECTED for e in refused):
         return Status.REJECTED
     return Status.FAILED

@@ -26,6 +26,7 @@ from typing import BinaryIO, Literal, cast
 import msgspec
 
 from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
@@ -293,11 +294,7 @@ class Pipeline:
             return self._finish(
                 job,
                 Status.FAILED,
-                Problem(
-                    "source-missing",
-                    "the file (this generation of it) was deleted before it "
-                    "could be read; drop it again",
-                ),
+                Problem(Code.SOURCE_MISSING, message(Code.SOURCE_MISSING)),
             )
         report = dataclasses.replace(report, ledger=ledger.summary())
         report, goal_problem = self.goals.review(job.routing, report)
@@ -333,11 +330,8 @@ class Pipeline:
         if no_token is not None:
             return Status.REJECTED, no_token
         if job.split_attempts > MAX_SPLIT_ATTEMPTS:
-            return Status.FAILED, Problem(
-                "split-gave-up",
-                f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} "
-                "invocations; split the file into smaller files and drop them again",
-            )
+            code = Code.SPLIT_GAVE_UP
+            return Status.FAILED, Problem(code, message(code, attempts=MAX_SPLIT_ATTEMPTS))
         return None
 
     def _run_check(

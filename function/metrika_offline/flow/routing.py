@@ -35,6 +35,7 @@ from metrika_offline.check.choices import (
     parse_timezone,
     zone_label,
 )
+from metrika_offline.check.codes import Code, message
 from metrika_offline.config import Settings
 from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.notify.message import ChannelName
@@ -214,12 +215,12 @@ class Field(Generic[_T_co]):
 
 
 COUNTER: Field[int | None] = Field(
-    "counter_id", META_COUNTER, _counter, lambda s, _: s.default_counter_id, "bad-counter-id",
+    "counter_id", META_COUNTER, _counter, lambda s, _: s.default_counter_id, Code.BAD_COUNTER_ID,
     if_bad=lambda _s, _n: None,
 )  # fmt: skip
-TYPE = Field("type", META_TYPE, ConversionType.parse, lambda s, _: s.default_type, "bad-type")
+TYPE = Field("type", META_TYPE, ConversionType.parse, lambda s, _: s.default_type, Code.BAD_TYPE)
 COMMENT = Field("comment", META_COMMENT, str.strip, lambda _, name: default_comment(name))
-MODE = Field("mode", META_MODE, _mode, lambda _s, _n: Mode.UPLOAD, "bad-mode")
+MODE = Field("mode", META_MODE, _mode, lambda _s, _n: Mode.UPLOAD, Code.BAD_MODE)
 TIMEZONE = Field("timezone", "timezone", _timezone, lambda s, _: zone_label(s.timezone))
 PHONE_REGION = Field(
     "phone_region", "phone-region", parse_phone_region, lambda s, _: s.phone_region
@@ -360,7 +361,7 @@ NO_COUNTER_HINT = (
 
 def _no_counter(counter: int | None, mode: Mode, hint: str) -> RoutingProblem | None:
     if counter is None and mode is not Mode.DRY_RUN:
-        return RoutingProblem("no-counter", f"no counter id: {hint}")
+        return RoutingProblem(Code.NO_COUNTER, message(Code.NO_COUNTER, hint=hint))
     return None
 
 

@@ -20,6 +20,16 @@ from metrika_offline.flow.routing import PARSERS, Route, route
 from metrika_offline.types import ConversionType
 
 SETTINGS = Settings(default_counter_id=51234567, default_type=ConversionType.CALLS)
+#: The environment spelling its choices otherwise than their canonical values: the key took
+#: the spelling as it was (the choices were parsed only later, by the checker).
+SPELT = Settings(
+    default_counter_id=51234567,
+    default_type=ConversionType.CALLS,
+    date_order="dmy",
+    duration_format="MS",
+    on_bad_optional="Drop-Row",
+    chat_same_key="KEEP-FIRST",
+)
 NOW = 1_796_560_000.0  # 2026-12-06 12:26:40 UTC: not part of the key
 
 
@@ -40,9 +50,10 @@ def _folder() -> FolderSettings:
     return parse_settings(raw, "incoming/shop/metrika-offline.json", PARSERS)
 
 
-CASES: dict[str, tuple[Callable[[], Route], str]] = {
+CASES: dict[str, tuple[Callable[[], Route], Settings, str]] = {
     "defaults": (
         lambda: route("incoming/2026-12/calls.csv", {}, SETTINGS),
+        SETTINGS,
         "f48d1f271b02",
     ),
     "metadata": (
@@ -58,18 +69,30 @@ CASES: dict[str, tuple[Callable[[], Route], str]] = {
             },
             SETTINGS,
         ),
+        SETTINGS,
         "15826d07fc17",
     ),
     "folder": (
         lambda: route("incoming/shop/deals.csv", {}, SETTINGS, _folder()),
+        SETTINGS,
         "4614a924eb94",
+    ),
+    "environment spelt otherwise": (
+        lambda: route("incoming/2026-12/calls.csv", {}, SPELT),
+        SPELT,
+        "ee806d47f3fe",
+    ),
+    "environment spelt otherwise, metadata over it": (
+        lambda: route("incoming/2026-12/calls.csv", {"date-order": "mdy"}, SPELT),
+        SPELT,
+        "502b23756ce0",
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_job_key_is_the_one_recorded_before(case: str) -> None:
-    build, recorded = CASES[case]
+    build, settings, recorded = CASES[case]
     routed = build()
     assert routed.problem is None
-    assert job_key(routed, _options(routed)) == recorded
+    assert job_key(routed, _options(routed, settings), settings) == recorded

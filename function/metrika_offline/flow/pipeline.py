@@ -199,7 +199,7 @@ class Pipeline:
             self._folder_settings(event),
             no_counter_hint=self.counter_hint,
         )
-        key = job_key(routed, self._check_options(routed))
+        key = job_key(routed, self._check_options(routed), self.settings)
         # Leases belong to one invocation, not to the instance: a duplicate delivery may run
         # in another thread of this very process.
         owner = self._new_owner()

@@ -89,29 +89,6 @@ class Route:
     # not link (Metrica's `ignore_visit_join_threshold`).
     ignore_visit_join_threshold: bool = False
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "counter_id": self.counter_id,
-            "type": self.type.value,
-            "comment": self.comment,
-            "mode": self.mode.value,
-            "timezone": self.timezone,
-            "phone_region": self.phone_region,
-            "date_order": self.date_order,
-            "duration_format": self.duration_format,
-            "encoding": self.encoding,
-            "on_bad_optional": self.on_bad_optional,
-            "chat_same_key": self.chat_same_key,
-            "column_map": dict(self.column_map),
-            "settings_file": self.settings_file,
-            "ledger_window_days": self.ledger_window_days,
-            "unknown_goals": self.unknown_goals,
-            "notify": self.notify,
-            "telegram_chat_id": self.telegram_chat_id,
-            "ignore_visit_join_threshold": self.ignore_visit_join_threshold,
-            "sources": dict(self.sources),
-        }
-
     def check_options(self, settings: Settings, *, now: float | None = None) -> CheckOptions:
         """The options this file is checked with: the process's settings, this route's choices
         over them (the one place they are turned into CheckOptions)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import ChatSameKey, DateOrder, Encoding, OnBadOptional
 from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
 from metrika_offline.flow.routing import Mode, route
 from metrika_offline.types import ConversionType, UnknownGoals
 
@@ -174,3 +176,18 @@ def test_a_files_choices_are_parsed_once_into_their_enums() -> None:
     options = routed.check_options(SETTINGS)
     assert options.date_order is DateOrder.DMY
     assert options.encoding is Encoding.WINDOWS_1251
+
+
+def test_check_options_hold_the_choices_as_enums_however_they_are_spelt() -> None:
+    options = CheckOptions(
+        type=ConversionType.CALLS, date_order="dmy", encoding="cp1251", on_bad_optional="Drop-Row"
+    )  # type: ignore[arg-type]
+    assert options.date_order is DateOrder.DMY
+    assert options.encoding is Encoding.WINDOWS_1251
+    assert options.on_bad_optional is OnBadOptional.DROP_ROW
+    spelt = Settings(date_order="mdy", chat_same_key="Keep-First")
+    from_env = CheckOptions.from_settings(spelt, type=ConversionType.CALLS)
+    assert from_env.date_order is DateOrder.MDY
+    assert from_env.chat_same_key is ChatSameKey.KEEP_FIRST
+    with pytest.raises(ConfigError, match="date order"):
+        CheckOptions.from_settings(Settings(date_order="YDM"), type=ConversionType.CALLS)

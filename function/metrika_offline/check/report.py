@@ -45,7 +45,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 import msgspec
 
@@ -159,6 +158,15 @@ def _builtins(value: object) -> object:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
+@dataclasses.dataclass(slots=True)
+class _Tally:
+    """One warning code in one column, while the file is read: how often, first where."""
+
+    count: int
+    line: int | None
+    message: str
+
+
 class ReportBuilder:
     """Collects findings during one pass, keeping only what the report will hold."""
 
@@ -167,7 +175,7 @@ class ReportBuilder:
         self.max_errors = max_errors
         self.errors: list[Issue] = []
         self.error_counts: dict[str, int] = {}
-        self._warnings: dict[tuple[str, str | None], list[Any]] = {}
+        self._warnings: dict[tuple[str, str | None], _Tally] = {}
         self._summaries: list[WarningSummary] = []
         self.total = 0
         self.invalid = 0
@@ -204,11 +212,11 @@ class ReportBuilder:
         key = (code, column)
         entry = self._warnings.get(key)
         if entry is None:
-            self._warnings[key] = [times, line, message]
+            self._warnings[key] = _Tally(times, line, message)
         else:
-            entry[0] += times
-            if line is not None and (entry[1] is None or line < entry[1]):
-                entry[1] = line
+            entry.count += times
+            if line is not None and (entry.line is None or line < entry.line):
+                entry.line = line
 
     def add_summary(self, summary: WarningSummary) -> None:
         """A warning already aggregated by its producer (it carries its own details)."""
@@ -221,7 +229,7 @@ class ReportBuilder:
     def build(self) -> Report:
         valid_rows = self.total - self.invalid - self.duplicates - self.already_sent
         warnings = tuple(
-            WarningSummary(code, entry[0], entry[1], column, entry[2])
+            WarningSummary(code, entry.count, entry.line, column, entry.message)
             for (code, column), entry in self._warnings.items()
         ) + tuple(self._summaries)
         listed = len(self.errors)

@@ -10,9 +10,10 @@ out; 2 usage or configuration (no result yet, no token, a token Metrica refuses)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metrika_offline.cli import options
 from metrika_offline.cli.target import Target, open_target
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `status` to the parser."""
     status = sub.add_parser(
         "status",
@@ -130,7 +131,7 @@ def _status_of_uploading(args: argparse.Namespace, uploading_id: int) -> int:
                 sys.stderr.write(f"metrika-offline: {exc}\n")
             return EXIT_USAGE if isinstance(exc, MetrikaAuthError) else EXIT_FAILED
     if args.json:
-        print(json.dumps({"uploading": uploading.to_json(), "error": None}, indent=2))
+        print(json.dumps({"uploading": dataclasses.asdict(uploading), "error": None}, indent=2))
     else:
         print(uploading_line(uploading))
         if uploading.dropped_quantity:

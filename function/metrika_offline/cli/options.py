@@ -21,6 +21,7 @@ choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def ratio(value: str) -> float:
     return number
 
 
-def _parsed(parse: Any) -> Any:
+def _parsed(parse: Callable[[str], object]) -> Callable[[str], str]:
     """An argparse type from one of the checker's own parsers (the value stays as written)."""
 
     def check(value: str) -> str:
@@ -243,7 +244,7 @@ def settings_file(args: argparse.Namespace) -> FolderSettings | None:
 
 def flag_metadata(args: argparse.Namespace) -> dict[str, str]:
     """The routing and choice flags given, as the object custom metadata they stand for."""
-    given: dict[str, Any] = {
+    given: dict[str, object] = {
         field: getattr(args, flag) for flag, field in _FLAG_FIELDS.items() if hasattr(args, flag)
     }
     given |= {field: getattr(args, field, None) for field in CHOICE_FIELDS}

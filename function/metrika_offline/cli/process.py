@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metrika_offline.cli import options
 from metrika_offline.cli.display import Display
@@ -38,6 +38,9 @@ from metrika_offline.errors import ConfigError
 from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
 
 if TYPE_CHECKING:
+    from metrika_offline.config import Settings
+    from metrika_offline.flow.deadline import Deadline
+    from metrika_offline.flow.events import ObjectEvent
     from metrika_offline.flow.jobs import Job
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.flow.result import Result
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `process` and `upload` to the parser."""
     process = sub.add_parser(
         "process",
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pipeline(
-    target: Target, settings: Any, display: Display, args: argparse.Namespace
+    target: Target, settings: Settings, display: Display, args: argparse.Namespace
 ) -> Pipeline:
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -145,7 +148,7 @@ def _pipeline(
     )
 
 
-def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> Any:
+def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> ObjectEvent:
     """The object's finalize event, as if it had just been dropped: the flags are its custom
     metadata, over what it already has."""
     from metrika_offline.flow.events import ObjectEvent
@@ -162,7 +165,7 @@ def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: b
     return ObjectEvent(target.store.bucket, target.name, info.generation, info.size, metadata)
 
 
-def _no_deadline() -> Any:
+def _no_deadline() -> Deadline:
     from metrika_offline.flow.deadline import Deadline
 
     return Deadline()

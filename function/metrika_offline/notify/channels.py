@@ -7,7 +7,7 @@ NotifyError, whose text names the channel and the HTTP status, never the URL or 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from typing import Protocol
 
 import requests
 
@@ -31,7 +31,7 @@ class Channel(Protocol):
     def send(self, session: requests.Session, news: FileNews) -> None: ...
 
 
-def _post(session: requests.Session, channel: str, url: str, body: dict[str, Any]) -> None:
+def _post(session: requests.Session, channel: str, url: str, body: dict[str, object]) -> None:
     failure: str | None = None
     try:
         response = session.post(url, json=body, timeout=TIMEOUTS, allow_redirects=False)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import posixpath
-from typing import Any
 
 __all__ = ["FileNews", "render_text", "slack_text"]
 
@@ -71,7 +70,7 @@ class FileNews:
         """What makes this news one notification: its kind and outcome."""
         return f"{self.kind}:{self.outcome}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         data = dataclasses.asdict(self)
         data["top_errors"] = [{"code": code, "count": count} for code, count in self.top_errors]
         data["generation"] = str(self.generation)

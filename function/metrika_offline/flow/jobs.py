@@ -168,7 +168,7 @@ class Job:
     rejects: str | None = None
     error: Problem | None = None
     metrika: MetrikaOutcome | None = None  # Metrica's final word, filled by the follow-up
-    key: str = ""  # the routing and check settings' fingerprint (`pipeline.job_key`)
+    key: str = ""  # the routing and check settings' fingerprint (`rerun.job_key`)
     restarted: int = 0  # times this generation's job was started over (parts look up first)
     notified: tuple[str, ...] = ()  # the notifications claimed (`flow/notifications.py`)
 

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from metrika_offline.check.choices import ChatSameKey, DateOrder, DurationFormat, OnBadOptional
 from metrika_offline.check.report import Report, RowCounts, UnknownTarget, WarningSummary
 from metrika_offline.flow import codec
 from metrika_offline.flow.jobs import (
@@ -205,3 +206,30 @@ def test_a_state_of_the_previous_format_is_read() -> None:
     # Written again, it is in the current format, and reads back the same.
     assert codec.decode_state(codec.encode_state(job)) == job
     check_result(json.loads(codec.encode_result(job)))
+
+
+def _spelt_as_the_environment(document: dict[str, Any]) -> bytes:
+    """A record written before the routing parsed a default choice: as the environment spelt it."""
+    document["routing"].update(
+        date_order="dmy",
+        duration_format="MS",
+        on_bad_optional="Drop-Row",
+        chat_same_key="KEEP-FIRST",
+    )
+    return json.dumps(document).encode()
+
+
+def test_a_state_with_choices_spelt_as_the_environment_had_them_is_read() -> None:
+    """A job in flight across the upgrade, in a deployment with DATE_ORDER=dmy, carries on."""
+    job = codec.decode_state(_spelt_as_the_environment(json.loads(codec.encode_state(FULL_JOB))))
+    assert job.routing.date_order is DateOrder.DMY
+    assert job.routing.duration_format is DurationFormat.MS
+    assert job.routing.on_bad_optional is OnBadOptional.DROP_ROW
+    assert job.routing.chat_same_key is ChatSameKey.KEEP_FIRST
+    assert dataclasses.replace(job, routing=FULL_JOB.routing) == FULL_JOB
+
+
+def test_a_result_with_choices_spelt_as_the_environment_had_them_is_read() -> None:
+    result = decode_result(_spelt_as_the_environment(json.loads(encode_result(FULL_RESULT))))
+    assert result.routing.date_order is DateOrder.DMY
+    assert result.routing.chat_same_key is ChatSameKey.KEEP_FIRST

@@ -39,15 +39,16 @@ def encode_state(job: Job) -> bytes:
 def decode_state(data: bytes) -> Job:
     """The job from its state object; msgspec.ValidationError if it is not one.
 
-    A state written in the previous format (the result JSON plus an `internal` object) is
-    read too, so that jobs in flight across an upgrade carry on where they were.
+    A state written in the previous format (the result JSON plus an `internal` object), or
+    with a routing choice spelt as the environment had it, is read too, so that jobs in flight
+    across an upgrade carry on where they were.
     """
     try:
         return _STATE_DECODER.decode(data)
     except msgspec.ValidationError:
-        document = msgspec.json.decode(data)
+        document = result.canonical_choices(msgspec.json.decode(data))
         if not isinstance(document, dict) or "internal" not in document:
-            raise
+            return msgspec.convert(document, Job)
         return msgspec.convert(_from_previous_format(document), Job, strict=False)
 
 

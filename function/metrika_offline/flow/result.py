@@ -12,6 +12,7 @@ without its lease, times as ISO 8601) have a record of their own here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -238,6 +239,26 @@ def result_of(job: Job) -> Result:
 
 _DECODER = msgspec.json.Decoder(Result)
 
+#: How a routing choice is spelt canonically. Before the routing parsed a file's choices into
+#: enums, a default one was kept as the environment spelt it (DATE_ORDER=dmy); records of then
+#: (states of jobs in flight, results) are read with it spelt canonically.
+_CANONICAL: Mapping[str, Callable[[str], str]] = {
+    "date_order": str.upper,
+    "duration_format": str.lower,
+    "on_bad_optional": str.lower,
+    "chat_same_key": str.lower,
+}
+
+
+def canonical_choices(document: object) -> object:
+    """A record's JSON (a state object or a result) with its routing's choices spelt
+    canonically."""
+    if isinstance(document, dict) and isinstance(routing := document.get("routing"), dict):
+        for field, canonical in _CANONICAL.items():
+            if isinstance(value := routing.get(field), str):
+                routing[field] = canonical(value.strip())
+    return document
+
 
 def encode_result(result: Result) -> bytes:
     """The result JSON as it is written beside the source file (indented, UTF-8)."""
@@ -246,7 +267,10 @@ def encode_result(result: Result) -> bytes:
 
 def decode_result(data: bytes) -> Result:
     """A result JSON read back; msgspec.ValidationError if it is not one."""
-    return _DECODER.decode(data)
+    try:
+        return _DECODER.decode(data)
+    except msgspec.ValidationError:
+        return msgspec.convert(canonical_choices(msgspec.json.decode(data)), Result)
 
 
 def result_builtins(result: Result) -> dict[str, object]:

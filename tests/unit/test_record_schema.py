@@ -233,3 +233,13 @@ def test_a_result_with_choices_spelt_as_the_environment_had_them_is_read() -> No
     result = decode_result(_spelt_as_the_environment(json.loads(encode_result(FULL_RESULT))))
     assert result.routing.date_order is DateOrder.DMY
     assert result.routing.chat_same_key is ChatSameKey.KEEP_FIRST
+
+
+def test_a_result_of_an_earlier_version_with_an_upload_given_up_on_is_read() -> None:
+    """Results written by the previous format kept only the id and status of such an upload."""
+    document = json.loads(encode_result(FULL_RESULT))
+    document["parts"][0]["uploading"] = {"id": 7, "status": GAVE_UP}
+    result = decode_result(json.dumps(document).encode())
+    uploading = result.parts[0].uploading
+    assert uploading is not None
+    assert (uploading.id, uploading.status, uploading.linked_quantity) == (7, GAVE_UP, 0)

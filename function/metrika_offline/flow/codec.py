@@ -8,7 +8,6 @@ The result JSON's records and codec are in `flow/result.py`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -16,7 +15,6 @@ import msgspec
 
 from metrika_offline.flow import result
 from metrika_offline.flow.jobs import Job
-from metrika_offline.metrika.models import Uploading
 
 _T = TypeVar("_T")
 
@@ -46,7 +44,7 @@ def decode_state(data: bytes) -> Job:
     try:
         return _STATE_DECODER.decode(data)
     except msgspec.ValidationError:
-        document = result.canonical_choices(msgspec.json.decode(data))
+        document = result.earlier_record(msgspec.json.decode(data))
         if not isinstance(document, dict) or "internal" not in document:
             return msgspec.convert(document, Job)
         return msgspec.convert(_from_previous_format(document), Job, strict=False)
@@ -67,22 +65,11 @@ def _from_previous_format(document: dict[str, object]) -> dict[str, object]:
         "lease": internal.get("lease"),
         "split_attempts": internal.get("split_attempts", 0),
         "check": None if check is None else {**_object(check), "parts": []},
-        "parts": [_previous_part(_object(part)) for part in _list(document["parts"])],
+        "parts": _list(document["parts"]),
         "rejects": document.get("rejects"),
         "error": document.get("error"),
         "metrika": document.get("metrika"),
     }
-
-
-def _previous_part(part: dict[str, object]) -> dict[str, object]:
-    uploading = part.get("uploading")
-    if uploading is None:
-        return part
-    # A status we gave up on was recorded as just {"id", "status"}.
-    known: dict[str, object] = {field.name: None for field in dataclasses.fields(Uploading)}
-    known.update(create_time="", comment="", type="", source_quantity=0, line_quantity=0)
-    known.update(goal_not_found_quantity=0, user_not_found_quantity=0, linked_quantity=0)
-    return {**part, "uploading": {**known, **_object(uploading)}}
 
 
 def _object(value: object) -> dict[str, object]:

@@ -11,6 +11,7 @@ without its lease, times as ISO 8601) have a record of their own here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 
@@ -250,14 +251,28 @@ _CANONICAL: Mapping[str, Callable[[str], str]] = {
 }
 
 
-def canonical_choices(document: object) -> object:
-    """A record's JSON (a state object or a result) with its routing's choices spelt
-    canonically."""
-    if isinstance(document, dict) and isinstance(routing := document.get("routing"), dict):
+def earlier_record(document: object) -> object:
+    """A record's JSON (a state object or a result) as an earlier version wrote it, as this one
+    reads it: the routing's choices spelt canonically, and an upload we gave up on, written
+    then as just its id and status, with its other fields empty."""
+    if not isinstance(document, dict):
+        return document
+    if isinstance(routing := document.get("routing"), dict):
         for field, canonical in _CANONICAL.items():
             if isinstance(value := routing.get(field), str):
                 routing[field] = canonical(value.strip())
+    if isinstance(parts := document.get("parts"), list):
+        document["parts"] = [_with_whole_uploading(part) for part in parts]
     return document
+
+
+def _with_whole_uploading(part: object) -> object:
+    if not isinstance(part, dict) or not isinstance(uploading := part.get("uploading"), dict):
+        return part
+    known: dict[str, object] = {field.name: None for field in dataclasses.fields(Uploading)}
+    known.update(create_time="", comment="", type="", source_quantity=0, line_quantity=0)
+    known.update(goal_not_found_quantity=0, user_not_found_quantity=0, linked_quantity=0)
+    return {**part, "uploading": {**known, **uploading}}
 
 
 def encode_result(result: Result) -> bytes:
@@ -270,7 +285,7 @@ def decode_result(data: bytes) -> Result:
     try:
         return _DECODER.decode(data)
     except msgspec.ValidationError:
-        return msgspec.convert(canonical_choices(msgspec.json.decode(data)), Result)
+        return msgspec.convert(earlier_record(msgspec.json.decode(data)), Result)
 
 
 def result_builtins(result: Result) -> dict[str, object]:

@@ -38,6 +38,7 @@ from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.lookups import LIST_LIMIT
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
+from metrika_offline.notify.message import NewsKind
 from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
 from metrika_offline.types import ConversionType
@@ -321,7 +322,7 @@ class Poller:
             self._drop(done)
             if _became_final(change):
                 _log_outcome(change.after)
-                tell_once(self.jobs, self.notifier, change.after, "metrika")
+                tell_once(self.jobs, self.notifier, change.after, NewsKind.METRIKA)
             return len(news), len(done), change.after if change.written else None
 
     def _drop(self, entries: Iterable[Entry]) -> None:

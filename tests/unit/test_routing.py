@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from metrika_offline.check.checker import CheckOptions
@@ -191,3 +193,24 @@ def test_check_options_hold_the_choices_as_enums_however_they_are_spelt() -> Non
     assert from_env.chat_same_key is ChatSameKey.KEEP_FIRST
     with pytest.raises(ConfigError, match="date order"):
         CheckOptions.from_settings(Settings(date_order="YDM"), type=ConversionType.CALLS)
+
+
+@pytest.mark.parametrize(
+    ("field", "variable", "good"),
+    [
+        ("date_order", "DATE_ORDER", "DMY"),
+        ("duration_format", "DURATION_FORMAT", "ms"),
+        ("on_bad_optional", "ON_BAD_OPTIONAL", "blank"),
+        ("chat_same_key", "CHAT_SAME_KEY", "keep-last"),
+    ],
+)
+def test_a_bad_choice_in_the_environment_is_the_deployments_error(
+    field: str, variable: str, good: str
+) -> None:
+    settings = dataclasses.replace(SETTINGS, **{field: "sideways"})
+    with pytest.raises(ConfigError, match=variable):
+        route("incoming/a.csv", {}, settings)
+    # A file that gives the choice itself does not need the environment's.
+    chosen = route("incoming/a.csv", {field.replace("_", "-"): good}, settings)
+    assert chosen.problem is None
+    assert getattr(chosen, field) == good

@@ -19,6 +19,7 @@ import posixpath
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
+from metrika_offline import config
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import (
     ChatSameKey,
@@ -37,6 +38,7 @@ from metrika_offline.check.choices import (
 )
 from metrika_offline.check.codes import Code, message
 from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.notify.message import ChannelName
 from metrika_offline.types import ConversionType, UnknownGoals
@@ -191,6 +193,20 @@ class Field(Generic[_T_co]):
     if_bad: Callable[[Settings, str], _T_co] | None = None
 
 
+def _from_env(parse: Callable[[str], _T], raw: str, variable: str) -> _T:
+    """A default from the environment, parsed: a bad one is the deployment's error, not the
+    file's (ConfigError naming the variable)."""
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
+def _unset_or(parse: Callable[[str], _T], raw: str, variable: str) -> _T | None:
+    """A default from the environment that may be unset (empty: None)."""
+    return _from_env(parse, raw, variable) if raw else None
+
+
 COUNTER: Field[int | None] = Field(
     "counter_id", META_COUNTER, _counter, lambda s, _: s.default_counter_id, Code.BAD_COUNTER_ID,
     if_bad=lambda _s, _n: None,
@@ -204,27 +220,28 @@ PHONE_REGION = Field(
 )
 DATE_ORDER: Field[DateOrder | None] = Field(
     "date_order", "date-order", parse_date_order,
-    lambda s, _: parse_date_order(s.date_order) if s.date_order else None,
+    lambda s, _: _unset_or(parse_date_order, s.date_order, config.DATE_ORDER),
 )  # fmt: skip
 DURATION_FORMAT: Field[DurationFormat | None] = Field(
     "duration_format", "duration-format", parse_duration_format,
-    lambda s, _: parse_duration_format(s.duration_format) if s.duration_format else None,
+    lambda s, _: _unset_or(parse_duration_format, s.duration_format, config.DURATION_FORMAT),
 )  # fmt: skip
 ENCODING = Field("encoding", "encoding", parse_encoding, lambda _s, _n: Encoding.AUTO)
 ON_BAD_OPTIONAL = Field(
     "on_bad_optional", "on-bad-optional", parse_on_bad_optional,
-    lambda s, _: parse_on_bad_optional(s.on_bad_optional),
+    lambda s, _: _from_env(parse_on_bad_optional, s.on_bad_optional, config.ON_BAD_OPTIONAL),
 )  # fmt: skip
 CHAT_SAME_KEY = Field(
     "chat_same_key", "chat-same-key", parse_chat_same_key,
-    lambda s, _: parse_chat_same_key(s.chat_same_key),
+    lambda s, _: _from_env(parse_chat_same_key, s.chat_same_key, config.CHAT_SAME_KEY),
 )  # fmt: skip
 LEDGER_WINDOW_DAYS = Field(
     "ledger_window_days", "ledger-window-days", _window_days, lambda s, _: s.ledger_window_days
 )
 UNKNOWN_GOALS = Field(
-    "unknown_goals", "unknown-goals", _unknown_goals, lambda s, _: _unknown_goals(s.unknown_goals)
-)
+    "unknown_goals", "unknown-goals", _unknown_goals,
+    lambda s, _: _from_env(_unknown_goals, s.unknown_goals, config.UNKNOWN_GOALS),
+)  # fmt: skip
 NOTIFY = Field("notify", "notify", _notify, lambda _s, _n: "all")
 TELEGRAM_CHAT_ID: Field[str | None] = Field(
     "telegram_chat_id", "telegram-chat-id", _chat_id,
@@ -351,9 +368,9 @@ def route(
     no_counter_hint: str = NO_COUNTER_HINT,
 ) -> Route:
     """Work out where `name` goes and how it is read. `folder` is the nearest folder settings
-    file (or why it could not be used). Never raises: a problem is returned in
-    `Route.problem`. `no_counter_hint` says how to give a counter where the bucket's ways do
-    not apply (a local file)."""
+    file (or why it could not be used). A problem of the file's is returned in
+    `Route.problem`; a bad choice in the environment raises ConfigError. `no_counter_hint`
+    says how to give a counter where the bucket's ways do not apply (a local file)."""
     settings_problem = folder if isinstance(folder, RoutingProblem) else None
     found = folder if isinstance(folder, FolderSettings) else None
     layers = [

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
+import msgspec
+
+from metrika_offline.flow.result import decode_result, encode_result
 
 SCHEMA_PATH = Path(__file__).parents[1] / "function/metrika_offline/result.schema.json"
 _VALIDATOR = jsonschema.Draft202012Validator(
@@ -17,8 +20,11 @@ _VALIDATOR = jsonschema.Draft202012Validator(
 
 
 def check_result(result: Mapping[str, Any]) -> None:
-    """Raise jsonschema.ValidationError unless `result` is a valid result JSON."""
+    """Raise jsonschema.ValidationError unless `result` is a valid result JSON; and check that
+    it reads back as the typed `Result` it was written from: encoded again, the same bytes."""
     _VALIDATOR.validate(result)
+    written = msgspec.json.format(msgspec.json.encode(result), indent=2)
+    assert encode_result(decode_result(written)) == written, "the result does not round-trip"
 
 
 class _Readable(Protocol):

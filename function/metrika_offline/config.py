@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from metrika_offline.errors import ConfigError
-from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_MAX_FILE_BYTES, ConversionType
+from metrika_offline.types import (
+    DEFAULT_MAX_PART_BYTES,
+    METRIKA_MAX_FILE_BYTES,
+    ConversionType,
+    UnknownGoals,
+)
 
 # The contract's names (docs/contract.md); more may be added, these stay.
 METRIKA_TOKEN = "METRIKA_TOKEN"  # noqa: S105 (the variable's name, not a value)
@@ -75,7 +80,7 @@ DEFAULT_MAX_SOURCE_BYTES = 4_000_000_000
 LEASE_MARGIN = 0.1
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 #: What a Target that names no goal of the counter is: a warning (rows kept) or an error.
-UNKNOWN_GOALS_CHOICES = ("warning", "error")
+UNKNOWN_GOALS_CHOICES = tuple(UnknownGoals)
 
 
 def account_token_var(account: str) -> str:

@@ -37,6 +37,13 @@ class ConversionType(enum.StrEnum):
             ) from None
 
 
+class UnknownGoals(enum.StrEnum):
+    """What a Target that names no goal of the counter is: a warning (rows kept) or an error."""
+
+    WARNING = "warning"
+    ERROR = "error"
+
+
 @dataclasses.dataclass(frozen=True)
 class GoalCondition:
     """One condition of a goal: its match type (`exact`, `contain`, `start`, `regexp`,

@@ -3,6 +3,7 @@ Retry-After, ambiguous failures, deadlines and the in-flight limit."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import io
 import socket
@@ -70,7 +71,7 @@ def test_upload_arrives_whole_and_returns_metricas_uploading(
     assert entry.comment is not None
     assert entry.comment.startswith("October batch mo")
     assert entry.filename == "conversions.csv"
-    assert uploading.to_json() == fake_metrika.uploading_json(uploading.id)
+    assert dataclasses.asdict(uploading) == fake_metrika.uploading_json(uploading.id)
     # A new upload is UPLOADED, as Metrica's OfflineConversionUploadTest expects.
     assert (uploading.source_quantity, uploading.status) == (3, "UPLOADED")
 

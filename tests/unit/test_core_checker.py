@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import msgspec
 import pytest
 
 from metrika_offline.check.checker import CheckOptions, check_file
@@ -160,7 +161,7 @@ def test_rejected_rows_go_to_a_csv_with_line_and_codes_opened_lazily() -> None:
 def test_duplicates_are_dropped_and_tracking_stops_at_the_limit() -> None:
     rows = [f"{i % 3},goal,{R},1" for i in range(9)]
     report, sink = _check(_basic(rows))
-    assert report.rows.to_json() == {
+    assert msgspec.to_builtins(report.rows) == {
         "total": 9,
         "valid": 3,
         "invalid": 0,

@@ -147,14 +147,3 @@ def test_codes_are_kebab_case_and_distinct() -> None:
     for code in codes:
         assert code == code.lower()
         assert all(part.isalnum() for part in code.split("-"))
-
-
-def test_the_readme_lists_every_code_with_its_meaning() -> None:
-    from pathlib import Path
-
-    from metrika_offline.check.codes import ERROR_DESCRIPTIONS, WARNING_DESCRIPTIONS
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: core -->")[1].split("<!-- /section: core -->")[0]
-    for code, meaning in {**ERROR_DESCRIPTIONS, **WARNING_DESCRIPTIONS}.items():
-        assert f"| `{code}` | {meaning} |" in section, code

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from metrika_offline import cli
@@ -25,6 +26,7 @@ from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import parse_settings
 from metrika_offline.flow.rerun import job_key
+from metrika_offline.flow.result import routing_of
 from metrika_offline.flow.routing import PARSERS, route
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, MemoryWriter
@@ -187,17 +189,18 @@ def test_duration_format_flows_from_every_source_like_date_order(
     routed = route("incoming/a.csv", {}, settings)
     plain = CheckOptions(type=ConversionType.CALLS)
     chosen = dataclasses.replace(plain, duration_format="ms")
-    assert job_key(routed, plain) != job_key(
-        dataclasses.replace(routed, duration_format="ms"), chosen
+    assert job_key(routed, plain, settings) != job_key(
+        dataclasses.replace(routed, duration_format=DurationFormat.MS), chosen, settings
     )
     check = {
         k: v for k, v in dataclasses.asdict(plain).items() if k not in {"now", "duration_format"}
     }
-    before = {k: v for k, v in routed.to_json().items() if k not in {"sources", "duration_format"}}
+    shown = msgspec.to_builtins(routing_of(routed))
+    before = {k: v for k, v in shown.items() if k not in {"sources", "duration_format"}}
     if not before.get("ignore_visit_join_threshold"):  # another switch that came later
         before.pop("ignore_visit_join_threshold", None)
     material = json.dumps({"routing": before, "check": check}, sort_keys=True, default=str)
-    assert job_key(routed, plain) == hashlib.sha256(material.encode()).hexdigest()[:12]
+    assert job_key(routed, plain, settings) == hashlib.sha256(material.encode()).hexdigest()[:12]
     export = tmp_path / "calls.csv"
     export.write_text(f"UserId,DateTime,TalkDuration\nu1,{R},01:35\n")
     args = ["validate", str(export), "--type", "CALLS", "--json", "--duration-format", "ms"]
@@ -250,7 +253,7 @@ def test_a_repeated_header_and_totals_rows_are_skipped_not_counted() -> None:
         rejects=lambda: rejects,
     )
     assert report.valid, report.rejected_reason
-    assert report.rows.to_json() == {
+    assert msgspec.to_builtins(report.rows) == {
         "total": 3,
         "valid": 3,
         "invalid": 0,

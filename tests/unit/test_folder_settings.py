@@ -118,7 +118,7 @@ def test_precedence_metadata_then_folder_then_path_then_defaults() -> None:
     )
     assert without.sources["counter_id"] == "path"
     assert without.sources["timezone"] == "metadata"
-    assert without.to_json()["settings_file"] is None
+    assert without.settings_file is None
 
 
 def test_a_bad_settings_file_or_value_is_a_bad_settings_problem() -> None:

@@ -8,11 +8,11 @@ import json
 import threading
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.flow import codec
 from metrika_offline.flow.jobs import (
     Job,
     Lease,
@@ -24,6 +24,7 @@ from metrika_offline.flow.jobs import (
     settle_status,
 )
 from metrika_offline.flow.jobstore import JobStore
+from metrika_offline.flow.result import result_of
 from metrika_offline.flow.routing import Mode, Route
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.local import LocalStore
@@ -131,7 +132,7 @@ def test_the_result_never_goes_back(jobs: JobStore) -> None:
     newer = jobs.create(job(generation=9, status=Status.VALIDATED))
     jobs.publish(newer)
     jobs.publish(jobs.create(job(generation=5, status=Status.FAILED)))  # a late, older event
-    assert read_result(jobs)["source"] == codec.result_json(newer)["source"]
+    assert read_result(jobs)["source"] == msgspec.to_builtins(result_of(newer).source)
     jobs.update("incoming/a.csv", 9, lambda j: dataclasses.replace(j, status=Status.REJECTED))
     assert read_result(jobs)["status"] == "rejected"
 
@@ -174,7 +175,7 @@ def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: 
         part(i, s, error=error if s is PartState.FAILED else None) for i, s in enumerate(states, 1)
     )
     settled = settle_status(
-        job(parts=parts, check=report(dataclasses.replace(ROWS, invalid=invalid)))
+        job(parts=parts, check=report(msgspec.structs.replace(ROWS, invalid=invalid)))
     )
     assert settled is expected
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -38,7 +39,7 @@ def test_uploading_round_trips_metrica_json() -> None:
     assert uploading.id == 17
     assert uploading.type == "CHATS"
     assert uploading.dropped_quantity == 2
-    assert uploading.to_json() == SAMPLE
+    assert dataclasses.asdict(uploading) == SAMPLE
 
 
 def test_uploading_reads_missing_counters_as_zero_and_missing_client_id_type_as_none() -> None:

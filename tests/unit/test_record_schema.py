@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from metrika_offline.check.report import Report, RowCounts, WarningSummary
+from metrika_offline.check.choices import ChatSameKey, DateOrder, DurationFormat, OnBadOptional
+from metrika_offline.check.report import Report, RowCounts, UnknownTarget, WarningSummary
 from metrika_offline.flow import codec
 from metrika_offline.flow.jobs import (
     GAVE_UP,
@@ -25,6 +26,13 @@ from metrika_offline.flow.jobs import (
     Problem,
     Source,
     Status,
+)
+from metrika_offline.flow.result import (
+    Result,
+    decode_result,
+    encode_result,
+    part_of,
+    result_of,
 )
 from metrika_offline.flow.routing import Mode, Route
 from metrika_offline.metrika.models import STATUSES, Uploading
@@ -97,21 +105,29 @@ def test_every_enum_is_the_models() -> None:
     assert enum_of(DEFS["uploading"]["properties"]["status"]) == {*STATUSES, GAVE_UP}
 
 
+def _json(record: object) -> object:
+    return msgspec.json.decode(msgspec.json.encode(record))
+
+
+FULL_RESULT = result_of(FULL_JOB)
+
+
 @pytest.mark.parametrize(
     ("schema", "projected"),
     [
-        (SCHEMA, codec.result_json(FULL_JOB)),
-        (SCHEMA["properties"]["source"], codec.source_json(FULL_JOB.source)),
-        (SCHEMA["properties"]["routing"], FULL_JOB.routing.to_json()),
-        (DEFS["part"], codec.part_json(PART)),
-        (DEFS["uploading"], codec.to_builtins(UPLOADING)),
-        (DEFS["outcome"], codec.to_builtins(FULL_JOB.metrika)),
-        (DEFS["warning"], codec.to_builtins(WarningSummary("c", 1, None, None, "m"))),
+        (SCHEMA, _json(FULL_RESULT)),
+        (SCHEMA["properties"]["source"], _json(FULL_RESULT.source)),
+        (SCHEMA["properties"]["routing"], _json(FULL_RESULT.routing)),
+        (DEFS["part"], _json(part_of(PART))),
+        (DEFS["uploading"], _json(UPLOADING)),
+        (DEFS["outcome"], _json(FULL_JOB.metrika)),
+        (
+            DEFS["warning"],
+            _json(WarningSummary("c", 1, None, None, "m", (UnknownTarget("v", 1, "w"),))),
+        ),
         (
             DEFS["problem"],
-            codec.problem_json(
-                Problem("c", "m", http_status=1, error_type="t", metrika_message="x")
-            ),
+            _json(Problem("c", "m", http_status=1, error_type="t", metrika_message="x")),
         ),
     ],
     ids=["result", "source", "routing", "part", "uploading", "outcome", "warning", "problem"],
@@ -123,6 +139,27 @@ def test_the_projection_and_the_schema_name_the_same_fields(
     assert set(schema["required"]) <= projected.keys()
     optional_in_schema = {"warnings"} if schema is DEFS["part"] else set()
     assert projected.keys() | optional_in_schema == schema["properties"].keys()
+
+
+def test_the_result_reads_back_as_the_records_it_was_written_from() -> None:
+    written = encode_result(FULL_RESULT)
+    assert decode_result(written) == FULL_RESULT
+    assert encode_result(decode_result(written)) == written
+    assert written == codec.encode_result(FULL_JOB)
+
+
+def test_a_result_of_the_wrong_shape_is_refused() -> None:
+    data = json.loads(encode_result(FULL_RESULT))
+    data["routing"]["date_order"] = "YMD"
+    with pytest.raises(msgspec.ValidationError, match="date_order"):
+        decode_result(json.dumps(data).encode())
+
+
+def test_the_result_records_and_the_schema_name_the_same_top_fields() -> None:
+    (_, components) = msgspec.json.schema_components([Result])
+    typed = components["Result"]
+    assert typed["properties"].keys() == SCHEMA["properties"].keys()
+    assert set(typed["required"]) == set(SCHEMA["required"])
 
 
 def test_the_state_object_holds_the_whole_record() -> None:
@@ -169,3 +206,40 @@ def test_a_state_of_the_previous_format_is_read() -> None:
     # Written again, it is in the current format, and reads back the same.
     assert codec.decode_state(codec.encode_state(job)) == job
     check_result(json.loads(codec.encode_result(job)))
+
+
+def _spelt_as_the_environment(document: dict[str, Any]) -> bytes:
+    """A record written before the routing parsed a default choice: as the environment spelt it."""
+    document["routing"].update(
+        date_order="dmy",
+        duration_format="MS",
+        on_bad_optional="Drop-Row",
+        chat_same_key="KEEP-FIRST",
+    )
+    return json.dumps(document).encode()
+
+
+def test_a_state_with_choices_spelt_as_the_environment_had_them_is_read() -> None:
+    """A job in flight across the upgrade, in a deployment with DATE_ORDER=dmy, carries on."""
+    job = codec.decode_state(_spelt_as_the_environment(json.loads(codec.encode_state(FULL_JOB))))
+    assert job.routing.date_order is DateOrder.DMY
+    assert job.routing.duration_format is DurationFormat.MS
+    assert job.routing.on_bad_optional is OnBadOptional.DROP_ROW
+    assert job.routing.chat_same_key is ChatSameKey.KEEP_FIRST
+    assert dataclasses.replace(job, routing=FULL_JOB.routing) == FULL_JOB
+
+
+def test_a_result_with_choices_spelt_as_the_environment_had_them_is_read() -> None:
+    result = decode_result(_spelt_as_the_environment(json.loads(encode_result(FULL_RESULT))))
+    assert result.routing.date_order is DateOrder.DMY
+    assert result.routing.chat_same_key is ChatSameKey.KEEP_FIRST
+
+
+def test_a_result_of_an_earlier_version_with_an_upload_given_up_on_is_read() -> None:
+    """Results written by the previous format kept only the id and status of such an upload."""
+    document = json.loads(encode_result(FULL_RESULT))
+    document["parts"][0]["uploading"] = {"id": 7, "status": GAVE_UP}
+    result = decode_result(json.dumps(document).encode())
+    uploading = result.parts[0].uploading
+    assert uploading is not None
+    assert (uploading.id, uploading.status, uploading.linked_quantity) == (7, GAVE_UP, 0)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from metrika_offline.check.checker import CheckOptions
+from metrika_offline.check.choices import ChatSameKey, DateOrder, Encoding, OnBadOptional
 from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
 from metrika_offline.flow.routing import Mode, route
-from metrika_offline.types import ConversionType
+from metrika_offline.types import ConversionType, UnknownGoals
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)
 CHOICES = (
@@ -155,5 +160,57 @@ def test_chat_same_key_comes_from_metadata_and_reaches_the_checker() -> None:
     routed = route("incoming/51234567/chats/a.csv", {"chat-same-key": "Keep-First"}, SETTINGS)
     assert (routed.problem, routed.chat_same_key) == (None, "keep-first")
     assert routed.sources["chat_same_key"] == "metadata"
-    assert routed.check_choices()["chat_same_key"] == "keep-first"
+    assert routed.chat_same_key == "keep-first"
     assert route("incoming/51234567/chats/a.csv", {}, SETTINGS).chat_same_key == "keep-last"
+
+
+def test_a_files_choices_are_parsed_once_into_their_enums() -> None:
+    routed = route(
+        "incoming/a.csv",
+        {"date-order": "dmy", "encoding": "cp1251", "unknown-goals": "Error", "type": "chats"},
+        SETTINGS,
+    )
+    assert routed.date_order is DateOrder.DMY
+    assert routed.encoding is Encoding.WINDOWS_1251
+    assert routed.on_bad_optional is OnBadOptional.BLANK
+    assert routed.chat_same_key is ChatSameKey.KEEP_LAST
+    assert routed.unknown_goals is UnknownGoals.ERROR
+    options = routed.check_options(SETTINGS)
+    assert options.date_order is DateOrder.DMY
+    assert options.encoding is Encoding.WINDOWS_1251
+
+
+def test_check_options_hold_the_choices_as_enums_however_they_are_spelt() -> None:
+    options = CheckOptions(
+        type=ConversionType.CALLS, date_order="dmy", encoding="cp1251", on_bad_optional="Drop-Row"
+    )  # type: ignore[arg-type]
+    assert options.date_order is DateOrder.DMY
+    assert options.encoding is Encoding.WINDOWS_1251
+    assert options.on_bad_optional is OnBadOptional.DROP_ROW
+    spelt = Settings(date_order="mdy", chat_same_key="Keep-First")
+    from_env = CheckOptions.from_settings(spelt, type=ConversionType.CALLS)
+    assert from_env.date_order is DateOrder.MDY
+    assert from_env.chat_same_key is ChatSameKey.KEEP_FIRST
+    with pytest.raises(ConfigError, match="date order"):
+        CheckOptions.from_settings(Settings(date_order="YDM"), type=ConversionType.CALLS)
+
+
+@pytest.mark.parametrize(
+    ("field", "variable", "good"),
+    [
+        ("date_order", "DATE_ORDER", "DMY"),
+        ("duration_format", "DURATION_FORMAT", "ms"),
+        ("on_bad_optional", "ON_BAD_OPTIONAL", "blank"),
+        ("chat_same_key", "CHAT_SAME_KEY", "keep-last"),
+    ],
+)
+def test_a_bad_choice_in_the_environment_is_the_deployments_error(
+    field: str, variable: str, good: str
+) -> None:
+    settings = dataclasses.replace(SETTINGS, **{field: "sideways"})
+    with pytest.raises(ConfigError, match=variable):
+        route("incoming/a.csv", {}, settings)
+    # A file that gives the choice itself does not need the environment's.
+    chosen = route("incoming/a.csv", {field.replace("_", "-"): good}, settings)
+    assert chosen.problem is None
+    assert getattr(chosen, field) == good

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, BinaryIO
@@ -29,6 +30,11 @@ from typing import TYPE_CHECKING, BinaryIO
 from metrika_offline import logs
 from metrika_offline.check.chats import Replay, Versions
 from metrika_offline.check.choices import (
+    ChatSameKey,
+    DateOrder,
+    DurationFormat,
+    Encoding,
+    OnBadOptional,
     parse_chat_same_key,
     parse_column_map,
     parse_date_order,
@@ -92,29 +98,37 @@ class CheckOptions:
     max_errors: int = 100  # errors listed; counts stay exact
     max_dedupe_keys: int = 5_000_000  # past this, stop tracking duplicates and say so
     now: float | None = None  # Unix seconds; None = time.time() (tests pin it)
-    encoding: str = "auto"  # auto, utf-8 or windows-1251 (see choices.py)
+    encoding: Encoding = Encoding.AUTO  # auto, utf-8 or windows-1251 (see choices.py)
     phone_region: str = "RU"  # country of phone numbers written without a country code
-    date_order: str | None = None  # DMY or MDY: how 01/11/2026 is read (None: an error)
-    duration_format: str | None = None  # ms or hms: what 1:35 means (None: left empty)
-    on_bad_optional: str = "blank"  # blank: an invalid optional value is left empty
+    date_order: DateOrder | None = None  # how 01/11/2026 is read (None: an error)
+    duration_format: DurationFormat | None = None  # what 1:35 means (None: left empty)
+    on_bad_optional: OnBadOptional = OnBadOptional.BLANK  # blank: an invalid value is emptied
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     # CHATS rows of one file with the same chat key and other values: keep-last (the later
     # row is kept, the earlier left out) or keep-first (the later is a duplicate)
-    chat_same_key: str = "keep-last"
+    chat_same_key: ChatSameKey = ChatSameKey.KEEP_LAST
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, type: ConversionType, now: float | None = None
     ) -> CheckOptions:
         """The options a process's settings ask for: the one place they are turned into these."""
+        try:
+            date_order = parse_date_order(settings.date_order) if settings.date_order else None
+            duration = settings.duration_format
+            duration_format = parse_duration_format(duration) if duration else None
+            on_bad_optional = parse_on_bad_optional(settings.on_bad_optional)
+            chat_same_key = parse_chat_same_key(settings.chat_same_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             type=type,
             timezone=settings.timezone,
             phone_region=settings.phone_region,
-            date_order=settings.date_order or None,
-            duration_format=settings.duration_format or None,
-            on_bad_optional=settings.on_bad_optional,
-            chat_same_key=settings.chat_same_key,
+            date_order=date_order,
+            duration_format=duration_format,
+            on_bad_optional=on_bad_optional,
+            chat_same_key=chat_same_key,
             strict=settings.strict,
             max_invalid_ratio=settings.max_invalid_ratio,
             max_part_bytes=settings.max_part_bytes,
@@ -123,17 +137,17 @@ class CheckOptions:
         )
 
     def __post_init__(self) -> None:
+        """Check the time zone, the phone region and the column map; a choice given as a
+        string (by a caller of the library, not the routing) is parsed here, once."""
         try:
             parse_timezone(self.timezone)
-            parse_encoding(self.encoding)
             parse_phone_region(self.phone_region)
-            parse_on_bad_optional(self.on_bad_optional)
-            parse_chat_same_key(self.chat_same_key)
-            if self.date_order is not None:
-                parse_date_order(self.date_order)
-            if self.duration_format is not None:
-                parse_duration_format(self.duration_format)
             parse_column_map(self.column_map, KNOWN_COLUMNS)
+            _choose(self, "encoding", Encoding, parse_encoding)
+            _choose(self, "on_bad_optional", OnBadOptional, parse_on_bad_optional)
+            _choose(self, "chat_same_key", ChatSameKey, parse_chat_same_key)
+            _choose(self, "date_order", DateOrder, parse_date_order)
+            _choose(self, "duration_format", DurationFormat, parse_duration_format)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         if self.max_part_bytes <= 0:
@@ -142,6 +156,19 @@ class CheckOptions:
             raise ConfigError("max_invalid_ratio must be between 0 and 1")
         if self.max_errors < 0 or self.max_dedupe_keys < 0:
             raise ConfigError("max_errors and max_dedupe_keys must not be negative")
+
+
+def _choose(
+    options: CheckOptions,
+    name: str,
+    kind: type[enum.StrEnum],
+    parse: Callable[[str], enum.StrEnum],
+) -> None:
+    """A choice given as a string, parsed into its enum (ValueError if it is none)."""
+    value = getattr(options, name)
+    if value is not None and not isinstance(value, kind):
+        spelt = value if isinstance(value, str) else repr(value)
+        object.__setattr__(options, name, parse(spelt))
 
 
 def time_zone(name: str) -> dt.tzinfo:
@@ -201,7 +228,7 @@ class _Run:
         self.first_update: tuple[int, int] | None = None  # line, chat key
         # CHATS, keep-last: the first pass decides (`Versions`), a second one replays.
         self.chats: Versions | Replay | None = replay
-        if replay is None and self.is_chats and options.chat_same_key == "keep-last":
+        if replay is None and self.is_chats and options.chat_same_key is ChatSameKey.KEEP_LAST:
             self.chats = Versions(options.max_dedupe_keys) if options.max_dedupe_keys else None
         self.can_reread = can_reread
         self.reread = False  # a row replaced one already written: read the file again
@@ -214,10 +241,8 @@ class _Run:
             now=int(time.time() if options.now is None else options.now),
             zone=zone_label(options.timezone),
             phone_region=parse_phone_region(options.phone_region),
-            date_order=None if options.date_order is None else parse_date_order(options.date_order),
-            duration_format=None
-            if options.duration_format is None
-            else parse_duration_format(options.duration_format),
+            date_order=options.date_order,
+            duration_format=options.duration_format,
         )
         self.sink = sink
         self.open_rejects = rejects
@@ -234,9 +259,7 @@ class _Run:
 
     def execute(self, stream: BinaryIO, progress: Callable[[int], None] | None) -> Report:
         builder = self.builder
-        blocks = TextBlocks(
-            stream, progress=progress, encoding=parse_encoding(self.options.encoding).value
-        )
+        blocks = TextBlocks(stream, progress=progress, encoding=self.options.encoding.value)
         try:
             try:
                 self._read(blocks)
@@ -250,7 +273,7 @@ class _Run:
                 builder.encoding = blocks.encoding
                 builder.bytes_read = blocks.bytes_read
             if blocks.transcoded_at_line is not None:
-                chosen = self.options.encoding != "auto"
+                chosen = self.options.encoding is not Encoding.AUTO
                 builder.warn(
                     "windows-1251",
                     blocks.transcoded_at_line,
@@ -315,7 +338,7 @@ class _Run:
         builder.columns = layout.output_header
         self._open_outputs(layout, names, records.delimiter)
         max_keys = self.options.max_dedupe_keys
-        blank = not self.options.strict and self.options.on_bad_optional == "blank"
+        blank = not self.options.strict and self.options.on_bad_optional is OnBadOptional.BLANK
         validator = BatchValidator(
             layout,
             self.ctx,

@@ -1,12 +1,17 @@
-"""The stable vocabulary of the check report: every error and warning code, with what it means.
+"""The stable vocabulary of the result: every error and warning code, with what it means.
 
-Codes are kebab-case and never change meaning once published: users filter on them, the result
-JSON Schema enumerates them, and the README lists them with these same descriptions (a test
-keeps the two in step).
+One registry for the checker's codes (`ERROR_DESCRIPTIONS`, `WARNING_DESCRIPTIONS`) and the
+flow's (`Code`, `FLOW_CODES`: a file's or a part's error, a part's wait, Metrica's outcome),
+with the message templates of the flow's codes. `CODES` holds them all with their level.
+
+Codes are kebab-case and never change meaning once published: users filter on them, and the
+README lists them with these same descriptions (a test keeps the two in step, both ways).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -139,3 +144,178 @@ POLICY_HINTS: Mapping[str, str] = MappingProxyType(
 
 ERROR_CODES: tuple[str, ...] = tuple(ERROR_DESCRIPTIONS)
 WARNING_CODES: tuple[str, ...] = tuple(WARNING_DESCRIPTIONS)
+
+
+class Level(enum.StrEnum):
+    """Where a code appears in the result, and what it means for the rows."""
+
+    ERROR = "error"  # the checker's: the row is left out (a file-level one rejects the file)
+    WARNING = "warning"  # nothing lost: a repair, a dropped column or row, a part that waits
+    RESULT_ERROR = "result-error"  # the file's or a part's `error`, set by the flow
+    OUTCOME_WARNING = "outcome-warning"  # what Metrica made of the uploads (`metrika.warnings`)
+
+
+class Code(enum.StrEnum):
+    """The codes the flow writes (the checker's own are the keys of the descriptions above)."""
+
+    # A file's or a part's error.
+    NO_COUNTER = "no-counter"
+    BAD_COUNTER_ID = "bad-counter-id"
+    BAD_TYPE = "bad-type"
+    BAD_MODE = "bad-mode"
+    BAD_SETTINGS = "bad-settings"
+    NO_TOKEN_FOR_COUNTER = "no-token-for-counter"  # noqa: S105 (a result code)
+    METRIKA_AUTH = "metrika-auth"
+    METRIKA_REJECTED = "metrika-rejected"
+    EVENT_TOO_OLD = "event-too-old"
+    TOO_LARGE = "too-large"
+    SOURCE_MISSING = "source-missing"
+    SPLIT_GAVE_UP = "split-gave-up"
+    NOTHING_TO_UPLOAD = "nothing-to-upload"
+    UNKNOWN_GOAL_REJECTED = "unknown-goal-rejected"  # also the checker's (ERROR_DESCRIPTIONS)
+    # A part that waits (shown as a warning at the top of the result).
+    METRIKA_NOT_READY = "metrika-not-ready"
+    METRIKA_DAILY_QUOTA = "metrika-daily-quota"
+    MARKER_SEARCH_UNFINISHED = "marker-search-unfinished"
+    METRIKA_UNAVAILABLE = "metrika-unavailable"
+    # Metrica's outcome.
+    STATUS_UNKNOWN = "status-unknown"
+    ROWS_DROPPED_BY_METRIKA = "rows-dropped-by-metrika"
+    FEW_LINKED = "few-linked"
+    GOAL_NOT_FOUND = "goal-not-found"
+    USER_NOT_FOUND = "user-not-found"
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeInfo:
+    """A code's level, what it means (the README's words), and the message the flow writes
+    with it (`str.format` fields; empty where the message is built elsewhere)."""
+
+    level: Level
+    description: str
+    template: str = ""
+
+
+_ERR, _WARN, _OUT = Level.RESULT_ERROR, Level.WARNING, Level.OUTCOME_WARNING
+
+#: The flow's codes.
+FLOW_CODES: Mapping[Code, CodeInfo] = MappingProxyType(
+    {
+        Code.NO_COUNTER: CodeInfo(
+            _ERR, "no counter id for the file, nor a default", "no counter id: {hint}"
+        ),
+        Code.BAD_COUNTER_ID: CodeInfo(_ERR, "the metadata counter-id is not a number"),
+        Code.BAD_TYPE: CodeInfo(_ERR, "the metadata type is not BASIC, CALLS or CHATS"),
+        Code.BAD_MODE: CodeInfo(_ERR, "the metadata mode is not upload, dry-run or resend"),
+        Code.BAD_SETTINGS: CodeInfo(
+            _ERR, "a folder settings file, or a metadata choice, that cannot be used"
+        ),
+        Code.NO_TOKEN_FOR_COUNTER: CodeInfo(
+            _ERR, "the counter belongs to no account with a token (METRIKA_ACCOUNTS)"
+        ),
+        Code.METRIKA_AUTH: CodeInfo(
+            _ERR, "Metrica refused the token, or the token has no access to the counter"
+        ),
+        Code.METRIKA_REJECTED: CodeInfo(_ERR, "Metrica refused the upload (its words are kept)"),
+        Code.EVENT_TOO_OLD: CodeInfo(
+            _ERR,
+            "the event was retried for longer than MAX_EVENT_AGE_S: drop the file again",
+            "the event is older than {hours:g} h (MAX_EVENT_AGE_S), so retries stopped; drop "
+            "the file again to process it",
+        ),
+        Code.TOO_LARGE: CodeInfo(
+            _ERR,
+            "the file is over MAX_SOURCE_BYTES: split it into smaller files",
+            "the file is {size_gb:.2f} GB: one invocation checks at most {limit_gb:.2f} GB "
+            "(MAX_SOURCE_BYTES) in its time limit; split it into smaller files and drop them "
+            "again",
+        ),
+        Code.SOURCE_MISSING: CodeInfo(
+            _ERR,
+            "the file was deleted before it could be read",
+            "the file (this generation of it) was deleted before it could be read; drop it again",
+        ),
+        Code.SPLIT_GAVE_UP: CodeInfo(
+            _ERR,
+            "checking and splitting did not finish in a few invocations",
+            "checking and splitting did not finish in {attempts} invocations; split the file "
+            "into smaller files and drop them again",
+        ),
+        Code.NOTHING_TO_UPLOAD: CodeInfo(
+            _ERR, "the file holds no valid rows", "the file holds no valid rows"
+        ),
+        Code.UNKNOWN_GOAL_REJECTED: CodeInfo(
+            Level.ERROR,
+            ERROR_DESCRIPTIONS["unknown-goal-rejected"],
+            "{summary} (unknown goals are errors here: fix Target and drop the file again)",
+        ),
+        Code.METRIKA_NOT_READY: CodeInfo(
+            _WARN,
+            "the counter takes no offline conversions yet (a new one): parts wait for the date "
+            "Metrica named (the message says it, and how to send now)",
+        ),
+        Code.METRIKA_DAILY_QUOTA: CodeInfo(
+            _WARN, "a daily Metrica request quota is spent: parts wait `QUOTA_RETRY_S`, then go"
+        ),
+        Code.MARKER_SEARCH_UNFINISHED: CodeInfo(
+            _WARN,
+            "looking a part up in Metrica did not finish: it is looked up again before it is sent",
+            "could not finish looking for an earlier upload of this part ({error}); it is "
+            "looked up again before it is sent, never sent blind",
+        ),
+        Code.METRIKA_UNAVAILABLE: CodeInfo(
+            _WARN,
+            "an upload failed or ran out of time: the part is looked up before it is sent again",
+            "the upload {what}; the part is looked up by its marker before it is sent again",
+        ),
+        Code.STATUS_UNKNOWN: CodeInfo(
+            _OUT,
+            "Metrica gave no final status within POLL_GIVE_UP_S",
+            "Metrica did not report a final status in time; check the upload in Metrica's "
+            "interface before sending the file again",
+        ),
+        Code.ROWS_DROPPED_BY_METRIKA: CodeInfo(
+            _OUT,
+            "Metrica accepted fewer rows than were sent",
+            "Metrica accepted {line_quantity} of {rows_sent} rows sent; the rest failed its "
+            "own validation (usually an ID of the wrong kind or a date it does not accept)",
+        ),
+        Code.FEW_LINKED: CodeInfo(
+            _OUT,
+            "under half of the accepted conversions linked to a visit",
+            "only {linked_quantity} of {line_quantity} conversions linked to a visit: usually "
+            "the conversions are older than the linking window (21 days with the extended "
+            "window, otherwise less), or the IDs belong to another counter or are of the "
+            "wrong type",
+        ),
+        Code.GOAL_NOT_FOUND: CodeInfo(
+            _OUT,
+            "Metrica found no goal for some Target values",
+            "Metrica found no goal for some Target values: Target must be the goal's "
+            "identifier from the goal settings, not its display name",
+        ),
+        Code.USER_NOT_FOUND: CodeInfo(
+            _OUT,
+            "Metrica found no user for some IDs",
+            "Metrica found no user for some IDs: check that ClientId/UserId/Yclid come from "
+            "this counter",
+        ),
+    }
+)
+
+#: Every code, the checker's and the flow's, with its level and meaning.
+CODES: Mapping[str, CodeInfo] = MappingProxyType(
+    {
+        **{code: CodeInfo(Level.ERROR, text) for code, text in ERROR_DESCRIPTIONS.items()},
+        **{code: CodeInfo(Level.WARNING, text) for code, text in WARNING_DESCRIPTIONS.items()},
+        **{code.value: info for code, info in FLOW_CODES.items()},
+    }
+)
+
+
+def message(code: Code, **fields: object) -> str:
+    """The flow's message for `code`, its template filled with `fields`."""
+    template = FLOW_CODES[code].template
+    if not template:
+        raise ValueError(f"{code} has no message template")
+    return template.format(**fields)

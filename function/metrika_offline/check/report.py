@@ -45,14 +45,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+
+import msgspec
 
 from metrika_offline.check.goals import TargetTally
 from metrika_offline.types import ConversionType
 
 
-@dataclasses.dataclass(frozen=True)
-class Issue:
+class Issue(msgspec.Struct, frozen=True):
     """One problem, at one place."""
 
     code: str
@@ -60,32 +60,17 @@ class Issue:
     column: str | None
     message: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "line": self.line,
-            "column": self.column,
-            "message": self.message,
-        }
 
-
-@dataclasses.dataclass(frozen=True)
-class UnknownTarget:
-    """A Target value that names no goal, its row count, and the identifier likely meant."""
+class UnknownTarget(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A Target value that names no goal, its row count, and the identifier likely meant
+    (left out of the JSON when there is none)."""
 
     value: str
     rows: int
     did_you_mean: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"value": self.value, "rows": self.rows}
-        if self.did_you_mean is not None:
-            data["did_you_mean"] = self.did_you_mean
-        return data
 
-
-@dataclasses.dataclass(frozen=True)
-class WarningSummary:
+class WarningSummary(msgspec.Struct, frozen=True, omit_defaults=True):
     """Every occurrence of one warning code in one column (or in none)."""
 
     code: str
@@ -93,35 +78,18 @@ class WarningSummary:
     line: int | None  # the first
     column: str | None
     message: str
-    values: tuple[UnknownTarget, ...] = ()  # only for `unknown-goal`
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "code": self.code,
-            "count": self.count,
-            "line": self.line,
-            "column": self.column,
-            "message": self.message,
-        }
-        if self.values:
-            data["values"] = [value.to_json() for value in self.values]
-        return data
+    values: tuple[UnknownTarget, ...] = ()  # only for `unknown-goal`; left out when empty
 
 
-@dataclasses.dataclass(frozen=True)
-class RowCounts:
+class RowCounts(msgspec.Struct, frozen=True):
     total: int = 0
     valid: int = 0
     invalid: int = 0
     duplicates: int = 0
     already_sent: int = 0
 
-    def to_json(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
 
-
-@dataclasses.dataclass(frozen=True)
-class PartInfo:
+class PartInfo(msgspec.Struct, frozen=True):
     """One written part: `index` from 1, `name` like part-00001.csv, rows without header."""
 
     index: int
@@ -129,12 +97,8 @@ class PartInfo:
     rows: int
     bytes: int
 
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-
-@dataclasses.dataclass(frozen=True)
-class LedgerSummary:
+class LedgerSummary(msgspec.Struct, frozen=True):
     """What the result says about the ledger a file was checked against."""
 
     mode: str  # "on", "resend" (nothing dropped, keys still recorded) or "off"
@@ -143,9 +107,6 @@ class LedgerSummary:
     keys_read: int = 0
     keys_in_flight: int = 0  # keys of other files' parts not uploaded yet
     limited_since: str | None = None  # parts sent before this were left out (LEDGER_MAX_KEYS)
-
-    def to_json(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,26 +132,39 @@ class Report:
     #: reads it once the counter's goals are known). None when the file has no Target.
     targets: Mapping[str, tuple[int, int]] | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
+        """The report as `validate --json` prints it, and as the result JSON embeds it."""
         return {
             "valid": self.valid,
             "type": self.type.value,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
             "columns": list(self.columns),
-            "rows": self.rows.to_json(),
-            "errors": [issue.to_json() for issue in self.errors],
+            "rows": _builtins(self.rows),
+            "errors": _builtins(self.errors),
             "error_counts": dict(self.error_counts),
             "errors_truncated": self.errors_truncated,
-            "warnings": [warning.to_json() for warning in self.warnings],
-            "parts": [part.to_json() for part in self.parts],
-            "rejected_reason": (
-                None if self.rejected_reason is None else self.rejected_reason.to_json()
-            ),
+            "warnings": _builtins(self.warnings),
+            "parts": _builtins(self.parts),
+            "rejected_reason": _builtins(self.rejected_reason),
             "dedupe_tracking_stopped_at_line": self.dedupe_tracking_stopped_at_line,
             "bytes_read": self.bytes_read,
-            "ledger": None if self.ledger is None else self.ledger.to_json(),
+            "ledger": _builtins(self.ledger),
         }
+
+
+def _builtins(value: object) -> object:
+    """A record as plain JSON values (lists, not tuples), as its JSON shows it."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+@dataclasses.dataclass(slots=True)
+class _Tally:
+    """One warning code in one column, while the file is read: how often, first where."""
+
+    count: int
+    line: int | None
+    message: str
 
 
 class ReportBuilder:
@@ -201,7 +175,7 @@ class ReportBuilder:
         self.max_errors = max_errors
         self.errors: list[Issue] = []
         self.error_counts: dict[str, int] = {}
-        self._warnings: dict[tuple[str, str | None], list[Any]] = {}
+        self._warnings: dict[tuple[str, str | None], _Tally] = {}
         self._summaries: list[WarningSummary] = []
         self.total = 0
         self.invalid = 0
@@ -238,11 +212,11 @@ class ReportBuilder:
         key = (code, column)
         entry = self._warnings.get(key)
         if entry is None:
-            self._warnings[key] = [times, line, message]
+            self._warnings[key] = _Tally(times, line, message)
         else:
-            entry[0] += times
-            if line is not None and (entry[1] is None or line < entry[1]):
-                entry[1] = line
+            entry.count += times
+            if line is not None and (entry.line is None or line < entry.line):
+                entry.line = line
 
     def add_summary(self, summary: WarningSummary) -> None:
         """A warning already aggregated by its producer (it carries its own details)."""
@@ -255,7 +229,7 @@ class ReportBuilder:
     def build(self) -> Report:
         valid_rows = self.total - self.invalid - self.duplicates - self.already_sent
         warnings = tuple(
-            WarningSummary(code, entry[0], entry[1], column, entry[2])
+            WarningSummary(code, entry.count, entry.line, column, entry.message)
             for (code, column), entry in self._warnings.items()
         ) + tuple(self._summaries)
         listed = len(self.errors)

@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 from metrika_offline.check.checker import Report, check_file
 from metrika_offline.check.splitter import FolderSink, PartWriter
@@ -30,7 +30,7 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `validate` and `split` to the parser."""
     validate = sub.add_parser(
         "validate",

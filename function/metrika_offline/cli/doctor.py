@@ -20,11 +20,12 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metrika_offline.cli import options
 
 if TYPE_CHECKING:
+    from metrika_offline.metrika.accounts import MetrikaAccounts
     from metrika_offline.metrika.client import MetrikaClient
     from metrika_offline.types import Goal
 
@@ -36,7 +37,7 @@ _HOW_TO_REPLACE_IT = (
 )
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `doctor` to the parser."""
     doctor = sub.add_parser(
         "doctor",
@@ -84,7 +85,9 @@ def run_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
 
 
-def diagnose(accounts: Any, counter: int | None, *, now: Callable[[], float]) -> list[Check]:
+def diagnose(
+    accounts: MetrikaAccounts, counter: int | None, *, now: Callable[[], float]
+) -> list[Check]:
     """Every check, in order; a check that cannot run after a failed one is left out."""
     tokens = {name: _token(name, client) for name, client in sorted(accounts.accounts.items())}
     checks = list(tokens.values())

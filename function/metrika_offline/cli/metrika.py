@@ -10,19 +10,24 @@ out; 2 usage or configuration (no result yet, no token, a token Metrica refuses)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from metrika_offline.cli import options
-from metrika_offline.cli.target import open_target
+from metrika_offline.cli.target import Target, open_target
+from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.layout import LOCAL_WORK_PREFIX, result_name
+
+if TYPE_CHECKING:
+    from metrika_offline.flow.result import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `status` to the parser."""
     status = sub.add_parser(
         "status",
@@ -54,9 +59,12 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
+    import msgspec
+
     from metrika_offline.cli.process import exit_code
     from metrika_offline.cli.summary import summarize
-    from metrika_offline.config import Settings
+    from metrika_offline.flow.jobs import Outcome
+    from metrika_offline.flow.result import decode_result, result_builtins
 
     target = open_target(source)
     settings = (
@@ -69,38 +77,40 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
         raise ConfigError(
             f"no result for {target.shown} yet: run metrika-offline upload or process on it"
         )
-    result: dict[str, Any] = json.loads(found[0])
+    try:
+        result = decode_result(found[0])
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"the result beside {target.shown} cannot be read: {exc}") from None
     if refresh:
         result = _refreshed(target, settings, result)
     sys.stdout.write(
-        json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+        json.dumps(result_builtins(result), ensure_ascii=False, indent=2) + "\n"
         if as_json
         else summarize(result, target.show)
     )
-    outcome = (result.get("metrika") or {}).get("outcome", "pending")
-    return exit_code(result) if outcome in {"pending", "processed"} else EXIT_FAILED
+    outcome = result.metrika.outcome if result.metrika is not None else Outcome.PENDING
+    return exit_code(result) if outcome in {Outcome.PENDING, Outcome.PROCESSED} else EXIT_FAILED
 
 
-def _refreshed(target: Any, settings: Any, result: dict[str, Any]) -> dict[str, Any]:
-    from metrika_offline.flow import codec
+def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
     from metrika_offline.flow.poll import Poller
+    from metrika_offline.flow.result import result_of
     from metrika_offline.metrika.accounts import MetrikaAccounts
 
-    counter = (result.get("routing") or {}).get("counter_id")
+    counter = result.routing.counter_id
     with MetrikaAccounts.from_settings(settings) as accounts:
-        if counter is None or not accounts.has_token(int(counter)):
+        if counter is None or not accounts.has_token(counter):
             raise ConfigError(
                 "--refresh asks Metrica: set METRIKA_TOKEN (or the token of the counter's "
                 "account, METRIKA_ACCOUNTS)"
             )
         poller = Poller(store=target.store, metrika=accounts, settings=settings)
-        job = poller.refresh(target.name, int(result["source"]["generation"]))
-    return codec.result_json(job) if job is not None else result
+        job = poller.refresh(target.name, int(result.source.generation))
+    return result_of(job) if job is not None else result
 
 
 def _status_of_uploading(args: argparse.Namespace, uploading_id: int) -> int:
     from metrika_offline.cli.summary import uploading_line
-    from metrika_offline.config import Settings
     from metrika_offline.errors import MetrikaAuthError, MetrikaError
     from metrika_offline.metrika.accounts import MetrikaAccounts
 
@@ -121,7 +131,7 @@ def _status_of_uploading(args: argparse.Namespace, uploading_id: int) -> int:
                 sys.stderr.write(f"metrika-offline: {exc}\n")
             return EXIT_USAGE if isinstance(exc, MetrikaAuthError) else EXIT_FAILED
     if args.json:
-        print(json.dumps({"uploading": uploading.to_json(), "error": None}, indent=2))
+        print(json.dumps({"uploading": dataclasses.asdict(uploading), "error": None}, indent=2))
     else:
         print(uploading_line(uploading))
         if uploading.dropped_quantity:

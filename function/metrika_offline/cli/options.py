@@ -21,7 +21,7 @@ choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--
 from __future__ import annotations
 
 import argparse
-import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from metrika_offline.check.choices import (
     parse_on_bad_optional,
     parse_phone_region,
 )
+from metrika_offline.check.codes import Code
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import FolderSettings, SettingsProblem, parse_settings
@@ -78,7 +79,7 @@ def ratio(value: str) -> float:
     return number
 
 
-def _parsed(parse: Any) -> Any:
+def _parsed(parse: Callable[[str], object]) -> Callable[[str], str]:
     """An argparse type from one of the checker's own parsers (the value stays as written)."""
 
     def check(value: str) -> str:
@@ -243,7 +244,7 @@ def settings_file(args: argparse.Namespace) -> FolderSettings | None:
 
 def flag_metadata(args: argparse.Namespace) -> dict[str, str]:
     """The routing and choice flags given, as the object custom metadata they stand for."""
-    given: dict[str, Any] = {
+    given: dict[str, object] = {
         field: getattr(args, flag) for flag, field in _FLAG_FIELDS.items() if hasattr(args, flag)
     }
     given |= {field: getattr(args, field, None) for field in CHOICE_FIELDS}
@@ -265,9 +266,8 @@ def check_options(args: argparse.Namespace) -> CheckOptions:
     flags over `--settings` over the environment."""
     folder = settings_file(args)
     routed = route("-", flag_metadata(args), settings_with(args), folder)
-    if routed.problem is not None and routed.problem.code != "no-counter":
+    if routed.problem is not None and routed.problem.code != Code.NO_COUNTER:
         raise ConfigError(f"{routed.problem.code}: {routed.problem.message}")
     if args.type is None and routed.sources.get("type") != "folder":
         raise ConfigError("no type: give --type BASIC, CALLS or CHATS (or type in --settings)")
-    options = CheckOptions.from_settings(settings_with(args), type=routed.type)
-    return dataclasses.replace(options, **routed.check_choices())
+    return routed.check_options(settings_with(args))

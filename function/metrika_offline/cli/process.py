@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metrika_offline.cli import options
 from metrika_offline.cli.display import Display
@@ -38,13 +38,17 @@ from metrika_offline.errors import ConfigError
 from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
 
 if TYPE_CHECKING:
+    from metrika_offline.config import Settings
+    from metrika_offline.flow.deadline import Deadline
+    from metrika_offline.flow.events import ObjectEvent
     from metrika_offline.flow.jobs import Job
     from metrika_offline.flow.pipeline import Pipeline
+    from metrika_offline.flow.result import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `process` and `upload` to the parser."""
     process = sub.add_parser(
         "process",
@@ -79,7 +83,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metrika_offline.errors import MetrikaAuthError, RetryLater, StoreError
-    from metrika_offline.flow import codec
+    from metrika_offline.flow.result import result_of
 
     display: Display = args.display
     target = open_target(args.source, local_only=args.local_only)
@@ -109,13 +113,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.rejects and job.rejects:
         _copy_rejects(target, job.rejects, Path(args.rejects))
-    result = codec.result_json(job)
+    result = result_of(job)
     _print(args, result, target)
     return exit_code(result)
 
 
 def _pipeline(
-    target: Target, settings: Any, display: Display, args: argparse.Namespace
+    target: Target, settings: Settings, display: Display, args: argparse.Namespace
 ) -> Pipeline:
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -144,7 +148,7 @@ def _pipeline(
     )
 
 
-def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> Any:
+def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> ObjectEvent:
     """The object's finalize event, as if it had just been dropped: the flags are its custom
     metadata, over what it already has."""
     from metrika_offline.flow.events import ObjectEvent
@@ -161,7 +165,7 @@ def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: b
     return ObjectEvent(target.store.bucket, target.name, info.generation, info.size, metadata)
 
 
-def _no_deadline() -> Any:
+def _no_deadline() -> Deadline:
     from metrika_offline.flow.deadline import Deadline
 
     return Deadline()
@@ -204,16 +208,19 @@ def _copy_rejects(target: Target, name: str, to: Path) -> None:
         reader.close()
 
 
-def _print(args: argparse.Namespace, result: Mapping[str, Any], target: Target) -> None:
+def _print(args: argparse.Namespace, result: Result, target: Target) -> None:
     from metrika_offline.cli.summary import summarize
+    from metrika_offline.flow.result import result_builtins
 
     if args.json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result_builtins(result), ensure_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(summarize(result, target.show))
 
 
-def exit_code(result: Mapping[str, Any]) -> int:
+def exit_code(result: Result) -> int:
     """0 when every row went (or is valid, in a dry run), else 1."""
-    clean = result["status"] in {"uploaded", "validated"} and not result["rows"].get("invalid")
+    from metrika_offline.flow.jobs import Status
+
+    clean = result.status in {Status.UPLOADED, Status.VALIDATED} and not result.rows.invalid
     return EXIT_OK if clean else EXIT_FAILED

@@ -7,6 +7,7 @@ sent under another account's token.
 
 from __future__ import annotations
 
+from metrika_offline.check.codes import Code
 from metrika_offline.errors import MetrikaAuthError, MetrikaError, NoTokenForCounter
 from metrika_offline.flow.jobs import Problem
 from metrika_offline.flow.routing import Mode, Route
@@ -15,7 +16,7 @@ from metrika_offline.metrika.accounts import MetrikaAccounts
 __all__ = ["NO_TOKEN_CODE", "no_token_problem", "refusal_code"]
 
 #: The result's code for a counter whose account has no token.
-NO_TOKEN_CODE = "no-token-for-counter"  # noqa: S105 (a result code)
+NO_TOKEN_CODE = Code.NO_TOKEN_FOR_COUNTER
 
 
 def no_token_problem(metrika: MetrikaAccounts, routing: Route) -> Problem | None:
@@ -29,8 +30,8 @@ def no_token_problem(metrika: MetrikaAccounts, routing: Route) -> Problem | None
     return None
 
 
-def refusal_code(exc: MetrikaError) -> str:
+def refusal_code(exc: MetrikaError) -> Code:
     """The part's error code for a refusal: no token, bad token or access, or Metrica's no."""
     if isinstance(exc, NoTokenForCounter):
         return NO_TOKEN_CODE
-    return "metrika-auth" if isinstance(exc, MetrikaAuthError) else "metrika-rejected"
+    return Code.METRIKA_AUTH if isinstance(exc, MetrikaAuthError) else Code.METRIKA_REJECTED

@@ -29,11 +29,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from metrika_offline.check.choices import parse_column_map
+from metrika_offline.check.codes import Code
 from metrika_offline.check.columns import KNOWN_COLUMNS
 from metrika_offline.store.base import ObjectStore
 
 SETTINGS_FILE = "metrika-offline.json"
-BAD_SETTINGS = "bad-settings"
+BAD_SETTINGS = Code.BAD_SETTINGS
 
 #: Keys that are not routing fields: free text, and structured values with their own parser.
 _FREE_TEXT_KEYS = frozenset({"description"})

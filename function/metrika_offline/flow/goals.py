@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.goal_review import (
     review_conditions,
     review_targets,
@@ -34,7 +35,7 @@ from metrika_offline.flow.routing import Route
 from metrika_offline.logs import get_logger
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.store.base import ObjectStore
-from metrika_offline.types import Goal
+from metrika_offline.types import Goal, UnknownGoals
 
 __all__ = ["GOALS_TTL_S", "GoalCache", "GoalCheck", "SharedGoals"]
 
@@ -243,11 +244,8 @@ class GoalCheck:
         summary = review_targets(report.targets, goals)
         if summary is None:
             return also, None
-        if routing.unknown_goals != "error":
+        if routing.unknown_goals is not UnknownGoals.ERROR:
             return (summary, *also), None
-        problem = Problem(
-            "unknown-goal-rejected",
-            f"{summary.message} (unknown goals are errors here: fix Target and drop the file "
-            "again)",
-        )
+        code = Code.UNKNOWN_GOAL_REJECTED
+        problem = Problem(code, message(code, summary=summary.message))
         return (summary, *also), problem

@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+import msgspec
+
+from metrika_offline.check.codes import Code
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.flow.routing import Route
 from metrika_offline.metrika.models import Uploading
@@ -58,9 +61,9 @@ FINAL_OUTCOMES = frozenset(Outcome) - {Outcome.PENDING}
 GAVE_UP = "STATUS_UNKNOWN"
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """A file- or part-level error: a stable code, a message, and Metrica's own words if any."""
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A file- or part-level error: a stable code, a message, and Metrica's own words if any
+    (left out of the JSON when Metrica said nothing)."""
 
     code: str
     message: str
@@ -199,6 +202,6 @@ def settle_status(job: Job) -> Status:
     if uploaded:
         return Status.PARTIALLY_UPLOADED
     refused = [p.error for p in job.parts if p.error is not None]
-    if refused and all(e.code == "metrika-rejected" for e in refused):
+    if refused and all(e.code == Code.METRIKA_REJECTED for e in refused):
         return Status.REJECTED
     return Status.FAILED

@@ -20,7 +20,7 @@ from metrika_offline.flow.jobstore import JobStore
 from metrika_offline.flow.layout import result_name
 from metrika_offline.flow.outcomes import log_file_result
 from metrika_offline.logs import get_logger
-from metrika_offline.notify.message import FileNews
+from metrika_offline.notify.message import FileNews, NewsKind
 from metrika_offline.notify.notifier import Notifier
 
 __all__ = ["TOLD_STATUSES", "file_final", "file_news", "tell_once"]
@@ -34,7 +34,7 @@ TOLD_STATUSES = frozenset(
 _TOP_ERRORS = 3
 
 
-def file_news(job: Job, kind: str) -> FileNews:
+def file_news(job: Job, kind: NewsKind) -> FileNews:
     """The news of a job: its own outcome (`file`), Metrica's (`metrika`), or a part that
     waits for Metrica (`wait`: a counter not ready yet)."""
     sent = [p for p in job.parts if p.state is PartState.UPLOADED]
@@ -73,7 +73,7 @@ def file_news(job: Job, kind: str) -> FileNews:
     )
 
 
-def tell_once(jobs: JobStore, notifier: Notifier, job: Job, kind: str) -> None:
+def tell_once(jobs: JobStore, notifier: Notifier, job: Job, kind: NewsKind) -> None:
     """Claim this news in the job state, then send it; a claim already there = told."""
     notifier = notifier.narrowed(job.routing.notify, job.routing.telegram_chat_id)
     if not notifier:
@@ -101,4 +101,4 @@ def file_final(jobs: JobStore, notifier: Notifier, job: Job) -> None:
     """A file's status became final: the log line the alerts count, and the notification."""
     log_file_result(job)
     if job.status in TOLD_STATUSES:
-        tell_once(jobs, notifier, job, "file")
+        tell_once(jobs, notifier, job, NewsKind.FILE)

@@ -3,6 +3,7 @@ per file outcome that the alerting in infra/ counts."""
 
 from __future__ import annotations
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.errors import MetrikaError
 from metrika_offline.flow.jobs import Job, Problem, Status
 from metrika_offline.logs import get_logger
@@ -16,19 +17,13 @@ def event_too_old(event_time: float | None, now: float, max_age_s: float) -> boo
 
 
 def too_old_problem(max_age_s: float) -> Problem:
-    return Problem(
-        "event-too-old",
-        f"the event is older than {max_age_s / 3600:g} h (MAX_EVENT_AGE_S), so retries "
-        "stopped; drop the file again to process it",
-    )
+    code = Code.EVENT_TOO_OLD
+    return Problem(code, message(code, hours=max_age_s / 3600))
 
 
 def too_large_problem(size: int, limit: int) -> Problem:
-    return Problem(
-        "too-large",
-        f"the file is {size / 1e9:.2f} GB: one invocation checks at most {limit / 1e9:.2f} GB "
-        "(MAX_SOURCE_BYTES) in its time limit; split it into smaller files and drop them again",
-    )
+    code = Code.TOO_LARGE
+    return Problem(code, message(code, size_gb=size / 1e9, limit_gb=limit / 1e9))
 
 
 def metrika_problem(code: str, exc: MetrikaError) -> Problem:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Literal, cast
 
 from metrika_offline.check.checker import CheckOptions, check_file
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
@@ -35,7 +36,7 @@ from metrika_offline.errors import (
     PreconditionFailed,
     RetryLater,
 )
-from metrika_offline.flow import codec, leases
+from metrika_offline.flow import leases
 from metrika_offline.flow.accounts import no_token_problem
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
@@ -67,6 +68,7 @@ from metrika_offline.flow.outcomes import (
     too_old_problem,
 )
 from metrika_offline.flow.rerun import Restart, job_key, started_over_note
+from metrika_offline.flow.result import utc_iso
 from metrika_offline.flow.routing import (
     NO_COUNTER_HINT,
     PARSERS,
@@ -220,7 +222,7 @@ class Pipeline:
             self._folder_settings(event),
             no_counter_hint=self.counter_hint,
         )
-        key = job_key(routed, self._check_options(routed))
+        key = job_key(routed, self._check_options(routed), self.settings)
         # Leases belong to one invocation, not to the instance: a duplicate delivery may run
         # in another thread of this very process.
         owner = self._new_owner()
@@ -244,8 +246,7 @@ class Pipeline:
         return owner
 
     def _check_options(self, routed: Route) -> CheckOptions:
-        options = CheckOptions.from_settings(self.settings, type=routed.type, now=self.clock())
-        return dataclasses.replace(options, **routed.check_choices())
+        return routed.check_options(self.settings, now=self.clock())
 
     def find_job(self, event: ObjectEvent) -> Job | None:
         """The job state of this event's generation, as it stands."""
@@ -316,11 +317,7 @@ class Pipeline:
             return self._finish(
                 job,
                 Status.FAILED,
-                Problem(
-                    "source-missing",
-                    "the file (this generation of it) was deleted before it "
-                    "could be read; drop it again",
-                ),
+                Problem(Code.SOURCE_MISSING, message(Code.SOURCE_MISSING)),
             )
         report = dataclasses.replace(report, ledger=ledger.summary())
         report, goal_problem = self.goals.review(job.routing, report)
@@ -356,11 +353,8 @@ class Pipeline:
         if no_token is not None:
             return Status.REJECTED, no_token
         if job.split_attempts > MAX_SPLIT_ATTEMPTS:
-            return Status.FAILED, Problem(
-                "split-gave-up",
-                f"checking and splitting did not finish in {MAX_SPLIT_ATTEMPTS} "
-                "invocations; split the file into smaller files and drop them again",
-            )
+            code = Code.SPLIT_GAVE_UP
+            return Status.FAILED, Problem(code, message(code, attempts=MAX_SPLIT_ATTEMPTS))
         return None
 
     def _run_check(
@@ -530,6 +524,6 @@ class Pipeline:
         log.info(
             "part %d put back until %s",
             task.part,
-            codec.utc_iso(not_before),
-            extra={"not_before": codec.utc_iso(not_before), "task": name},
+            utc_iso(not_before),
+            extra={"not_before": utc_iso(not_before), "task": name},
         )

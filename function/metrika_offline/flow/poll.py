@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.codec import utc_iso
 from metrika_offline.flow.jobs import (
     FINAL_OUTCOMES,
     GAVE_UP,
@@ -32,11 +31,13 @@ from metrika_offline.flow.jobstore import Change, JobStore
 from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.poll_warnings import outcome_warnings
+from metrika_offline.flow.result import utc_iso
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.lookups import LIST_LIMIT
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
+from metrika_offline.notify.message import NewsKind
 from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
 from metrika_offline.types import ConversionType
@@ -322,7 +323,7 @@ class Poller:
             self._drop(done)
             if _became_final(change):
                 _log_outcome(change.after)
-                tell_once(self.jobs, self.notifier, change.after, "metrika")
+                tell_once(self.jobs, self.notifier, change.after, NewsKind.METRIKA)
             return len(news), len(done), change.after if change.written else None
 
     def _drop(self, entries: Iterable[Entry]) -> None:

@@ -1,6 +1,7 @@
 """What a user should hear about Metrica's outcome for a file: a warning per kind of loss.
 
-Each warning is a rule: when it applies, how many rows it concerns, and what to do about it.
+Each warning is a rule: when it applies and how many rows it concerns; what to do about it is
+the code's message in the registry (`check/codes.py`).
 The codes are part of the contract (docs/contract.md).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import WarningSummary
 from metrika_offline.flow.jobs import MetrikaOutcome, Outcome
 
@@ -18,9 +20,8 @@ FEW_LINKED_RATIO = 0.5
 
 @dataclasses.dataclass(frozen=True)
 class _Rule:
-    code: str
+    code: Code  # its message is the registry's template, filled from the outcome's counts
     count: Callable[[MetrikaOutcome], int]  # rows concerned; 0 = the rule does not apply
-    message: Callable[[MetrikaOutcome], str]
 
 
 def _unknown(o: MetrikaOutcome) -> int:
@@ -42,49 +43,16 @@ def _few_linked(o: MetrikaOutcome) -> int:
 
 
 RULES: tuple[_Rule, ...] = (
-    _Rule(
-        "status-unknown",
-        _unknown,
-        lambda _: (
-            "Metrica did not report a final status in time; check the "
-            "upload in Metrica's interface before sending the file again"
-        ),
-    ),
-    _Rule(
-        "rows-dropped-by-metrika",
-        _dropped,
-        lambda o: (
-            f"Metrica accepted {o.line_quantity} of {o.rows_sent} rows sent; the rest failed its "
-            "own validation (usually an ID of the wrong kind or a date it does not accept)"
-        ),
-    ),
-    _Rule(
-        "few-linked",
-        _few_linked,
-        lambda o: (
-            f"only {o.linked_quantity} of {o.line_quantity} conversions linked to a visit: "
-            "usually the conversions are older than the linking window (21 days with the "
-            "extended window, otherwise less), or the IDs belong to another counter or are of "
-            "the wrong type"
-        ),
-    ),
-    _Rule(
-        "goal-not-found",
-        lambda o: o.goal_not_found_quantity,
-        lambda _: (
-            "Metrica found no goal for some Target values: Target must be the goal's "
-            "identifier from the goal settings, not its display name"
-        ),
-    ),
-    _Rule(
-        "user-not-found",
-        lambda o: o.user_not_found_quantity,
-        lambda _: (
-            "Metrica found no user for some IDs: check that ClientId/UserId/Yclid come from "
-            "this counter"
-        ),
-    ),
+    _Rule(Code.STATUS_UNKNOWN, _unknown),
+    _Rule(Code.ROWS_DROPPED_BY_METRIKA, _dropped),
+    _Rule(Code.FEW_LINKED, _few_linked),
+    _Rule(Code.GOAL_NOT_FOUND, lambda o: o.goal_not_found_quantity),
+    _Rule(Code.USER_NOT_FOUND, lambda o: o.user_not_found_quantity),
 )
+
+
+def _counts(outcome: MetrikaOutcome) -> dict[str, object]:
+    return {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
 
 
 def outcome_warnings(outcome: MetrikaOutcome) -> tuple[WarningSummary, ...]:
@@ -92,7 +60,7 @@ def outcome_warnings(outcome: MetrikaOutcome) -> tuple[WarningSummary, ...]:
     if outcome.outcome is Outcome.PENDING:
         return ()
     return tuple(
-        WarningSummary(rule.code, count, None, None, rule.message(outcome))
+        WarningSummary(rule.code, count, None, None, message(rule.code, **_counts(outcome)))
         for rule in RULES
         if (count := rule.count(outcome)) > 0
     )

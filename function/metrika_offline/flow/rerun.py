@@ -14,10 +14,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from typing import Literal
 
+import msgspec
+
 from metrika_offline.check.checker import CheckOptions
+from metrika_offline.config import Settings
 from metrika_offline.flow.jobs import Job
+from metrika_offline.flow.result import routing_of
 from metrika_offline.flow.routing import Route
 
 Restart = Literal["never", "on_change"]
@@ -26,10 +31,34 @@ Restart = Literal["never", "on_change"]
 _ADDED_LATER = ("duration_format",)
 
 
-def job_key(routed: Route, options: CheckOptions) -> str:
-    """A fingerprint of everything that decides what a job sends: routing and check settings."""
+#: The choices whose default the key takes as the environment spells it: until they were
+#: parsed into enums by the routing, a default was kept as spelt (`dmy`, `Drop-Row`), and
+#: jobs keyed then keep their key.
+_SPELT_DEFAULTS: Mapping[str, Callable[[Settings], str | None]] = {
+    "date_order": lambda s: s.date_order or None,
+    "duration_format": lambda s: s.duration_format or None,
+    "on_bad_optional": lambda s: s.on_bad_optional,
+    "chat_same_key": lambda s: s.chat_same_key,
+}
+
+
+def _same(raw: str | None, value: object) -> bool:
+    """The environment's spelling names the value the route holds."""
+    if raw is None or value is None:
+        return raw is None and value is None
+    return raw.strip().lower() == str(value).lower()
+
+
+def job_key(routed: Route, options: CheckOptions, settings: Settings) -> str:
+    """A fingerprint of everything that decides what a job sends: routing and check settings
+    (the routing as the result shows it, the check options as they are, but `now`)."""
     check = {k: v for k, v in dataclasses.asdict(options).items() if k != "now"}
-    routing = {k: v for k, v in routed.to_json().items() if k != "sources"}
+    shown = msgspec.to_builtins(routing_of(routed))
+    routing = {k: v for k, v in shown.items() if k != "sources"}
+    for field, spelt in _SPELT_DEFAULTS.items():
+        raw, value = spelt(settings), routing[field]
+        if routed.sources.get(field) == "default" and _same(raw, value):
+            check[field] = routing[field] = raw
     # Settings added later count only once set, so that jobs begun before them keep their key.
     for added in _ADDED_LATER:
         for values in (check, routing):
@@ -46,11 +75,11 @@ def started_over_note(old: Job, new: Job, *, force: bool) -> str:
     """What a person is told when a job starts over."""
     sent = sum(1 for p in old.parts if p.uploading is not None)
     why = "--force" if force else "the settings differ from the last run's"
-    before, after = old.routing.to_json(), new.routing.to_json()
+    before, after = old.routing, new.routing
     changed = [
-        f"{field} {before.get(field)} -> {after.get(field)}"
+        f"{field} {getattr(before, field)} -> {getattr(after, field)}"
         for field in ("counter_id", "type", "comment", "mode")
-        if before.get(field) != after.get(field)
+        if getattr(before, field) != getattr(after, field)
     ]
     detail = f" ({', '.join(changed)})" if changed else ""
     earlier = f"; the {sent} part(s) it uploaded before stay in Metrica" if sent else ""

@@ -17,9 +17,16 @@ import dataclasses
 import enum
 import posixpath
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Generic, TypeVar
 
+from metrika_offline import config
+from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import (
+    ChatSameKey,
+    DateOrder,
+    DurationFormat,
+    Encoding,
+    OnBadOptional,
     parse_chat_same_key,
     parse_date_order,
     parse_duration_format,
@@ -29,15 +36,16 @@ from metrika_offline.check.choices import (
     parse_timezone,
     zone_label,
 )
-from metrika_offline.config import UNKNOWN_GOALS_CHOICES, Settings
+from metrika_offline.check.codes import Code, message
+from metrika_offline.config import Settings
+from metrika_offline.errors import ConfigError
 from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
-from metrika_offline.types import ConversionType
+from metrika_offline.notify.message import ChannelName
+from metrika_offline.types import ConversionType, UnknownGoals
 
 META_COUNTER = "counter-id"
 META_TYPE = "type"
 META_COMMENT = "comment"
-#: The channels a file's `notify` may name.
-NOTIFY_CHANNELS = ("slack", "telegram", "webhook")
 META_MODE = "mode"
 
 #: Where values come from, the first that has one winning.
@@ -68,49 +76,36 @@ class Route:
     problem: RoutingProblem | None = None
     timezone: str = "UTC"
     phone_region: str = "RU"
-    date_order: str | None = None
-    duration_format: str | None = None
-    encoding: str = "auto"
-    on_bad_optional: str = "blank"
-    chat_same_key: str = "keep-last"
+    date_order: DateOrder | None = None
+    duration_format: DurationFormat | None = None
+    encoding: Encoding = Encoding.AUTO
+    on_bad_optional: OnBadOptional = OnBadOptional.BLANK
+    chat_same_key: ChatSameKey = ChatSameKey.KEEP_LAST
     column_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings_file: str | None = None  # the folder settings object that was used
     ledger_window_days: float = 28.0  # rows sent within it are not sent again; 0 = no ledger
-    unknown_goals: str = "warning"  # a Target naming no goal: "warning" or "error"
+    unknown_goals: UnknownGoals = UnknownGoals.WARNING  # a Target naming no goal
     notify: str = "all"  # the deployment's channels told of this file: all, none, or a list
     telegram_chat_id: str | None = None  # the chat a folder's news goes to, over the default
     # Send even to a counter that is not ready yet: conversions before its threshold date do
     # not link (Metrica's `ignore_visit_join_threshold`).
     ignore_visit_join_threshold: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "counter_id": self.counter_id,
-            "type": self.type.value,
-            "comment": self.comment,
-            "mode": self.mode.value,
-            **self.check_choices(),
-            "settings_file": self.settings_file,
-            "ledger_window_days": self.ledger_window_days,
-            "unknown_goals": self.unknown_goals,
-            "notify": self.notify,
-            "telegram_chat_id": self.telegram_chat_id,
-            "ignore_visit_join_threshold": self.ignore_visit_join_threshold,
-            "sources": dict(self.sources),
-        }
-
-    def check_choices(self) -> dict[str, Any]:
-        """The CheckOptions fields this route decides."""
-        return {
-            "timezone": self.timezone,
-            "phone_region": self.phone_region,
-            "date_order": self.date_order,
-            "duration_format": self.duration_format,
-            "encoding": self.encoding,
-            "on_bad_optional": self.on_bad_optional,
-            "chat_same_key": self.chat_same_key,
-            "column_map": dict(self.column_map),
-        }
+    def check_options(self, settings: Settings, *, now: float | None = None) -> CheckOptions:
+        """The options this file is checked with: the process's settings, this route's choices
+        over them (the one place they are turned into CheckOptions)."""
+        options = CheckOptions.from_settings(settings, type=self.type, now=now)
+        return dataclasses.replace(
+            options,
+            timezone=self.timezone,
+            phone_region=self.phone_region,
+            date_order=self.date_order,
+            duration_format=self.duration_format,
+            encoding=self.encoding,
+            on_bad_optional=self.on_bad_optional,
+            chat_same_key=self.chat_same_key,
+            column_map=dict(self.column_map),
+        )
 
 
 def _counter(raw: str) -> int:
@@ -137,11 +132,11 @@ def _window_days(raw: str) -> float:
     return days
 
 
-def _unknown_goals(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in UNKNOWN_GOALS_CHOICES:
-        raise ValueError(f"must be warning or error, got {raw!r}")
-    return value
+def _unknown_goals(raw: str) -> UnknownGoals:
+    try:
+        return UnknownGoals(raw.strip().lower())
+    except ValueError:
+        raise ValueError(f"must be warning or error, got {raw!r}") from None
 
 
 def _notify(raw: str) -> str:
@@ -149,9 +144,10 @@ def _notify(raw: str) -> str:
     names = sorted({part.strip().lower() for part in raw.split(",") if part.strip()})
     if names in (["all"], ["none"]):
         return names[0]
-    unknown = [name for name in names if name not in NOTIFY_CHANNELS]
+    unknown = [name for name in names if name not in ChannelName.__members__.values()]
     if not names or unknown:
-        raise ValueError(f"must be all, none, or some of {', '.join(NOTIFY_CHANNELS)}, got {raw!r}")
+        channels = ", ".join(ChannelName)
+        raise ValueError(f"must be all, none, or some of {channels}, got {raw!r}")
     return ",".join(names)
 
 
@@ -178,34 +174,101 @@ def _timezone(raw: str) -> str:
     return zone_label(raw)
 
 
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+
 @dataclasses.dataclass(frozen=True)
-class Field:
+class Field(Generic[_T_co]):
     """One routed value: its name (a Route field, a settings key), its metadata key, its
-    parser (raises ValueError), and the code of a bad value in metadata."""
+    parser (raises ValueError), its default (from the settings and the file's name), what it
+    takes when its value is bad (the default, unless said), and the code of a bad value in
+    metadata."""
 
     name: str
     meta_key: str
-    parse: Callable[[str], object]
+    parse: Callable[[str], _T_co]
+    default: Callable[[Settings, str], _T_co]
     bad_code: str = BAD_SETTINGS
+    if_bad: Callable[[Settings, str], _T_co] | None = None
 
 
-FIELDS: tuple[Field, ...] = (
-    Field("counter_id", META_COUNTER, _counter, "bad-counter-id"),
-    Field("type", META_TYPE, ConversionType.parse, "bad-type"),
-    Field("comment", META_COMMENT, str.strip),
-    Field("mode", META_MODE, _mode, "bad-mode"),
-    Field("timezone", "timezone", _timezone),
-    Field("phone_region", "phone-region", parse_phone_region),
-    Field("date_order", "date-order", lambda raw: parse_date_order(raw).value),
-    Field("duration_format", "duration-format", lambda raw: parse_duration_format(raw).value),
-    Field("encoding", "encoding", lambda raw: parse_encoding(raw).value),
-    Field("on_bad_optional", "on-bad-optional", lambda raw: parse_on_bad_optional(raw).value),
-    Field("chat_same_key", "chat-same-key", lambda raw: parse_chat_same_key(raw).value),
-    Field("ledger_window_days", "ledger-window-days", _window_days),
-    Field("unknown_goals", "unknown-goals", _unknown_goals),
-    Field("notify", "notify", _notify),
-    Field("telegram_chat_id", "telegram-chat-id", _chat_id),
-    Field("ignore_visit_join_threshold", "ignore-visit-join-threshold", _switch),
+def _from_env(parse: Callable[[str], _T], raw: str, variable: str) -> _T:
+    """A default from the environment, parsed: a bad one is the deployment's error, not the
+    file's (ConfigError naming the variable)."""
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
+def _unset_or(parse: Callable[[str], _T], raw: str, variable: str) -> _T | None:
+    """A default from the environment that may be unset (empty: None)."""
+    return _from_env(parse, raw, variable) if raw else None
+
+
+COUNTER: Field[int | None] = Field(
+    "counter_id", META_COUNTER, _counter, lambda s, _: s.default_counter_id, Code.BAD_COUNTER_ID,
+    if_bad=lambda _s, _n: None,
+)  # fmt: skip
+TYPE = Field("type", META_TYPE, ConversionType.parse, lambda s, _: s.default_type, Code.BAD_TYPE)
+COMMENT = Field("comment", META_COMMENT, str.strip, lambda _, name: default_comment(name))
+MODE = Field("mode", META_MODE, _mode, lambda _s, _n: Mode.UPLOAD, Code.BAD_MODE)
+TIMEZONE = Field("timezone", "timezone", _timezone, lambda s, _: zone_label(s.timezone))
+PHONE_REGION = Field(
+    "phone_region", "phone-region", parse_phone_region, lambda s, _: s.phone_region
+)
+DATE_ORDER: Field[DateOrder | None] = Field(
+    "date_order", "date-order", parse_date_order,
+    lambda s, _: _unset_or(parse_date_order, s.date_order, config.DATE_ORDER),
+)  # fmt: skip
+DURATION_FORMAT: Field[DurationFormat | None] = Field(
+    "duration_format", "duration-format", parse_duration_format,
+    lambda s, _: _unset_or(parse_duration_format, s.duration_format, config.DURATION_FORMAT),
+)  # fmt: skip
+ENCODING = Field("encoding", "encoding", parse_encoding, lambda _s, _n: Encoding.AUTO)
+ON_BAD_OPTIONAL = Field(
+    "on_bad_optional", "on-bad-optional", parse_on_bad_optional,
+    lambda s, _: _from_env(parse_on_bad_optional, s.on_bad_optional, config.ON_BAD_OPTIONAL),
+)  # fmt: skip
+CHAT_SAME_KEY = Field(
+    "chat_same_key", "chat-same-key", parse_chat_same_key,
+    lambda s, _: _from_env(parse_chat_same_key, s.chat_same_key, config.CHAT_SAME_KEY),
+)  # fmt: skip
+LEDGER_WINDOW_DAYS = Field(
+    "ledger_window_days", "ledger-window-days", _window_days, lambda s, _: s.ledger_window_days
+)
+UNKNOWN_GOALS = Field(
+    "unknown_goals", "unknown-goals", _unknown_goals,
+    lambda s, _: _from_env(_unknown_goals, s.unknown_goals, config.UNKNOWN_GOALS),
+)  # fmt: skip
+NOTIFY = Field("notify", "notify", _notify, lambda _s, _n: "all")
+TELEGRAM_CHAT_ID: Field[str | None] = Field(
+    "telegram_chat_id", "telegram-chat-id", _chat_id,
+    lambda s, _: s.notify_telegram_chat_id or None,
+)  # fmt: skip
+IGNORE_VISIT_JOIN_THRESHOLD = Field(
+    "ignore_visit_join_threshold", "ignore-visit-join-threshold", _switch,
+    lambda s, _: s.ignore_visit_join_threshold,
+)  # fmt: skip
+
+FIELDS: tuple[Field[object], ...] = (
+    COUNTER,
+    TYPE,
+    COMMENT,
+    MODE,
+    TIMEZONE,
+    PHONE_REGION,
+    DATE_ORDER,
+    DURATION_FORMAT,
+    ENCODING,
+    ON_BAD_OPTIONAL,
+    CHAT_SAME_KEY,
+    LEDGER_WINDOW_DAYS,
+    UNKNOWN_GOALS,
+    NOTIFY,
+    TELEGRAM_CHAT_ID,
+    IGNORE_VISIT_JOIN_THRESHOLD,
 )
 
 #: The parser of every field, by its settings key (what folder settings are checked with).
@@ -258,49 +321,30 @@ def _from_path(name: str, input_prefix: str) -> _Layer:
     return _Layer("path", raw, "path")
 
 
-def _defaults(name: str, settings: Settings) -> dict[str, object]:
-    return {
-        "counter_id": settings.default_counter_id,
-        "type": settings.default_type,
-        "comment": default_comment(name),
-        "mode": Mode.UPLOAD,
-        "timezone": zone_label(settings.timezone),
-        "phone_region": settings.phone_region,
-        "date_order": settings.date_order or None,
-        "duration_format": settings.duration_format or None,
-        "encoding": "auto",
-        "on_bad_optional": settings.on_bad_optional,
-        "chat_same_key": settings.chat_same_key,
-        "ledger_window_days": settings.ledger_window_days,
-        "unknown_goals": settings.unknown_goals,
-        "notify": "all",
-        "telegram_chat_id": settings.notify_telegram_chat_id or None,
-        "ignore_visit_join_threshold": settings.ignore_visit_join_threshold,
-    }
+class _Resolver:
+    """Each field's value from the first layer that has it (else its default), where it came
+    from, and the first bad value's problem (that field then takes its value for a bad one)."""
 
+    def __init__(self, layers: list[_Layer], settings: Settings, name: str) -> None:
+        self._layers = layers
+        self._settings = settings
+        self._name = name
+        self.sources: dict[str, str] = {}
+        self.problem: RoutingProblem | None = None
 
-def _resolve(
-    layers: list[_Layer], defaults: Mapping[str, object]
-) -> tuple[dict[str, object], dict[str, str], RoutingProblem | None]:
-    """Each field's value from the first layer that has it (else the default), where it came
-    from, and the first bad value's problem (that field then takes no value)."""
-    values: dict[str, object] = {}
-    sources: dict[str, str] = {}
-    problem: RoutingProblem | None = None
-    for field in FIELDS:
-        layer = next((layer for layer in layers if field.name in layer.raw), None)
+    def pick(self, field: Field[_T]) -> _T:
+        layer = next((layer for layer in self._layers if field.name in layer.raw), None)
         if layer is None:
-            values[field.name], sources[field.name] = defaults[field.name], "default"
-            continue
-        sources[field.name] = layer.source
+            self.sources[field.name] = "default"
+            return field.default(self._settings, self._name)
+        self.sources[field.name] = layer.source
         try:
-            values[field.name] = field.parse(layer.raw[field.name])
+            return field.parse(layer.raw[field.name])
         except ValueError as exc:
-            values[field.name] = None if field.name == "counter_id" else defaults[field.name]
             code = field.bad_code if layer.source == "metadata" else BAD_SETTINGS
             key = field.meta_key if layer.source == "metadata" else field.name
-            problem = problem or RoutingProblem(code, f"{layer.label} {key}: {exc}")
-    return values, sources, problem
+            self.problem = self.problem or RoutingProblem(code, f"{layer.label} {key}: {exc}")
+            return (field.if_bad or field.default)(self._settings, self._name)
 
 
 NO_COUNTER_HINT = (
@@ -309,9 +353,9 @@ NO_COUNTER_HINT = (
 )
 
 
-def _no_counter(counter: object, mode: object, hint: str) -> RoutingProblem | None:
+def _no_counter(counter: int | None, mode: Mode, hint: str) -> RoutingProblem | None:
     if counter is None and mode is not Mode.DRY_RUN:
-        return RoutingProblem("no-counter", f"no counter id: {hint}")
+        return RoutingProblem(Code.NO_COUNTER, message(Code.NO_COUNTER, hint=hint))
     return None
 
 
@@ -324,9 +368,9 @@ def route(
     no_counter_hint: str = NO_COUNTER_HINT,
 ) -> Route:
     """Work out where `name` goes and how it is read. `folder` is the nearest folder settings
-    file (or why it could not be used). Never raises: a problem is returned in
-    `Route.problem`. `no_counter_hint` says how to give a counter where the bucket's ways do
-    not apply (a local file)."""
+    file (or why it could not be used). A problem of the file's is returned in
+    `Route.problem`; a bad choice in the environment raises ConfigError. `no_counter_hint`
+    says how to give a counter where the bucket's ways do not apply (a local file)."""
     settings_problem = folder if isinstance(folder, RoutingProblem) else None
     found = folder if isinstance(folder, FolderSettings) else None
     layers = [
@@ -334,34 +378,30 @@ def route(
         _from_folder(found),
         _from_path(name, settings.input_prefix),
     ]
-    values, sources, problem = _resolve(layers, _defaults(name, settings))
-    problem = (
-        settings_problem
-        or problem
-        or _no_counter(values["counter_id"], values["mode"], no_counter_hint)
-    )
-    column_map: Mapping[str, str] = found.column_map if found is not None else {}
-    if column_map:
-        sources["column_map"] = "folder"
-    return Route(
-        counter_id=cast(int | None, values["counter_id"]),
-        type=cast(ConversionType, values["type"]),
-        comment=cast(str, values["comment"]),
-        mode=cast(Mode, values["mode"]),
-        sources=sources,
-        problem=problem,
-        timezone=cast(str, values["timezone"]),
-        phone_region=cast(str, values["phone_region"]),
-        date_order=cast(str | None, values["date_order"]),
-        duration_format=cast(str | None, values["duration_format"]),
-        encoding=cast(str, values["encoding"]),
-        on_bad_optional=cast(str, values["on_bad_optional"]),
-        chat_same_key=cast(str, values["chat_same_key"]),
-        column_map=dict(column_map),
+    r = _Resolver(layers, settings, name)
+    counter_id, mode = r.pick(COUNTER), r.pick(MODE)
+    routed = Route(
+        counter_id=counter_id,
+        type=r.pick(TYPE),
+        comment=r.pick(COMMENT),
+        mode=mode,
+        sources=r.sources,
+        timezone=r.pick(TIMEZONE),
+        phone_region=r.pick(PHONE_REGION),
+        date_order=r.pick(DATE_ORDER),
+        duration_format=r.pick(DURATION_FORMAT),
+        encoding=r.pick(ENCODING),
+        on_bad_optional=r.pick(ON_BAD_OPTIONAL),
+        chat_same_key=r.pick(CHAT_SAME_KEY),
+        column_map=dict(found.column_map) if found is not None else {},
         settings_file=found.name if found is not None else None,
-        ledger_window_days=cast(float, values["ledger_window_days"]),
-        unknown_goals=cast(str, values["unknown_goals"]),
-        notify=cast(str, values["notify"]),
-        telegram_chat_id=cast(str | None, values["telegram_chat_id"]),
-        ignore_visit_join_threshold=cast(bool, values["ignore_visit_join_threshold"]),
+        ledger_window_days=r.pick(LEDGER_WINDOW_DAYS),
+        unknown_goals=r.pick(UNKNOWN_GOALS),
+        notify=r.pick(NOTIFY),
+        telegram_chat_id=r.pick(TELEGRAM_CHAT_ID),
+        ignore_visit_join_threshold=r.pick(IGNORE_VISIT_JOIN_THRESHOLD),
     )
+    if routed.column_map:
+        r.sources["column_map"] = "folder"
+    problem = settings_problem or r.problem or _no_counter(counter_id, mode, no_counter_hint)
+    return dataclasses.replace(routed, sources=dict(r.sources), problem=problem)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, Literal, cast
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
     ClaimHeld,
@@ -183,7 +184,10 @@ class PartUploader:
         counter = job.routing.counter_id
         if counter is None:
             return self._finish_part(
-                job, part.index, None, Problem("no-counter", "the job has no counter id")
+                job,
+                part.index,
+                None,
+                Problem(Code.NO_COUNTER, message(Code.NO_COUNTER, hint="the job has none")),
             )
         kind = job.routing.type
         index = part.index
@@ -243,7 +247,7 @@ class PartUploader:
                 raise
             return self._finish_part(job, index, None, metrika_problem(refusal_code(exc), exc))
         except MetrikaRejectedError as exc:
-            return self._finish_part(job, index, None, metrika_problem("metrika-rejected", exc))
+            return self._finish_part(job, index, None, metrika_problem(Code.METRIKA_REJECTED, exc))
         except (MetrikaRetryableError, DeadlineReached) as exc:
             # Never a blind resend: the part waits, says why, and is looked up first next time.
             self._wait(job, index, owner, unavailable_wait(exc, self.clock(), searching=searching))

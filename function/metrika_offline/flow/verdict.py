@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import PartInfo, Report
 from metrika_offline.flow.jobs import Part, Problem, Status
 from metrika_offline.flow.routing import Mode
@@ -40,7 +41,7 @@ def verdict_of(
         problem = (
             Problem(reason.code, reason.message)
             if reason is not None
-            else Problem("nothing-to-upload", "the file holds no valid rows")
+            else Problem(Code.NOTHING_TO_UPLOAD, message(Code.NOTHING_TO_UPLOAD))
         )
         return Verdict(Status.REJECTED, (), problem)
     parts = tuple(new_part(info) for info in report.parts)

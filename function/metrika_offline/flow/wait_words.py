@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from metrika_offline.check.codes import Code, message
 from metrika_offline.config import IGNORE_VISIT_JOIN_THRESHOLD, QUOTA_RETRY_S, Settings
 from metrika_offline.errors import DeadlineReached, MetrikaDailyQuota, MetrikaError, MetrikaWait
 from metrika_offline.flow.jobs import Wait
@@ -65,15 +66,7 @@ def unavailable_wait(exc: Exception, now: float, *, searching: bool) -> Wait:
     """The wait after a failure that is worth trying again at once (the next delivery, the
     same command): never a blind resend, the part is looked up by its marker first."""
     if searching:
-        return Wait(
-            "marker-search-unfinished",
-            f"could not finish looking for an earlier upload of this part ({exc}); it is "
-            "looked up again before it is sent, never sent blind",
-            now,
-        )
+        code = Code.MARKER_SEARCH_UNFINISHED
+        return Wait(code, message(code, error=exc), now)
     what = "ran out of time" if isinstance(exc, DeadlineReached) else f"failed ({exc})"
-    return Wait(
-        "metrika-unavailable",
-        f"the upload {what}; the part is looked up by its marker before it is sent again",
-        now,
-    )
+    return Wait(Code.METRIKA_UNAVAILABLE, message(Code.METRIKA_UNAVAILABLE, what=what), now)

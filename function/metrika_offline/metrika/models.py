@@ -71,10 +71,6 @@ class Uploading:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a Metrica uploading object ({type(exc).__name__})") from None
 
-    def to_json(self) -> dict[str, Any]:
-        """The same shape Metrica uses."""
-        return dataclasses.asdict(self)
-
 
 def as_int(value: Any) -> int:
     """An integer from JSON; booleans and nulls are not numbers here."""

@@ -7,12 +7,12 @@ NotifyError, whose text names the channel and the HTTP status, never the URL or 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from typing import Protocol
 
 import requests
 
 from metrika_offline.config import Secret
-from metrika_offline.notify.message import FileNews, render_text, slack_text
+from metrika_offline.notify.message import ChannelName, FileNews, render_text, slack_text
 
 __all__ = ["Channel", "NotifyError", "SlackChannel", "TelegramChannel", "WebhookChannel"]
 
@@ -26,12 +26,12 @@ class NotifyError(Exception):
 
 class Channel(Protocol):
     @property
-    def name(self) -> str: ...
+    def name(self) -> ChannelName: ...
 
     def send(self, session: requests.Session, news: FileNews) -> None: ...
 
 
-def _post(session: requests.Session, channel: str, url: str, body: dict[str, Any]) -> None:
+def _post(session: requests.Session, channel: str, url: str, body: dict[str, object]) -> None:
     failure: str | None = None
     try:
         response = session.post(url, json=body, timeout=TIMEOUTS, allow_redirects=False)
@@ -51,7 +51,7 @@ class SlackChannel:
     Slack asks (`&`, `<`, `>`) and its mrkdwn off, so a name's `*` or `_` stays as typed."""
 
     url: Secret = dataclasses.field(repr=False)
-    name: str = "slack"
+    name: ChannelName = ChannelName.SLACK
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         _post(session, self.name, self.url, {"text": slack_text(news), "mrkdwn": False})
@@ -65,7 +65,7 @@ class TelegramChannel:
     api_url: str
     token: Secret = dataclasses.field(repr=False)
     chat_id: str = ""
-    name: str = "telegram"
+    name: ChannelName = ChannelName.TELEGRAM
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         url = f"{self.api_url.rstrip('/')}/bot{self.token}/sendMessage"
@@ -83,7 +83,7 @@ class WebhookChannel:
     data, not markup: a receiver that renders it escapes it for its own markup."""
 
     url: Secret = dataclasses.field(repr=False)
-    name: str = "webhook"
+    name: ChannelName = ChannelName.WEBHOOK
 
     def send(self, session: requests.Session, news: FileNews) -> None:
         _post(

@@ -16,8 +16,8 @@ plain text; the JSON webhook carries it as data).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import posixpath
-from typing import Any
 
 __all__ = ["FileNews", "render_text", "slack_text"]
 
@@ -34,12 +34,28 @@ _MARKS = {
 }
 
 
+class NewsKind(enum.StrEnum):
+    """What a notification is about: how a file ended, what Metrica made of it, or a wait."""
+
+    FILE = "file"
+    METRIKA = "metrika"
+    WAIT = "wait"
+
+
+class ChannelName(enum.StrEnum):
+    """The channels a deployment may have, and a file's `notify` may name."""
+
+    SLACK = "slack"
+    TELEGRAM = "telegram"
+    WEBHOOK = "webhook"
+
+
 @dataclasses.dataclass(frozen=True)
 class FileNews:
     """One outcome of one file: the file's own (`kind` "file"), Metrica's (`metrika`), or a
     wait for Metrica (`wait`: the file is not sent yet; `note` says until when and why)."""
 
-    kind: str  # "file" | "metrika" | "wait"
+    kind: NewsKind
     outcome: str  # the file's status, Metrica's outcome, or the wait's code
     bucket: str
     name: str
@@ -62,7 +78,7 @@ class FileNews:
         """What makes this news one notification: its kind and outcome."""
         return f"{self.kind}:{self.outcome}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         data = dataclasses.asdict(self)
         data["top_errors"] = [{"code": code, "count": count} for code, count in self.top_errors]
         data["generation"] = str(self.generation)
@@ -80,9 +96,9 @@ def render_text(news: FileNews) -> str:
     file = posixpath.basename(news.name)
     head = (
         f"{mark} {file}: {news.outcome.replace('_', ' ')}"
-        if news.kind == "file"
+        if news.kind is NewsKind.FILE
         else f"⏳ {file}: not sent yet: {news.outcome}"
-        if news.kind == "wait"
+        if news.kind is NewsKind.WAIT
         else f"{mark} {file}: Metrica says {news.outcome.replace('_', ' ')}"
     )
     counter = "no counter" if news.counter_id is None else f"counter {news.counter_id}"

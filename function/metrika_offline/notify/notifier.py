@@ -21,7 +21,7 @@ from metrika_offline.notify.channels import (
     TelegramChannel,
     WebhookChannel,
 )
-from metrika_offline.notify.message import FileNews
+from metrika_offline.notify.message import ChannelName, FileNews
 
 __all__ = ["ATTEMPTS", "Notifier"]
 
@@ -80,7 +80,9 @@ class Notifier:
     def narrowed(self, notify: str, telegram_chat_id: str | None) -> Notifier:
         """The channels one file is told on: `all`, `none` or a list of channel names, and
         the Telegram chat its folder names (over the deployment's)."""
-        names = None if notify == "all" else set(notify.split(",")) - {"none"}
+        names = (
+            None if notify == "all" else {ChannelName(n) for n in notify.split(",") if n != "none"}
+        )
         channels = [
             dataclasses.replace(c, chat_id=telegram_chat_id)
             if isinstance(c, TelegramChannel) and telegram_chat_id

@@ -60,7 +60,7 @@ locals {
   # falls by about 50 MB, and with the ledger off three such files in one process peak at 232,
   # 235 and 236 MB instead of 280, 289 and 313.
   allocator_environment = { MALLOC_MMAP_THRESHOLD_ = "131072" }
-  # What the work-state lifecycle rule deletes under work_prefix (flow/layout.py STATE_FOLDERS);
+  # What the work-state lifecycle rule deletes under work_prefix (flow/record/layout.py STATE_FOLDERS);
   # the ledger/ folder beside them has a rule of its own.
   work_state_folders = ["jobs/", "parts/", "pending/", "goals/"]
   # Set only when given: an absent DEFAULT_COUNTER_ID means "no default counter".

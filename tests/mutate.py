@@ -6,7 +6,7 @@ it from there, and the tool's config is the project's own with `function/` read 
 Then it prints killed / survived / other per module and writes `.mutate/summary.json`.
 
     make mutate                               # the modules in pyproject.toml
-    MUTATE_ONLY=flow/jobs.py make mutate      # one module
+    MUTATE_ONLY=flow/record/job.py make mutate      # one module
     python -m tests.mutate --report           # summarise the last run again
 """
 

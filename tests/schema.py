@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import jsonschema
 import msgspec
 
-from metrika_offline.flow.result import decode_result, encode_result
+from metrika_offline.flow.record.result import decode_result, encode_result
 
 SCHEMA_PATH = Path(__file__).parents[1] / "function/metrika_offline/result.schema.json"
 _VALIDATOR = jsonschema.Draft202012Validator(

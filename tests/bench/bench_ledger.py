@@ -167,11 +167,11 @@ def status(field):
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith(field))
 from metrika_offline.config import Settings
-from metrika_offline.flow.jobs import Job, Source
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import WorkLayout
+from metrika_offline.flow.record.job import Job, Source
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.flow.ledger import Ledger
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType
 store = LocalStore(Path(sys.argv[1]))
@@ -189,7 +189,7 @@ print(len(view.keys), elapsed, before, status("VmHWM:"))
 
 def _lay_out(size: int) -> Path:
     """A ledger of `size` keys in ENTRIES daily entries, written once under .bench/."""
-    from metrika_offline.flow.layout import Role, WorkLayout, marked
+    from metrika_offline.flow.record.layout import Role, WorkLayout, marked
     from metrika_offline.store.local import LocalStore
 
     folder = BENCH_DIR / f"keys-{size}"

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pending import list_pending
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import WorkLayout
 from tests import samples
 from tests.e2e.conftest import SHORT_LEASE, LocalStack
 from tests.fakes.function import FunctionServer

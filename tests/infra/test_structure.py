@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.layout import LEDGER_FOLDER, STATE_FOLDERS
+from metrika_offline.flow.record.layout import LEDGER_FOLDER, STATE_FOLDERS
 from metrika_offline.types import DEFAULT_MAX_PART_BYTES, METRIKA_PARALLEL_REQUESTS
 from tests.fakes.function import ALLOCATOR_ENVIRONMENT
 

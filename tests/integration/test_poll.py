@@ -14,12 +14,12 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.config import Settings
-from metrika_offline.flow.jobs import Job, Part, PartState, Source, Status
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pending import PendingUpload, add_pending, list_pending
 from metrika_offline.flow.poll import Poller
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.job import Job, Part, PartState, Source, Status
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import WorkLayout
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.types import ConversionType

@@ -6,7 +6,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.events import Kind, ObjectEvent, classify
-from metrika_offline.flow.layout import ROLE_KEY
+from metrika_offline.flow.record.layout import ROLE_KEY
 
 SETTINGS = Settings()
 

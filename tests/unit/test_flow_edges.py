@@ -10,9 +10,9 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.deadline import DEADLINE_MARGIN_S, Deadline
-from metrika_offline.flow.jobs import Lease
-from metrika_offline.flow.layout import WorkLayout
 from metrika_offline.flow.pending import PendingUpload, add_pending, list_pending
+from metrika_offline.flow.record.job import Lease
+from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.store.local import LocalStore
 
 NOW = 1_795_000_000.0

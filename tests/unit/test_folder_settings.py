@@ -19,7 +19,8 @@ from metrika_offline.flow.folder_settings import (
     find_settings,
     parse_settings,
 )
-from metrika_offline.flow.routing import PARSERS, RoutingProblem, route
+from metrika_offline.flow.record.route import RoutingProblem
+from metrika_offline.flow.routing import PARSERS, route
 from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType
 from tests import samples

@@ -13,7 +13,7 @@ import pytest
 
 from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.record.job import (
     Job,
     Lease,
     Part,
@@ -23,9 +23,9 @@ from metrika_offline.flow.jobs import (
     Status,
     settle_status,
 )
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.result import result_of
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.result import result_of
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType

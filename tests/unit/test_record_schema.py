@@ -14,8 +14,8 @@ import pytest
 
 from metrika_offline.check.choices import ChatSameKey, DateOrder, DurationFormat, OnBadOptional
 from metrika_offline.check.report import Report, RowCounts, UnknownTarget, WarningSummary
-from metrika_offline.flow import codec
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.record import codec
+from metrika_offline.flow.record.job import (
     GAVE_UP,
     Job,
     Lease,
@@ -27,14 +27,14 @@ from metrika_offline.flow.jobs import (
     Source,
     Status,
 )
-from metrika_offline.flow.result import (
+from metrika_offline.flow.record.result import (
     Result,
     decode_result,
     encode_result,
     part_of,
     result_of,
 )
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import STATUSES, Uploading
 from metrika_offline.types import ConversionType
 from tests.schema import SCHEMA_PATH, check_result

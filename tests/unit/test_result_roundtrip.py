@@ -18,7 +18,7 @@ from metrika_offline.check.report import (
     UnknownTarget,
     WarningSummary,
 )
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.record.job import (
     GAVE_UP,
     Job,
     MetrikaOutcome,
@@ -30,8 +30,8 @@ from metrika_offline.flow.jobs import (
     Status,
     Wait,
 )
-from metrika_offline.flow.result import decode_result, encode_result, result_of
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.result import decode_result, encode_result, result_of
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType, UnknownGoals
 from tests.schema import check_result

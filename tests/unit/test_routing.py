@@ -10,7 +10,8 @@ from metrika_offline.check.checker import CheckOptions
 from metrika_offline.check.choices import ChatSameKey, DateOrder, Encoding, OnBadOptional
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.routing import Mode, route
+from metrika_offline.flow.record.route import Mode
+from metrika_offline.flow.routing import route
 from metrika_offline.types import ConversionType, UnknownGoals
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)

@@ -19,10 +19,10 @@ from metrika_offline.cli import options
 from metrika_offline.cli.target import Target, open_target
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.layout import LOCAL_WORK_PREFIX, result_name
+from metrika_offline.flow.record.layout import LOCAL_WORK_PREFIX, result_name
 
 if TYPE_CHECKING:
-    from metrika_offline.flow.result import Result
+    from metrika_offline.flow.record.result import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -63,8 +63,8 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 
     from metrika_offline.cli.process import exit_code
     from metrika_offline.cli.summary import summarize
-    from metrika_offline.flow.jobs import Outcome
-    from metrika_offline.flow.result import decode_result, result_builtins
+    from metrika_offline.flow.record.job import Outcome
+    from metrika_offline.flow.record.result import decode_result, result_builtins
 
     target = open_target(source)
     settings = (
@@ -94,7 +94,7 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 
 def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
     from metrika_offline.flow.poll import Poller
-    from metrika_offline.flow.result import result_of
+    from metrika_offline.flow.record.result import result_of
     from metrika_offline.metrika.accounts import MetrikaAccounts
 
     counter = result.routing.counter_id

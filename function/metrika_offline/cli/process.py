@@ -35,15 +35,15 @@ from metrika_offline.cli import options
 from metrika_offline.cli.display import Display
 from metrika_offline.cli.target import Target, open_target
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
+from metrika_offline.flow.record.layout import LOCAL_WORK_PREFIX
 
 if TYPE_CHECKING:
     from metrika_offline.config import Settings
     from metrika_offline.flow.deadline import Deadline
     from metrika_offline.flow.events import ObjectEvent
-    from metrika_offline.flow.jobs import Job
     from metrika_offline.flow.pipeline import Pipeline
-    from metrika_offline.flow.result import Result
+    from metrika_offline.flow.record.job import Job
+    from metrika_offline.flow.record.result import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -83,7 +83,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metrika_offline.errors import MetrikaAuthError, RetryLater, StoreError
-    from metrika_offline.flow.result import result_of
+    from metrika_offline.flow.record.result import result_of
 
     display: Display = args.display
     target = open_target(args.source, local_only=args.local_only)
@@ -210,7 +210,7 @@ def _copy_rejects(target: Target, name: str, to: Path) -> None:
 
 def _print(args: argparse.Namespace, result: Result, target: Target) -> None:
     from metrika_offline.cli.summary import summarize
-    from metrika_offline.flow.result import result_builtins
+    from metrika_offline.flow.record.result import result_builtins
 
     if args.json:
         sys.stdout.write(json.dumps(result_builtins(result), ensure_ascii=False, indent=2) + "\n")
@@ -220,7 +220,7 @@ def _print(args: argparse.Namespace, result: Result, target: Target) -> None:
 
 def exit_code(result: Result) -> int:
     """0 when every row went (or is valid, in a dry run), else 1."""
-    from metrika_offline.flow.jobs import Status
+    from metrika_offline.flow.record.job import Status
 
     clean = result.status in {Status.UPLOADED, Status.VALIDATED} and not result.rows.invalid
     return EXIT_OK if clean else EXIT_FAILED

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from metrika_offline.check.report import WarningSummary
-from metrika_offline.flow.jobs import Problem
-from metrika_offline.flow.layout import result_name
-from metrika_offline.flow.result import Result, ResultPart
+from metrika_offline.flow.record.job import Problem
+from metrika_offline.flow.record.layout import result_name
+from metrika_offline.flow.record.result import Result, ResultPart
 from metrika_offline.metrika.models import Uploading
 
 #: Errors listed in a summary; the result JSON and `--json` hold up to `--max-errors`.

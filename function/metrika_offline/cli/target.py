@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.layout import LOCAL_WORK_PREFIX
+from metrika_offline.flow.record.layout import LOCAL_WORK_PREFIX
 from metrika_offline.store.base import ObjectStore
 
 #: The one folder, beside a local file, that holds the pipeline's work files (job state,

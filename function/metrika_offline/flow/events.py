@@ -16,7 +16,7 @@ from typing import Any
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.folder_settings import SETTINGS_FILE
-from metrika_offline.flow.layout import ROLE_KEY, WorkLayout, is_own_output_name
+from metrika_offline.flow.record.layout import ROLE_KEY, WorkLayout, is_own_output_name
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,10 +28,10 @@ from metrika_offline.check.goal_review import (
 )
 from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.errors import MetrikaError, ObjectNotFound, PreconditionFailed, StoreError
-from metrika_offline.flow import codec
-from metrika_offline.flow.jobs import Problem
-from metrika_offline.flow.layout import Role, WorkLayout, marked
-from metrika_offline.flow.routing import Route
+from metrika_offline.flow.record import codec
+from metrika_offline.flow.record.job import Problem
+from metrika_offline.flow.record.layout import Role, WorkLayout, marked
+from metrika_offline.flow.record.route import Route
 from metrika_offline.logs import get_logger
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.store.base import ObjectStore

@@ -37,11 +37,11 @@ from metrika_offline.check.report import LedgerSummary
 from metrika_offline.check.sent import EMPTY, Keys, KeyWriter, held
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, ObjectNotFound, PreconditionFailed
-from metrika_offline.flow.jobs import Job, PartState, Status
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import LedgerLayout, Role, WorkLayout, marked
-from metrika_offline.flow.result import utc_iso
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.job import Job, PartState, Status
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import LedgerLayout, Role, WorkLayout, marked
+from metrika_offline.flow.record.result import utc_iso
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.logs import get_logger
 from metrika_offline.store.base import ObjectInfo, ObjectStore
 

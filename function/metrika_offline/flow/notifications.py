@@ -15,10 +15,10 @@ import dataclasses
 from collections import Counter
 
 from metrika_offline.errors import StoreError
-from metrika_offline.flow.jobs import Job, PartState, Status
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import result_name
-from metrika_offline.flow.outcomes import log_file_result
+from metrika_offline.flow.record.job import Job, PartState, Status
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import result_name
+from metrika_offline.flow.record.problems import log_file_result
 from metrika_offline.logs import get_logger
 from metrika_offline.notify.message import FileNews, NewsKind
 from metrika_offline.notify.notifier import Notifier

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import msgspec
 
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.flow import codec
-from metrika_offline.flow.layout import ROLE_KEY, Role, WorkLayout, marked
+from metrika_offline.flow.record import codec
+from metrika_offline.flow.record.layout import ROLE_KEY, Role, WorkLayout, marked
 from metrika_offline.logs import get_logger
 from metrika_offline.store.base import ObjectStore
 

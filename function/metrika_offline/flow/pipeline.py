@@ -36,8 +36,6 @@ from metrika_offline.errors import (
     PreconditionFailed,
     RetryLater,
 )
-from metrika_offline.flow import leases
-from metrika_offline.flow.accounts import no_token_problem
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
 from metrika_offline.flow.folder_settings import (
@@ -47,7 +45,11 @@ from metrika_offline.flow.folder_settings import (
     find_settings,
 )
 from metrika_offline.flow.goals import GoalCache, GoalCheck, SharedGoals
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.ledger import Turn, ledger_turn
+from metrika_offline.flow.notifications import file_final, tell_once
+from metrika_offline.flow.observe import QUIET, Observer
+from metrika_offline.flow.record import leases
+from metrika_offline.flow.record.job import (
     FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
     Job,
@@ -57,26 +59,18 @@ from metrika_offline.flow.jobs import (
     Source,
     Status,
 )
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.layout import WorkLayout, rejects_name
-from metrika_offline.flow.ledger import Turn, ledger_turn
-from metrika_offline.flow.notifications import file_final, tell_once
-from metrika_offline.flow.observe import QUIET, Observer
-from metrika_offline.flow.outcomes import (
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.layout import WorkLayout, rejects_name
+from metrika_offline.flow.record.problems import (
     event_too_old,
     too_large_problem,
     too_old_problem,
 )
+from metrika_offline.flow.record.refusals import no_token_problem
+from metrika_offline.flow.record.result import utc_iso
+from metrika_offline.flow.record.route import Mode, Route, RoutingProblem
 from metrika_offline.flow.rerun import Restart, job_key, started_over_note
-from metrika_offline.flow.result import utc_iso
-from metrika_offline.flow.routing import (
-    NO_COUNTER_HINT,
-    PARSERS,
-    Mode,
-    Route,
-    RoutingProblem,
-    route,
-)
+from metrika_offline.flow.routing import NO_COUNTER_HINT, PARSERS, route
 from metrika_offline.flow.sinks import LazyRejects, StorePartSink
 from metrika_offline.flow.tasks import (
     HeldTasks,

@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.notifications import tell_once
+from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
+from metrika_offline.flow.poll_warnings import outcome_warnings
+from metrika_offline.flow.record.job import (
     FINAL_OUTCOMES,
     GAVE_UP,
     Job,
@@ -27,11 +30,8 @@ from metrika_offline.flow.jobs import (
     Part,
     PartState,
 )
-from metrika_offline.flow.jobstore import Change, JobStore
-from metrika_offline.flow.notifications import tell_once
-from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
-from metrika_offline.flow.poll_warnings import outcome_warnings
-from metrika_offline.flow.result import utc_iso
+from metrika_offline.flow.record.jobstore import Change, JobStore
+from metrika_offline.flow.record.result import utc_iso
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient

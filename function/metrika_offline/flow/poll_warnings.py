@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import WarningSummary
-from metrika_offline.flow.jobs import MetrikaOutcome, Outcome
+from metrika_offline.flow.record.job import MetrikaOutcome, Outcome
 
 #: Below this share of accepted rows linked, a warning says what usually causes it.
 FEW_LINKED_RATIO = 0.5

@@ -21,9 +21,9 @@ import msgspec
 
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.config import Settings
-from metrika_offline.flow.jobs import Job
-from metrika_offline.flow.result import routing_of
-from metrika_offline.flow.routing import Route
+from metrika_offline.flow.record.job import Job
+from metrika_offline.flow.record.result import routing_of
+from metrika_offline.flow.record.route import Route
 
 Restart = Literal["never", "on_change"]
 

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
-from metrika_offline.flow import codec
+from metrika_offline.flow.record import codec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,10 +37,12 @@ from metrika_offline.errors import (
     MetrikaWait,
     ObjectNotFound,
 )
-from metrika_offline.flow import leases
-from metrika_offline.flow.accounts import refusal_code
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.ledger import record_uploaded
+from metrika_offline.flow.observe import Meter, Observer
+from metrika_offline.flow.pending import PendingUpload, add_pending
+from metrika_offline.flow.record import leases
+from metrika_offline.flow.record.job import (
     FINAL_PART_STATES,
     Job,
     Lease,
@@ -51,15 +53,13 @@ from metrika_offline.flow.jobs import (
     Wait,
     settle_status,
 )
-from metrika_offline.flow.jobstore import JobStore
-from metrika_offline.flow.ledger import record_uploaded
-from metrika_offline.flow.observe import Meter, Observer
-from metrika_offline.flow.outcomes import (
+from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.record.problems import (
     event_too_old,
     metrika_problem,
     too_old_problem,
 )
-from metrika_offline.flow.pending import PendingUpload, add_pending
+from metrika_offline.flow.record.refusals import refusal_code
 from metrika_offline.flow.sinks import CountingReader
 from metrika_offline.flow.wait_words import unavailable_wait, wait_for
 from metrika_offline.logs import get_logger, log_context

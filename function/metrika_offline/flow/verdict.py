@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import PartInfo, Report
-from metrika_offline.flow.jobs import Part, Problem, Status
-from metrika_offline.flow.routing import Mode
+from metrika_offline.flow.record.job import Part, Problem, Status
+from metrika_offline.flow.record.route import Mode
 
 __all__ = ["Verdict", "verdict_of"]
 

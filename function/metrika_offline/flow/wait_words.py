@@ -13,7 +13,7 @@ import time
 from metrika_offline.check.codes import Code, message
 from metrika_offline.config import IGNORE_VISIT_JOIN_THRESHOLD, QUOTA_RETRY_S, Settings
 from metrika_offline.errors import DeadlineReached, MetrikaDailyQuota, MetrikaError, MetrikaWait
-from metrika_offline.flow.jobs import Wait
+from metrika_offline.flow.record.job import Wait
 from metrika_offline.types import ConversionType
 
 __all__ = ["UNREADABLE_DATE_WAIT_S", "unavailable_wait", "wait_for", "when"]

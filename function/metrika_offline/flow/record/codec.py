@@ -3,7 +3,7 @@ orders and index entries the flow writes.
 
 msgspec maps the frozen dataclasses to JSON and back, checking every field's type on the way
 in: a state object that does not fit the record fails loudly here instead of deep in the flow.
-The result JSON's records and codec are in `flow/result.py`.
+The result JSON's records and codec are in `flow/record/result.py`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TypeVar
 
 import msgspec
 
-from metrika_offline.flow import result
-from metrika_offline.flow.jobs import Job
+from metrika_offline.flow.record import result
+from metrika_offline.flow.record.job import Job
 
 _T = TypeVar("_T")
 
@@ -100,5 +100,5 @@ def from_json(data: bytes, kind: type[_T]) -> _T:
 
 
 def encode_result(job: Job) -> bytes:
-    """The public result JSON of a job (`flow/result.py`)."""
+    """The public result JSON of a job (`flow/record/result.py`)."""
     return result.encode_result(result.result_of(job))

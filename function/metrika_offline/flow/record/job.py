@@ -2,9 +2,9 @@
 
 Typed all the way down: the routing decision (`Route`), the checker's report without its parts
 (`Report`), each part's state and Metrica's `Uploading`, and Metrica's final word as a
-`MetrikaOutcome`. JSON appears only at the edge (`flow/codec.py`); `flow/jobstore.py` keeps the
-record in the object store with compare-and-swap writes. See docs/contract.md for the states
-and how they move.
+`MetrikaOutcome`. JSON appears only at the edge (`record/codec.py`); `record/jobstore.py`
+keeps the record in the object store with compare-and-swap writes. See docs/contract.md for
+the states and how they move.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import msgspec
 
 from metrika_offline.check.codes import Code
 from metrika_offline.check.report import Report, WarningSummary
-from metrika_offline.flow.routing import Route
+from metrika_offline.flow.record.route import Route
 from metrika_offline.metrika.models import Uploading
 
 

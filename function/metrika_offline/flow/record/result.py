@@ -25,7 +25,7 @@ from metrika_offline.check.choices import (
     OnBadOptional,
 )
 from metrika_offline.check.report import Issue, LedgerSummary, Report, RowCounts, WarningSummary
-from metrika_offline.flow.jobs import (
+from metrika_offline.flow.record.job import (
     Job,
     MetrikaOutcome,
     Part,
@@ -34,7 +34,7 @@ from metrika_offline.flow.jobs import (
     Source,
     Status,
 )
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType, UnknownGoals
 

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 
 from metrika_offline.errors import ObjectNotFound, PreconditionFailed
-from metrika_offline.flow import codec
-from metrika_offline.flow.jobs import FINAL_OUTCOMES, Job, PartState
-from metrika_offline.flow.layout import Role, WorkLayout, marked, result_name
+from metrika_offline.flow.record import codec
+from metrika_offline.flow.record.job import FINAL_OUTCOMES, Job, PartState
+from metrika_offline.flow.record.layout import Role, WorkLayout, marked, result_name
 from metrika_offline.logs import get_logger
 from metrika_offline.store.base import ObjectStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.errors import MetrikaError
-from metrika_offline.flow.jobs import Job, Problem, Status
+from metrika_offline.flow.record.job import Job, Problem, Status
 from metrika_offline.logs import get_logger
 
 log = get_logger("pipeline")

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 
 from metrika_offline.errors import ClaimHeld
-from metrika_offline.flow.jobs import Job, Lease, PartState, Wait
+from metrika_offline.flow.record.job import Job, Lease, PartState, Wait
 
 Change = Callable[[Job], Job | None]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from metrika_offline.check.codes import Code
 from metrika_offline.errors import MetrikaAuthError, MetrikaError, NoTokenForCounter
-from metrika_offline.flow.jobs import Problem
-from metrika_offline.flow.routing import Mode, Route
+from metrika_offline.flow.record.job import Problem
+from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.accounts import MetrikaAccounts
 
 __all__ = ["NO_TOKEN_CODE", "no_token_problem", "refusal_code"]

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.retry import RetryPolicy
 from metrika_offline.metrika.transport import Timeouts

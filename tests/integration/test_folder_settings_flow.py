@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Pipeline
+from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack

@@ -14,11 +14,11 @@ import pytest
 from metrika_offline.check.sent import stable_hashes
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.ledger import LedgerLock
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
+from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.client import MetrikaClient
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault

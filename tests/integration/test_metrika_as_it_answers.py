@@ -22,11 +22,11 @@ import pytest
 from metrika_offline import cli, errors
 from metrika_offline.config import Settings
 from metrika_offline.errors import RetryLater
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.record.jobstore import JobStore
-from metrika_offline.flow.tasks import HeldTasks
+from metrika_offline.flow.source.events import ObjectEvent
+from metrika_offline.flow.source.queue import HeldTasks
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import Uploading

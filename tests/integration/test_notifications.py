@@ -16,12 +16,12 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import StoreError
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.notifications import tell_once
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.jobstore import JobStore
+from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.notify.notifier import ATTEMPTS, Notifier

@@ -12,12 +12,12 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pending import list_pending
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.job import PartState
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
+from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.client import MetrikaClient
 from tests import samples
 from tests.fakes.gcs_fixtures import GcsStack

@@ -25,13 +25,13 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pending import list_pending
 from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
 from metrika_offline.flow.record.job import Job, PartState, Status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
-from metrika_offline.flow.tasks import HeldTasks
+from metrika_offline.flow.source.events import ObjectEvent
+from metrika_offline.flow.source.queue import HeldTasks
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.local import LocalStore
 from tests import samples

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from metrika_offline.flow.goals import GoalCache, SharedGoals
 from metrika_offline.flow.record.layout import WorkLayout
+from metrika_offline.flow.source.goal_check import GoalCache, SharedGoals
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.local import LocalStore

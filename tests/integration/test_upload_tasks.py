@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.events import ObjectEvent
 from metrika_offline.flow.pipeline import Deadline, Pipeline
-from metrika_offline.flow.tasks import HeldTasks, task_name
+from metrika_offline.flow.source.events import ObjectEvent
+from metrika_offline.flow.source.queue import HeldTasks, task_name
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.gcs import GcsStore
 from tests import samples

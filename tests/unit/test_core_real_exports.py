@@ -24,10 +24,10 @@ from metrika_offline.check.columns import Column, Kind
 from metrika_offline.check.values import CHECKS, Context
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.folder_settings import parse_settings
 from metrika_offline.flow.record.result import routing_of
-from metrika_offline.flow.rerun import job_key
-from metrika_offline.flow.routing import PARSERS, route
+from metrika_offline.flow.source.claim import job_key
+from metrika_offline.flow.source.folder_settings import parse_settings
+from metrika_offline.flow.source.routing import PARSERS, route
 from metrika_offline.types import ConversionType
 from tests.unit.core_helpers import MemorySink, MemoryWriter
 

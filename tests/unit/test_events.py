@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.events import Kind, ObjectEvent, classify
 from metrika_offline.flow.record.layout import ROLE_KEY
+from metrika_offline.flow.source.events import Kind, ObjectEvent, classify
 
 SETTINGS = Settings()
 

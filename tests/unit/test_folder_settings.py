@@ -10,8 +10,9 @@ import pytest
 
 from metrika_offline import cli
 from metrika_offline.config import Settings
-from metrika_offline.flow.events import Kind, ObjectEvent, classify
-from metrika_offline.flow.folder_settings import (
+from metrika_offline.flow.record.route import RoutingProblem
+from metrika_offline.flow.source.events import Kind, ObjectEvent, classify
+from metrika_offline.flow.source.folder_settings import (
     SETTINGS_FILE,
     FolderSettings,
     SettingsProblem,
@@ -19,8 +20,7 @@ from metrika_offline.flow.folder_settings import (
     find_settings,
     parse_settings,
 )
-from metrika_offline.flow.record.route import RoutingProblem
-from metrika_offline.flow.routing import PARSERS, route
+from metrika_offline.flow.source.routing import PARSERS, route
 from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType
 from tests import samples

@@ -14,10 +14,10 @@ import pytest
 
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.config import Settings
-from metrika_offline.flow.folder_settings import FolderSettings, parse_settings
 from metrika_offline.flow.record.route import Route
-from metrika_offline.flow.rerun import job_key
-from metrika_offline.flow.routing import PARSERS, route
+from metrika_offline.flow.source.claim import job_key
+from metrika_offline.flow.source.folder_settings import FolderSettings, parse_settings
+from metrika_offline.flow.source.routing import PARSERS, route
 from metrika_offline.types import ConversionType
 
 SETTINGS = Settings(default_counter_id=51234567, default_type=ConversionType.CALLS)

@@ -11,7 +11,7 @@ from metrika_offline.check.choices import ChatSameKey, DateOrder, Encoding, OnBa
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.flow.record.route import Mode
-from metrika_offline.flow.routing import route
+from metrika_offline.flow.source.routing import route
 from metrika_offline.types import ConversionType, UnknownGoals
 
 SETTINGS = Settings(default_counter_id=111, default_type=ConversionType.BASIC)

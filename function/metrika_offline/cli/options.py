@@ -15,7 +15,7 @@ choices (`--counter`, `--type`, `--comment`, `--timezone`, `--phone-region`, `--
 `--duration-format`, `--encoding`, `--on-bad-optional`) become the object's custom metadata
 (`flag_metadata`), which wins over folder settings. The limits (`--strict`,
 `--max-invalid-ratio`, `--max-part-bytes`, `--max-errors`) are the process's `Settings`
-(`settings_with`). Both are part of a job's identity (`flow/rerun.py`).
+(`settings_with`). Both are part of a job's identity (`flow/source/claim.py`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,12 @@ from metrika_offline.check.choices import (
 from metrika_offline.check.codes import Code
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.folder_settings import FolderSettings, SettingsProblem, parse_settings
-from metrika_offline.flow.routing import FIELDS, PARSERS, route
+from metrika_offline.flow.source.folder_settings import (
+    FolderSettings,
+    SettingsProblem,
+    parse_settings,
+)
+from metrika_offline.flow.source.routing import FIELDS, PARSERS, route
 from metrika_offline.types import ConversionType
 
 # --- argument types ----------------------------------------------------------------------------

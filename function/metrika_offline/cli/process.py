@@ -40,10 +40,10 @@ from metrika_offline.flow.record.layout import LOCAL_WORK_PREFIX
 if TYPE_CHECKING:
     from metrika_offline.config import Settings
     from metrika_offline.flow.deadline import Deadline
-    from metrika_offline.flow.events import ObjectEvent
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.flow.record.job import Job
     from metrika_offline.flow.record.result import Result
+    from metrika_offline.flow.source.events import ObjectEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -151,8 +151,8 @@ def _pipeline(
 def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> ObjectEvent:
     """The object's finalize event, as if it had just been dropped: the flags are its custom
     metadata, over what it already has."""
-    from metrika_offline.flow.events import ObjectEvent
-    from metrika_offline.flow.routing import META_MODE
+    from metrika_offline.flow.source.events import ObjectEvent
+    from metrika_offline.flow.source.routing import META_MODE
 
     info = target.store.stat(target.name)
     if info is None:

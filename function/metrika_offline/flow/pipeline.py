@@ -3,7 +3,7 @@
     source event ─► claim (create-only job state; a live lease elsewhere = ClaimHeld, retry)
                  ─► check + split (stream once; parts in the work bucket; rejects beside it)
                  ─► record parts, with their markers, in the job state
-                 ─► queue: one upload task per part (`flow/tasks.py`), named from its marker,
+                 ─► queue: one upload task per part (`flow/source/queue.py`), named from its marker,
                     on its Metrica account's queue; the checker never uploads
     part task    ─► upload that part exactly once (`uploads.PartUploader`); a part that must
                     wait is put back with the time it may run again
@@ -37,14 +37,6 @@ from metrika_offline.errors import (
     RetryLater,
 )
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.events import Decision, Kind, ObjectEvent, classify
-from metrika_offline.flow.folder_settings import (
-    BAD_SETTINGS,
-    FolderSettings,
-    SettingsProblem,
-    find_settings,
-)
-from metrika_offline.flow.goals import GoalCache, GoalCheck, SharedGoals
 from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
@@ -69,10 +61,16 @@ from metrika_offline.flow.record.problems import (
 from metrika_offline.flow.record.refusals import no_token_problem
 from metrika_offline.flow.record.result import utc_iso
 from metrika_offline.flow.record.route import Mode, Route, RoutingProblem
-from metrika_offline.flow.rerun import Restart, job_key, started_over_note
-from metrika_offline.flow.routing import NO_COUNTER_HINT, PARSERS, route
-from metrika_offline.flow.sinks import LazyRejects, StorePartSink
-from metrika_offline.flow.tasks import (
+from metrika_offline.flow.source.claim import Restart, job_key, started_over_note
+from metrika_offline.flow.source.events import Decision, Kind, ObjectEvent, classify
+from metrika_offline.flow.source.folder_settings import (
+    BAD_SETTINGS,
+    FolderSettings,
+    SettingsProblem,
+    find_settings,
+)
+from metrika_offline.flow.source.goal_check import GoalCache, GoalCheck, SharedGoals
+from metrika_offline.flow.source.queue import (
     HeldTasks,
     InProcessQueue,
     PartTask,
@@ -80,8 +78,10 @@ from metrika_offline.flow.tasks import (
     task_name,
     wait_name,
 )
+from metrika_offline.flow.source.routing import NO_COUNTER_HINT, PARSERS, route
+from metrika_offline.flow.source.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.source.verdict import Verdict, verdict_of
 from metrika_offline.flow.uploads import PartUploader
-from metrika_offline.flow.verdict import Verdict, verdict_of
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import DEFAULT_ACCOUNT, MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient

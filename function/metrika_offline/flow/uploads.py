@@ -60,7 +60,7 @@ from metrika_offline.flow.record.problems import (
     too_old_problem,
 )
 from metrika_offline.flow.record.refusals import refusal_code
-from metrika_offline.flow.sinks import CountingReader
+from metrika_offline.flow.source.sinks import CountingReader
 from metrika_offline.flow.wait_words import unavailable_wait, wait_for
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts

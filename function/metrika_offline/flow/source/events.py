@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.folder_settings import SETTINGS_FILE
 from metrika_offline.flow.record.layout import ROLE_KEY, WorkLayout, is_own_output_name
+from metrika_offline.flow.source.folder_settings import SETTINGS_FILE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,8 +35,8 @@ from metrika_offline.check.choices import (
 from metrika_offline.check.codes import Code, message
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
-from metrika_offline.flow.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.flow.record.route import Mode, Route, RoutingProblem
+from metrika_offline.flow.source.folder_settings import BAD_SETTINGS, FolderSettings
 from metrika_offline.notify.message import ChannelName
 from metrika_offline.types import ConversionType, UnknownGoals
 

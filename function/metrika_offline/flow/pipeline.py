@@ -40,6 +40,7 @@ from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.ledger import Turn, ledger_turn
 from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
+from metrika_offline.flow.parts.upload import PartUploader
 from metrika_offline.flow.record import leases
 from metrika_offline.flow.record.job import (
     FINAL_FILE_STATUSES,
@@ -81,7 +82,6 @@ from metrika_offline.flow.source.queue import (
 from metrika_offline.flow.source.routing import NO_COUNTER_HINT, PARSERS, route
 from metrika_offline.flow.source.sinks import LazyRejects, StorePartSink
 from metrika_offline.flow.source.verdict import Verdict, verdict_of
-from metrika_offline.flow.uploads import PartUploader
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import DEFAULT_ACCOUNT, MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient

@@ -40,6 +40,7 @@ from metrika_offline.errors import (
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.ledger import record_uploaded
 from metrika_offline.flow.observe import Meter, Observer
+from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for
 from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.record import leases
 from metrika_offline.flow.record.job import (
@@ -61,7 +62,6 @@ from metrika_offline.flow.record.problems import (
 )
 from metrika_offline.flow.record.refusals import refusal_code
 from metrika_offline.flow.source.sinks import CountingReader
-from metrika_offline.flow.wait_words import unavailable_wait, wait_for
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.models import Uploading

@@ -5,7 +5,7 @@ a part is read while it is sent: through a counter that tells the observer how f
 from __future__ import annotations
 
 from metrika_offline.check.checker import PartWriter
-from metrika_offline.flow.ledger import StagedKeys
+from metrika_offline.flow.ledger.book import StagedKeys
 from metrika_offline.flow.observe import Meter
 from metrika_offline.flow.record.layout import Role, marked
 from metrika_offline.store.base import ObjectStore, Reader, Writer

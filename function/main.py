@@ -24,8 +24,8 @@ from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, RetryLater
 from metrika_offline.flow.deadline import Deadline
+from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Pipeline
-from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.flow.source.queue import PartTask
 from metrika_offline.metrika.accounts import MetrikaAccounts

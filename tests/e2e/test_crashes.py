@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from metrika_offline.flow.pending import list_pending
+from metrika_offline.flow.followup.pending import list_pending
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
 from tests import samples

@@ -22,8 +22,8 @@ import pytest
 from metrika_offline import cli, errors
 from metrika_offline.config import Settings
 from metrika_offline.errors import RetryLater
+from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
-from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.flow.source.queue import HeldTasks

@@ -16,9 +16,9 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import StoreError
-from metrika_offline.flow.notifications import tell_once
+from metrika_offline.flow.followup.news import tell_once
+from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
-from metrika_offline.flow.poll import Poller
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.source.events import ObjectEvent

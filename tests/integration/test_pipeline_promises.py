@@ -25,7 +25,7 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.flow.pending import list_pending
+from metrika_offline.flow.followup.pending import list_pending
 from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
 from metrika_offline.flow.record.job import Job, PartState, Status
 from metrika_offline.flow.record.jobstore import JobStore

@@ -14,8 +14,8 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.config import Settings
-from metrika_offline.flow.pending import PendingUpload, add_pending, list_pending
-from metrika_offline.flow.poll import Poller
+from metrika_offline.flow.followup.pending import PendingUpload, add_pending, list_pending
+from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.record.job import Job, Part, PartState, Source, Status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout

@@ -10,7 +10,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.deadline import DEADLINE_MARGIN_S, Deadline
-from metrika_offline.flow.pending import PendingUpload, add_pending, list_pending
+from metrika_offline.flow.followup.pending import PendingUpload, add_pending, list_pending
 from metrika_offline.flow.record.job import Lease
 from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.store.local import LocalStore

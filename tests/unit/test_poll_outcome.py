@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from metrika_offline.flow.poll import outcome_of
+from metrika_offline.flow.followup.poll import outcome_of
 from metrika_offline.flow.record.job import GAVE_UP, Job, Outcome, Part, PartState, Source
 from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading

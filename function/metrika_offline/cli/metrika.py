@@ -93,7 +93,7 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 
 
 def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
-    from metrika_offline.flow.poll import Poller
+    from metrika_offline.flow.followup.poll import Poller
     from metrika_offline.flow.record.result import result_of
     from metrika_offline.metrika.accounts import MetrikaAccounts
 

@@ -37,8 +37,8 @@ from metrika_offline.errors import (
     RetryLater,
 )
 from metrika_offline.flow.deadline import Deadline
+from metrika_offline.flow.followup.news import file_final, tell_once
 from metrika_offline.flow.ledger.book import Turn, ledger_turn
-from metrika_offline.flow.notifications import file_final, tell_once
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.parts.upload import PartUploader
 from metrika_offline.flow.record import leases

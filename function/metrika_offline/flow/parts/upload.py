@@ -38,10 +38,10 @@ from metrika_offline.errors import (
     ObjectNotFound,
 )
 from metrika_offline.flow.deadline import Deadline
+from metrika_offline.flow.followup.pending import PendingUpload, add_pending
 from metrika_offline.flow.ledger.book import record_uploaded
 from metrika_offline.flow.observe import Meter, Observer
 from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for
-from metrika_offline.flow.pending import PendingUpload, add_pending
 from metrika_offline.flow.record import leases
 from metrika_offline.flow.record.job import (
     FINAL_PART_STATES,

@@ -170,7 +170,7 @@ class Job:
     metrika: MetrikaOutcome | None = None  # Metrica's final word, filled by the follow-up
     key: str = ""  # the routing and check settings' fingerprint (`rerun.job_key`)
     restarted: int = 0  # times this generation's job was started over (parts look up first)
-    notified: tuple[str, ...] = ()  # the notifications claimed (`flow/notifications.py`)
+    notified: tuple[str, ...] = ()  # the notifications claimed (`flow/followup/news.py`)
 
     @property
     def is_split(self) -> bool:

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.notifications import tell_once
-from metrika_offline.flow.pending import Entry, PendingUpload, list_pending
-from metrika_offline.flow.poll_warnings import outcome_warnings
+from metrika_offline.flow.followup.news import tell_once
+from metrika_offline.flow.followup.outcome_warnings import outcome_warnings
+from metrika_offline.flow.followup.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.record.job import (
     FINAL_OUTCOMES,
     GAVE_UP,

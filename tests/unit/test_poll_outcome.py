@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from metrika_offline.flow.followup.poll import outcome_of
 from metrika_offline.flow.record.job import GAVE_UP, Job, Outcome, Part, PartState, Source
+from metrika_offline.flow.record.metrika_report import outcome_of
 from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.types import ConversionType

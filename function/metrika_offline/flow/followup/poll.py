@@ -19,24 +19,20 @@ from collections.abc import Callable, Iterable, Mapping
 from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
 from metrika_offline.flow.followup.news import tell_once
-from metrika_offline.flow.followup.outcome_warnings import outcome_warnings
 from metrika_offline.flow.followup.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.record.job import (
     FINAL_OUTCOMES,
     GAVE_UP,
     Job,
-    MetrikaOutcome,
     Outcome,
-    Part,
-    PartState,
 )
 from metrika_offline.flow.record.jobstore import Change, JobStore
-from metrika_offline.flow.record.result import utc_iso
+from metrika_offline.flow.record.metrika_report import outcome_of
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.lookups import LIST_LIMIT
-from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
+from metrika_offline.metrika.models import Uploading
 from metrika_offline.notify.message import NewsKind
 from metrika_offline.notify.notifier import Notifier
 from metrika_offline.store.base import ObjectStore
@@ -95,49 +91,6 @@ def fetch_statuses(
         except MetrikaRejectedError as exc:
             log.warning("Metrica does not know upload %d: %s", uploading_id, exc)
     return found
-
-
-# ------------------------------------------------------------------------ the file's outcome
-
-
-def _sent(job: Job) -> list[tuple[Part, Uploading]]:
-    return [
-        (p, p.uploading)
-        for p in job.parts
-        if p.state is PartState.UPLOADED and p.uploading is not None
-    ]
-
-
-def _classify(statuses: Iterable[str]) -> Outcome:
-    """One outcome for the file from its uploads' statuses (none sent: unknown)."""
-    seen = list(statuses)
-    if not seen:
-        return Outcome.STATUS_UNKNOWN
-    if any(s != GAVE_UP and s not in FINAL_STATUSES for s in seen):
-        return Outcome.PENDING
-    if GAVE_UP in seen:
-        return Outcome.STATUS_UNKNOWN
-    if all(s == "PROCESSED" for s in seen):
-        return Outcome.PROCESSED
-    if all(s == "LINKAGE_FAILURE" for s in seen):
-        return Outcome.LINKAGE_FAILURE
-    return Outcome.PARTIALLY_PROCESSED
-
-
-def outcome_of(job: Job, now: float) -> MetrikaOutcome:
-    """The file-level outcome from its uploaded parts' Metrica statuses."""
-    sent = _sent(job)
-    totals = MetrikaOutcome(
-        outcome=_classify(u.status for _, u in sent),
-        checked_at=utc_iso(now),
-        rows_sent=sum(p.rows for p, _ in sent),
-        source_quantity=sum(u.source_quantity for _, u in sent),
-        line_quantity=sum(u.line_quantity for _, u in sent),
-        linked_quantity=sum(u.linked_quantity for _, u in sent),
-        user_not_found_quantity=sum(u.user_not_found_quantity for _, u in sent),
-        goal_not_found_quantity=sum(u.goal_not_found_quantity for _, u in sent),
-    )
-    return dataclasses.replace(totals, warnings=outcome_warnings(totals))
 
 
 # ---------------------------------------------------------------------------- recording news

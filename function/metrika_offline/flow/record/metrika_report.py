@@ -1,4 +1,5 @@
-"""What a user should hear about Metrica's outcome for a file: a warning per kind of loss.
+"""Metrica's final word on a file, from its parts' uploads (`outcome_of`), and what a user
+should hear about it: a warning per kind of loss.
 
 Each warning is a rule: when it applies and how many rows it concerns; what to do about it is
 the code's message in the registry (`check/codes.py`).
@@ -8,11 +9,13 @@ The codes are part of the contract (docs/contract.md).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import WarningSummary
-from metrika_offline.flow.record.job import MetrikaOutcome, Outcome
+from metrika_offline.flow.record.job import GAVE_UP, Job, MetrikaOutcome, Outcome, Part, PartState
+from metrika_offline.flow.record.result import utc_iso
+from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
 
 #: Below this share of accepted rows linked, a warning says what usually causes it.
 FEW_LINKED_RATIO = 0.5
@@ -64,3 +67,46 @@ def outcome_warnings(outcome: MetrikaOutcome) -> tuple[WarningSummary, ...]:
         for rule in RULES
         if (count := rule.count(outcome)) > 0
     )
+
+
+# ------------------------------------------------------------------------ the file's outcome
+
+
+def _sent(job: Job) -> list[tuple[Part, Uploading]]:
+    return [
+        (p, p.uploading)
+        for p in job.parts
+        if p.state is PartState.UPLOADED and p.uploading is not None
+    ]
+
+
+def _classify(statuses: Iterable[str]) -> Outcome:
+    """One outcome for the file from its uploads' statuses (none sent: unknown)."""
+    seen = list(statuses)
+    if not seen:
+        return Outcome.STATUS_UNKNOWN
+    if any(s != GAVE_UP and s not in FINAL_STATUSES for s in seen):
+        return Outcome.PENDING
+    if GAVE_UP in seen:
+        return Outcome.STATUS_UNKNOWN
+    if all(s == "PROCESSED" for s in seen):
+        return Outcome.PROCESSED
+    if all(s == "LINKAGE_FAILURE" for s in seen):
+        return Outcome.LINKAGE_FAILURE
+    return Outcome.PARTIALLY_PROCESSED
+
+
+def outcome_of(job: Job, now: float) -> MetrikaOutcome:
+    """The file-level outcome from its uploaded parts' Metrica statuses."""
+    sent = _sent(job)
+    totals = MetrikaOutcome(
+        outcome=_classify(u.status for _, u in sent),
+        checked_at=utc_iso(now),
+        rows_sent=sum(p.rows for p, _ in sent),
+        source_quantity=sum(u.source_quantity for _, u in sent),
+        line_quantity=sum(u.line_quantity for _, u in sent),
+        linked_quantity=sum(u.linked_quantity for _, u in sent),
+        user_not_found_quantity=sum(u.user_not_found_quantity for _, u in sent),
+        goal_not_found_quantity=sum(u.goal_not_found_quantity for _, u in sent),
+    )
+    return dataclasses.replace(totals, warnings=outcome_warnings(totals))

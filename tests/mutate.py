@@ -6,7 +6,9 @@ it from there, and the tool's config is the project's own with `function/` read 
 Then it prints killed / survived / other per module and writes `.mutate/summary.json`.
 
     make mutate                               # the modules in pyproject.toml
-    MUTATE_ONLY=flow/record/job.py make mutate      # one module
+    MUTATE_ONLY=flow/record/machine.py make mutate             # one module
+    MUTATE_ONLY=flow/record/machine.py MUTATE_TESTS=tests/unit/flow/record make mutate
+                                              # ... against the tests of one folder only
     python -m tests.mutate --report           # summarise the last run again
 """
 
@@ -40,7 +42,16 @@ def _stage_config(pyproject: str, only: list[str]) -> str:
     start = text.index("only_mutate = [")
     end = text.index("]", start) + 1
     listed = ", ".join(json.dumps("src/" + path.removeprefix("function/")) for path in only)
-    return text[:start] + f"only_mutate = [{listed}]" + text[end:]
+    text = text[:start] + f"only_mutate = [{listed}]" + text[end:]
+    if tests := os.environ.get("MUTATE_TESTS", "").split():
+        # The tests the mutants run against, instead of the unit and integration folders.
+        chosen = ", ".join(json.dumps(path) for path in tests)
+        text = re.sub(
+            r"pytest_add_cli_args_test_selection = \[[^\]]*\]",
+            f"pytest_add_cli_args_test_selection = [{chosen}]",
+            text,
+        )
+    return text
 
 
 def stage(only: list[str]) -> None:

@@ -41,9 +41,8 @@ from metrika_offline.flow.followup.news import file_final, tell_once
 from metrika_offline.flow.ledger.book import Turn, ledger_turn
 from metrika_offline.flow.observe import QUIET, Observer
 from metrika_offline.flow.parts.upload import PartUploader
-from metrika_offline.flow.record import leases
+from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import (
-    FINAL_FILE_STATUSES,
     FINAL_PART_STATES,
     Job,
     Lease,
@@ -252,7 +251,7 @@ class Pipeline:
         A part that was being sent stays `sending`: the next attempt looks its marker up.
         """
         with contextlib.suppress(ObjectNotFound):
-            self.jobs.update(event.name, event.generation, leases.release_all(self._owners))
+            self.jobs.update(event.name, event.generation, machine.release_all(self._owners))
 
     def _claim_source(
         self, event: ObjectEvent, routed: Route, key: str, owner: str, *, force: bool
@@ -270,33 +269,23 @@ class Pipeline:
         except PreconditionFailed:
             pass
 
-        def take_over(current: Job) -> Job | None:
-            again = force or (self.restart == "on_change" and current.key != key)
-            if not again and (current.is_split or current.is_final):
-                return None
-            held = [current.lease, *(p.lease for p in current.parts if again)]
-            if any(lease is not None and lease.held_by_other(owner, now) for lease in held):
-                raise ClaimHeld(f"{event.name}@{event.generation} is being worked on elsewhere")
-            if again:
-                # The revision goes on from the old job's, so the new result replaces its own.
-                return dataclasses.replace(fresh, created_at=now, restarted=current.restarted + 1)
-            log.info("taking over an abandoned check (attempt %d)", current.split_attempts + 1)
-            return dataclasses.replace(
-                current,
-                lease=Lease(owner, now + self.settings.lease_s),
-                split_attempts=current.split_attempts + 1,
-            )
+        def start_over(current: Job) -> bool:
+            return force or (self.restart == "on_change" and current.key != key)
 
-        change = self.jobs.update(event.name, event.generation, take_over)
+        until = now + self.settings.lease_s
+        claim = machine.claim_check(fresh, owner, now, until, start_over=start_over)
+        change = self.jobs.update(event.name, event.generation, claim)
         if change.written and change.after.restarted > change.before.restarted:
             self.observer.note(started_over_note(change.before, change.after, force=force))
             log.info("job started over", extra={"key": key, "old_key": change.before.key})
+        elif change.written:
+            log.info("taking over an abandoned check (attempt %d)", change.after.split_attempts)
         return change.after
 
     def _wait(self, job: Job, owner: str) -> None:
         """Another file holds rows or the ledger this file needs: give the claim back, and
         do not count the wait as an attempt at checking."""
-        self.jobs.update(job.source.name, job.source.generation, leases.step_back(owner))
+        self.jobs.update(job.source.name, job.source.generation, machine.step_back(owner))
 
     def _check_and_split(
         self, job: Job, event: ObjectEvent, deadline: Deadline, owner: str, *, ledger: Turn
@@ -394,9 +383,7 @@ class Pipeline:
                 reopen=reopen,
             )
         except DeadlineReached:
-            self.jobs.update(
-                source.name, source.generation, lambda j: dataclasses.replace(j, lease=None)
-            )
+            self.jobs.update(source.name, source.generation, machine.check_ran_out())
             raise
         finally:
             meter.close()
@@ -406,22 +393,15 @@ class Pipeline:
         self, job: Job, report: Report, verdict: Verdict, rejects: LazyRejects, owner: str
     ) -> Job:
         """Write the check's outcome into the job, if this invocation still holds the claim."""
-        now = self.clock()
-
-        def record(current: Job) -> Job:
-            if current.lease is None or current.lease.owner != owner:
-                raise ClaimHeld("another worker took this check over; it will finish it")
-            return dataclasses.replace(
-                current,
-                check=dataclasses.replace(report, parts=()),
-                parts=verdict.parts,
-                rejects=rejects.name if rejects.opened else None,
-                lease=None,
-                status=verdict.status,
-                error=verdict.problem,
-                finished_at=now if verdict.status in FINAL_FILE_STATUSES else None,
-            )
-
+        record = machine.record_check(
+            owner,
+            report,
+            parts=verdict.parts,
+            rejects=rejects.name if rejects.opened else None,
+            status=verdict.status,
+            problem=verdict.problem,
+            now=self.clock(),
+        )
         return self.jobs.update(job.source.name, job.source.generation, record).after
 
     def _new_part(self, job: Job, info: PartInfo) -> Part:
@@ -437,11 +417,7 @@ class Pipeline:
         )
 
     def _finish(self, job: Job, status: Status, problem: Problem) -> Job:
-        def change(current: Job) -> Job:
-            return dataclasses.replace(
-                current, status=status, error=problem, lease=None, finished_at=self.clock()
-            )
-
+        change = machine.finish_file(status, problem, self.clock())
         job = self.jobs.update(job.source.name, job.source.generation, change).after
         self.file_final(job)
         return job

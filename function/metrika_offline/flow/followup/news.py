@@ -11,13 +11,13 @@ or raises into the pipeline.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 from metrika_offline.errors import StoreError
 from metrika_offline.flow.record.job import Job, PartState, Status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import result_name
+from metrika_offline.flow.record.machine import claim_news
 from metrika_offline.flow.record.problems import log_file_result
 from metrika_offline.logs import get_logger
 from metrika_offline.notify.message import FileNews, NewsKind
@@ -80,13 +80,8 @@ def tell_once(jobs: JobStore, notifier: Notifier, job: Job, kind: NewsKind) -> N
         return
     news = file_news(job, kind)
 
-    def claim(current: Job) -> Job | None:
-        if news.key in current.notified:
-            return None
-        return dataclasses.replace(current, notified=(*current.notified, news.key))
-
     try:
-        change = jobs.update(job.source.name, job.source.generation, claim)
+        change = jobs.update(job.source.name, job.source.generation, claim_news(news.key))
     except StoreError as exc:
         log.warning("could not record the notification; not sent", extra={"error": str(exc)})
         return

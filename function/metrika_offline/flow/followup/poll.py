@@ -22,12 +22,11 @@ from metrika_offline.flow.followup.news import tell_once
 from metrika_offline.flow.followup.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.record.job import (
     FINAL_OUTCOMES,
-    GAVE_UP,
     Job,
     Outcome,
 )
 from metrika_offline.flow.record.jobstore import Change, JobStore
-from metrika_offline.flow.record.metrika_report import outcome_of
+from metrika_offline.flow.record.machine import UploadNews, awaits, record_metrika_news
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.client import MetrikaClient
@@ -91,53 +90,6 @@ def fetch_statuses(
         except MetrikaRejectedError as exc:
             log.warning("Metrica does not know upload %d: %s", uploading_id, exc)
     return found
-
-
-# ---------------------------------------------------------------------------- recording news
-
-
-@dataclasses.dataclass(frozen=True)
-class _News:
-    """What one round learned about one upload: Metrica's answer (if any), and whether we
-    have waited long enough to stop asking."""
-
-    upload_id: int
-    answer: Uploading | None
-    gave_up: bool
-
-    def applied_to(self, current: Uploading) -> Uploading:
-        known = self.answer or current
-        if self.gave_up and not known.is_final:
-            return dataclasses.replace(known, status=GAVE_UP)
-        return known
-
-
-def _record_news(job: Job, news: Mapping[int, _News], now: float) -> Job | None:
-    """The job with the news written into its parts and outcome; None when nothing changed."""
-    updated = job
-    for index, item in news.items():
-        if not _awaits(updated, index, item.upload_id):
-            continue  # the job was started over since: not this part's upload
-        part = updated.part(index)
-        if part.uploading is None:
-            continue
-        uploading = item.applied_to(part.uploading)
-        if uploading != part.uploading:
-            updated = updated.with_part(dataclasses.replace(part, uploading=uploading))
-    if updated is job:
-        return None
-    return dataclasses.replace(updated, metrika=outcome_of(updated, now))
-
-
-def _awaits(job: Job, index: int, uploading_id: int) -> bool:
-    """True while the job's part `index` is this upload, waiting for Metrica's final word."""
-    part = next((p for p in job.parts if p.index == index), None)
-    return (
-        part is not None
-        and part.uploading is not None
-        and part.uploading.id == uploading_id
-        and part.awaits_metrika
-    )
 
 
 def _became_final(change: Change) -> bool:
@@ -248,7 +200,7 @@ class Poller:
         """
         now = self.clock()
         news = {
-            e.upload.part: _News(
+            e.upload.part: UploadNews(
                 e.upload.uploading_id,
                 answers.get(e.upload.part),
                 gave_up=now - e.upload.since > self.settings.poll_give_up_s,
@@ -260,9 +212,7 @@ class Poller:
             return 0, 0, None
         with log_context(object=source, generation=str(generation)):
             try:
-                change = self.jobs.update(
-                    source, generation, lambda current: _record_news(current, news, now)
-                )
+                change = self.jobs.update(source, generation, record_metrika_news(news, now))
             except ObjectNotFound:
                 log.warning("job state is gone; dropping its pending entries")
                 self._drop(entries)
@@ -271,7 +221,7 @@ class Poller:
                 e
                 for e in entries
                 if e.upload.part in news
-                and not _awaits(change.after, e.upload.part, e.upload.uploading_id)
+                and not awaits(change.after, e.upload.part, e.upload.uploading_id)
             ]
             self._drop(done)
             if _became_final(change):

@@ -19,7 +19,6 @@ looked up by its marker before it is sent again.
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import time
 from collections.abc import Callable
@@ -28,7 +27,6 @@ from typing import BinaryIO, Literal, cast
 from metrika_offline.check.codes import Code, message
 from metrika_offline.config import Settings
 from metrika_offline.errors import (
-    ClaimHeld,
     DeadlineReached,
     MetrikaAuthError,
     MetrikaNotReady,
@@ -42,17 +40,14 @@ from metrika_offline.flow.followup.pending import PendingUpload, add_pending
 from metrika_offline.flow.ledger.book import record_uploaded
 from metrika_offline.flow.observe import Meter, Observer
 from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for
-from metrika_offline.flow.record import leases
+from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import (
-    FINAL_PART_STATES,
     Job,
-    Lease,
     Part,
     PartState,
     Problem,
     Status,
     Wait,
-    settle_status,
 )
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.problems import (
@@ -115,24 +110,7 @@ class PartUploader:
             now = self.clock()
             owner = self.new_owner()  # this invocation's, as for the source
 
-            def claim(current: Job) -> Job | None:
-                part = current.part(index)
-                if part.state in FINAL_PART_STATES or current.is_final:
-                    return None
-                if part.waits and part.wait is not None and not part.wait.due(now):
-                    return None  # not yet: the follow-up (or the same command) sends it then
-                if part.lease is not None and part.lease.held_by_other(owner, now):
-                    raise ClaimHeld(f"part {index} is being uploaded elsewhere")
-                return current.with_part(
-                    dataclasses.replace(
-                        part,
-                        state=PartState.SENDING,
-                        attempts=part.attempts + 1,
-                        lease=Lease(owner, now + self.settings.lease_s),
-                        wait=None,
-                    )
-                )
-
+            claim = machine.claim_part(index, owner, now, now + self.settings.lease_s)
             try:
                 claimed = self.jobs.update(name, generation, claim)
             except ObjectNotFound:
@@ -270,7 +248,7 @@ class PartUploader:
         back for (`Pipeline.run_task`), and a person is told once when the counter is not
         ready. `again`: for a reason an earlier part already gave (said in short)."""
         change = self.jobs.update(
-            job.source.name, job.source.generation, leases.wait_part(index, owner, wait)
+            job.source.name, job.source.generation, machine.wait_part(index, owner, wait)
         )
         job = change.after
         if not change.written:
@@ -288,12 +266,12 @@ class PartUploader:
         """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
         until = self.clock() + self.settings.lease_s
         self.jobs.update(
-            job.source.name, job.source.generation, leases.renew_part(index, owner, until)
+            job.source.name, job.source.generation, machine.renew_part(index, owner, until)
         )
 
     def _release_part(self, job: Job, index: int, owner: str) -> None:
         """Let the next delivery take the part over at once; it stays `sending`."""
-        self.jobs.update(job.source.name, job.source.generation, leases.release_part(index, owner))
+        self.jobs.update(job.source.name, job.source.generation, machine.release_part(index, owner))
 
     def _finish_part(
         self,
@@ -302,20 +280,7 @@ class PartUploader:
         uploading: Uploading | None,
         problem: Problem | None,
     ) -> Job:
-        def record(current: Job) -> Job:
-            part = dataclasses.replace(
-                current.part(index),
-                state=PartState.UPLOADED if problem is None else PartState.FAILED,
-                lease=None,
-                uploading=uploading,
-                error=problem,
-            )
-            updated = current.with_part(part)
-            status = settle_status(updated)
-            if status is not Status.PROCESSING:
-                updated = dataclasses.replace(updated, status=status, finished_at=self.clock())
-            return updated
-
+        record = machine.finish_part(index, uploading, problem, self.clock())
         job = self.jobs.update(job.source.name, job.source.generation, record).after
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from typing import Final
 
 from metrika_offline.store.base import Reader, Writer
@@ -169,3 +170,23 @@ class WriteBehind:
             raise self._failure
         self._target_closed = True
         self._target.close()
+
+
+class CountingReader:
+    """A stream that says how many bytes of it were read so far (`on_read`, from 0): a part's
+    progress while it is sent."""
+
+    def __init__(self, stream: Reader, on_read: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._on_read = on_read
+        self._done = 0
+        on_read(0)
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._stream.read(size)
+        self._done += len(data)
+        self._on_read(self._done)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()

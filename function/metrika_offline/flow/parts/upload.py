@@ -56,11 +56,11 @@ from metrika_offline.flow.record.problems import (
     too_old_problem,
 )
 from metrika_offline.flow.record.refusals import refusal_code
-from metrika_offline.flow.source.sinks import CountingReader
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.store.base import ObjectStore
+from metrika_offline.store.streams import CountingReader
 
 log = get_logger("pipeline")
 
@@ -182,7 +182,7 @@ class PartUploader:
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
             self._renew_lease(job, index, owner)
-            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter))
+            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter.update))
 
         searching = resume
         try:

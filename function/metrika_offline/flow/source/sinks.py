@@ -1,14 +1,12 @@
 """Where the checker's output goes in the object store: parts under the work prefix, rejected
-rows beside the source. Both marked with their role, so their own events are skipped. And how
-a part is read while it is sent: through a counter that tells the observer how far it got."""
+rows beside the source. Both marked with their role, so their own events are skipped."""
 
 from __future__ import annotations
 
 from metrika_offline.check.checker import PartWriter
 from metrika_offline.flow.ledger.book import StagedKeys
-from metrika_offline.flow.observe import Meter
 from metrika_offline.flow.record.layout import Role, marked
-from metrika_offline.store.base import ObjectStore, Reader, Writer
+from metrika_offline.store.base import ObjectStore, Writer
 from metrika_offline.store.streams import WriteBehind
 
 
@@ -50,22 +48,3 @@ class LazyRejects:
         return self.store.open_write(
             self.name, content_type="text/csv", metadata=marked(Role.REJECTS)
         )
-
-
-class CountingReader:
-    """A part's stream that tells a meter how much of it was read (sent)."""
-
-    def __init__(self, stream: Reader, meter: Meter) -> None:
-        self._stream = stream
-        self._meter = meter
-        self._done = 0
-        meter.update(0)
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._stream.read(size)
-        self._done += len(data)
-        self._meter.update(self._done)
-        return data
-
-    def close(self) -> None:
-        self._stream.close()

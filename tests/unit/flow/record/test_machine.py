@@ -189,7 +189,7 @@ def test_record_check_of_a_final_verdict_says_when_it_finished() -> None:
 
 @pytest.mark.parametrize("held", [None, lease(OTHER)], ids=["no lease", "another owner"])
 def test_record_check_refuses_when_the_claim_is_no_longer_ours(held: Lease | None) -> None:
-    with pytest.raises(ClaimHeld):
+    with pytest.raises(ClaimHeld, match="took this check over"):
         _recorded(Status.PROCESSING)(job(lease=held))
 
 
@@ -248,6 +248,12 @@ def test_claim_part_refuses_while_another_owner_sends_it() -> None:
     current = split(part(1, PartState.SENDING, lease=lease(OTHER, until=NOW + 1)))
     with pytest.raises(ClaimHeld, match="part 1"):
         machine.claim_part(1, ME, NOW, UNTIL)(current)
+
+
+def test_claim_part_takes_its_own_live_lease_again() -> None:
+    current = split(part(1, PartState.SENDING, attempts=1, lease=lease(ME, until=NOW + 1)))
+    claimed = machine.claim_part(1, ME, NOW, UNTIL)(current)
+    assert claimed == split(part(1, PartState.SENDING, attempts=2, lease=Lease(ME, UNTIL)))
 
 
 def test_claim_part_waits_until_the_waits_time() -> None:
@@ -371,8 +377,8 @@ def test_record_metrika_news_writes_the_answers_and_the_files_outcome() -> None:
         status=Status.UPLOADED,
     )
     news = {
-        1: UploadNews(11, uploading(11, "PROCESSED", linked=2), gave_up=False),
         2: UploadNews(99, uploading(99, "PROCESSED"), gave_up=False),  # not part 2's upload
+        1: UploadNews(11, uploading(11, "PROCESSED", linked=2), gave_up=False),
     }
     recorded = machine.record_metrika_news(news, NOW)(current)
     expected = split(
@@ -381,6 +387,13 @@ def test_record_metrika_news_writes_the_answers_and_the_files_outcome() -> None:
         status=Status.UPLOADED,
     )
     assert recorded == dataclasses.replace(expected, metrika=outcome_of(expected, NOW))
+
+
+def test_record_metrika_news_that_gave_up_marks_the_upload_it_knows() -> None:
+    current = split(part(1, PartState.UPLOADED, uploading=uploading(11)))
+    recorded = machine.record_metrika_news({1: UploadNews(11, None, gave_up=True)}, NOW)(current)
+    assert recorded is not None
+    assert recorded.part(1).uploading == uploading(11, GAVE_UP)
 
 
 def test_record_metrika_news_that_changes_nothing_writes_nothing() -> None:

@@ -23,11 +23,12 @@ from google.cloud import storage
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, RetryLater
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Pipeline
+from metrika_offline.flow.queue import PartTask
 from metrika_offline.flow.source.events import ObjectEvent
-from metrika_offline.flow.source.queue import PartTask
 from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.store.gcs import GcsStore
 from metrika_offline.tasks.cloud_tasks import CloudTasksQueue
@@ -69,13 +70,13 @@ class _Runtime:
 
     def pipeline(self, bucket: str) -> Pipeline:
         if bucket not in self._pipelines:
-            pipeline = Pipeline(
+            ctx = Context.build(
                 store=self.store(bucket),
                 work=self.work(bucket),
                 settings=self.settings,
                 metrika=self.metrika,
-                queue=self.queue(),
             )
+            pipeline = Pipeline(ctx, queue=self.queue())
             with self._lock:
                 self._pipelines.setdefault(bucket, pipeline)
         return self._pipelines[bucket]

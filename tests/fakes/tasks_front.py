@@ -4,7 +4,7 @@
     python tests/fakes/tasks_front.py --port 0 [--queue projects/P/locations/L/queues/Q ...]
 
 prints `ready <rest port>` and serves until stdin closes. The emulator speaks gRPC only and our
-code calls Cloud Tasks' REST API (flow/source/queue.py, metrika_offline/tasks): this front takes
+code calls Cloud Tasks' REST API (flow/queue.py, metrika_offline/tasks): this front takes
 
     POST /v2/{queue}/tasks      {"task": {...}}   -> CreateTask on the emulator
     POST /v2/{location}/queues  {"name": ...}     -> CreateQueue

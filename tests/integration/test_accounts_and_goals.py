@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from metrika_offline.config import Settings
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -68,7 +69,11 @@ def pipeline_for(
         sleep=manual_time.sleep,
         clock=manual_time.clock,
     )
-    return Pipeline(store=stack.store, settings=settings, metrika=accounts, dispatch=dispatch)
+    return Pipeline(
+        Context.build(
+            store=stack.store, settings=settings, metrika=accounts, inline=dispatch == "inline"
+        )
+    )
 
 
 def process(pipeline: Pipeline, stack: GcsStack, name: str, data: bytes) -> dict[str, Any]:
@@ -129,7 +134,9 @@ def test_a_token_the_counter_refuses_fails_the_part_as_auth(
     settings = settings_for(accounts_fake, metrika_accounts={str(COUNTER_B): "client-a"})
     pipeline = pipeline_for(gcs_stack, settings, manual_time, dispatch="tasks")
     result = process(pipeline, gcs_stack, f"incoming/{COUNTER_B}/a.csv", samples.basic_csv(2))
-    pipeline.upload_part(f"incoming/{COUNTER_B}/a.csv", result_generation(result), 1, Deadline())
+    pipeline.uploader.upload_part(
+        f"incoming/{COUNTER_B}/a.csv", result_generation(result), 1, Deadline()
+    )
     result = read_result(gcs_stack.store, f"incoming/{COUNTER_B}/a.csv")
     assert result["status"] == "failed"
     (part,) = result["parts"]

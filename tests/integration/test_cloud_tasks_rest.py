@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from metrika_offline.errors import ConfigError, RetryLater
-from metrika_offline.flow.source.queue import PartTask
+from metrika_offline.flow.queue import PartTask
 from metrika_offline.tasks.cloud_tasks import CloudTasksQueue, QueueUnavailable, queue_id
 
 QUEUE = "projects/p/locations/europe-west1/queues/metrika-offline-upload-{account}"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.pipeline import Pipeline
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.client import MetrikaClient
@@ -25,7 +26,7 @@ FOLDER = "incoming/crm/bitrix24/"
 def pipeline(gcs_stack: GcsStack, metrika_client: MetrikaClient) -> Pipeline:
     settings = Settings(max_event_age_s=3600, default_counter_id=1)
     return Pipeline(
-        store=gcs_stack.store, settings=settings, metrika=metrika_client, dispatch="inline"
+        Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client, inline=True)
     )
 
 

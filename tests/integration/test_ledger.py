@@ -14,11 +14,13 @@ import pytest
 from metrika_offline.check.sent import stable_hashes
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.ledger.book import LedgerLock
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.flow.source.events import ObjectEvent
+from metrika_offline.flow.source.run import SourceChoices
 from metrika_offline.metrika.client import MetrikaClient
 from tests.fakes.gcs_fixtures import GcsStack
 from tests.fakes.metrika import FakeMetrika, Fault
@@ -54,10 +56,12 @@ def clock() -> Clock:
 
 def _pipeline(stack: GcsStack, client: MetrikaClient, clock: Clock, **settings: Any) -> Pipeline:
     return Pipeline(
-        store=stack.store,
-        settings=Settings(max_event_age_s=3600, **settings),
-        metrika=client,
-        clock=clock,
+        Context.build(
+            store=stack.store,
+            settings=Settings(max_event_age_s=3600, **settings),
+            metrika=client,
+            clock=clock,
+        )
     )
 
 
@@ -71,10 +75,12 @@ def _result(stack: GcsStack, name: str) -> dict[str, Any]:
 
 
 def _upload_all(pipeline: Pipeline, event: ObjectEvent) -> None:
-    job = JobStore(pipeline.store, pipeline.settings.work_prefix).load(event.name, event.generation)
+    job = JobStore(pipeline.ctx.store, pipeline.ctx.settings.work_prefix).load(
+        event.name, event.generation
+    )
     assert job is not None
     for part in job[0].parts:
-        pipeline.upload_part(event.name, event.generation, part.index, Deadline())
+        pipeline.uploader.upload_part(event.name, event.generation, part.index, Deadline())
 
 
 def test_a_row_sent_longer_ago_than_the_window_is_sent_again(
@@ -260,11 +266,13 @@ def test_a_rerun_with_other_settings_is_another_job_in_the_ledger(
     assert before is not None
     # The same generation again, as the CLI reruns it with other settings: a new job.
     rerun = Pipeline(
-        store=gcs_stack.store,
-        settings=Settings(max_event_age_s=3600, timezone="Europe/Moscow"),
-        metrika=metrika_client,
-        clock=clock,
-        restart="on_change",
+        Context.build(
+            store=gcs_stack.store,
+            settings=Settings(max_event_age_s=3600, timezone="Europe/Moscow"),
+            metrika=metrika_client,
+            clock=clock,
+        ),
+        choices=SourceChoices(restart="on_change"),
     )
     rerun.process_source(event, Deadline())
     after = jobs.load(event.name, event.generation)

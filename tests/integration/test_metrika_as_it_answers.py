@@ -22,11 +22,12 @@ import pytest
 from metrika_offline import cli, errors
 from metrika_offline.config import Settings
 from metrika_offline.errors import RetryLater
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.queue import HeldTasks
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.source.events import ObjectEvent
-from metrika_offline.flow.source.queue import HeldTasks
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.marker import make_comment, make_marker
 from metrika_offline.metrika.models import Uploading
@@ -121,7 +122,7 @@ def test_the_search_stops_early_only_where_the_order_seen_proves_nothing_newer_f
 
 def _pipeline(stack: GcsStack, client: MetrikaClient, **kwargs: Any) -> Pipeline:
     settings = kwargs.pop("settings", Settings(max_event_age_s=3600))
-    return Pipeline(store=stack.store, settings=settings, metrika=client, **kwargs)
+    return Pipeline(Context.build(store=stack.store, settings=settings, metrika=client, **kwargs))
 
 
 def _drop(stack: GcsStack, name: str, data: bytes) -> ObjectEvent:
@@ -146,18 +147,18 @@ def test_a_search_that_cannot_finish_never_resends_the_part_waits_and_says_why(
     # The answer is lost, then every look-up fails: the client gives up without resending.
     fake_metrika.script(Fault.drop(), *[Fault.http(503, endpoint="uploadings")] * 3)
     with pytest.raises(RetryLater):
-        pipeline.upload_part(name, event.generation, 1, Deadline())
+        pipeline.uploader.upload_part(name, event.generation, 1, Deadline())
     assert (part_now().state.value, part_now().wait.code) == ("waiting", "metrika-unavailable")
     # The next delivery looks the marker up first; it cannot finish either: the part waits.
     fake_metrika.script(*[Fault.http(503, endpoint="uploadings")] * 4)
     with pytest.raises(RetryLater):
-        pipeline.upload_part(name, event.generation, 1, Deadline())
+        pipeline.uploader.upload_part(name, event.generation, 1, Deadline())
     waiting = part_now()
     assert (waiting.state.value, waiting.wait.code) == ("waiting", "marker-search-unfinished")
     assert "never sent blind" in waiting.wait.message
     assert len([e for e in fake_metrika.journal if e.endpoint == "upload"]) == 1
     # When Metrica answers again, the upload the lost answer made is found and adopted.
-    pipeline.upload_part(name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(name, event.generation, 1, Deadline())
     [made] = fake_metrika.uploads
     assert read_result(gcs_stack.store, name)["parts"][0]["uploading"]["id"] == made.id
     assert len([e for e in fake_metrika.journal if e.endpoint == "upload"]) == 1
@@ -170,7 +171,7 @@ def test_the_follow_up_lists_calls_uploads_with_their_type_in_one_request(
     gcs_stack: GcsStack, fake_metrika: FakeMetrika, metrika_client: MetrikaClient
 ) -> None:
     settings = Settings(max_event_age_s=3600, max_part_bytes=2000)
-    pipeline = _pipeline(gcs_stack, metrika_client, settings=settings, dispatch="inline")
+    pipeline = _pipeline(gcs_stack, metrika_client, settings=settings, inline=True)
     name = f"incoming/{COUNTER}/calls/big.csv"
     pipeline.process_source(_drop(gcs_stack, name, samples.big_calls_csv(60)), Deadline())
     parts = read_result(gcs_stack.store, name)["parts"]
@@ -317,11 +318,13 @@ def test_the_function_waits_for_a_new_counter_tells_once_and_its_task_comes_back
     fake_metrika.set_not_ready(COUNTER, opens, date_format="%Y-%m-%d %H:%M")
     notifier = Notifier.from_settings(webhooks_settings, sleep=lambda _s: None)
     pipeline = Pipeline(
-        store=gcs_stack.store,
-        settings=webhooks_settings,
-        metrika=metrika_client,
-        notifier=notifier,
-        clock=lambda: now[0],
+        Context.build(
+            store=gcs_stack.store,
+            settings=webhooks_settings,
+            metrika=metrika_client,
+            notifier=notifier,
+            clock=lambda: now[0],
+        )
     )
     queue = pipeline.queue
     assert isinstance(queue, HeldTasks)

@@ -16,6 +16,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import StoreError
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.followup.news import tell_once
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
@@ -64,11 +65,13 @@ def pipeline(
 ) -> Pipeline:
     notifier = Notifier.from_settings(settings, sleep=waits.append)
     return Pipeline(
-        store=gcs_stack.store,
-        settings=settings,
-        metrika=metrika_client,
-        dispatch="inline",
-        notifier=notifier,
+        Context.build(
+            store=gcs_stack.store,
+            settings=settings,
+            metrika=metrika_client,
+            inline=True,
+            notifier=notifier,
+        )
     )
 
 
@@ -139,7 +142,7 @@ def test_each_outcome_is_told_on_every_channel(
     )
     assert_no_secrets_or_rows(webhooks.received, ["133591247640966458", "not a date"])
     # The claim is in the job state.
-    jobs = JobStore(gcs_stack.store, pipeline.settings.work_prefix)
+    jobs = JobStore(gcs_stack.store, pipeline.ctx.settings.work_prefix)
     loaded = jobs.load(name, int(result(gcs_stack, name)["source"]["generation"]))
     assert loaded is not None
     assert loaded[0].notified == (f"file:{status}",)

@@ -12,6 +12,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.followup.pending import list_pending
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.job import PartState
@@ -30,7 +31,7 @@ SETTINGS = Settings(max_event_age_s=3600)
 
 @pytest.fixture
 def pipeline(gcs_stack: GcsStack, metrika_client: MetrikaClient) -> Pipeline:
-    return Pipeline(store=gcs_stack.store, settings=SETTINGS, metrika=metrika_client)
+    return Pipeline(Context.build(store=gcs_stack.store, settings=SETTINGS, metrika=metrika_client))
 
 
 def drop(stack: GcsStack, data: bytes, name: str = NAME) -> ObjectEvent:
@@ -43,7 +44,7 @@ def result(stack: GcsStack, name: str = NAME) -> dict[str, Any]:
 
 
 def dispatch_part(pipeline: Pipeline, event: ObjectEvent) -> Callable[[], object]:
-    return lambda: pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    return lambda: pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
 
 
 def test_two_invocations_in_one_process_do_not_share_a_claim(
@@ -104,7 +105,7 @@ def test_a_deadline_hands_over_and_the_next_invocation_resumes(
     pipeline.process_source(event, Deadline())
     passed = Deadline(at=0.0)  # the invocation's time is up before the POST
     with pytest.raises(DeadlineReached):
-        pipeline.upload_part(event.name, event.generation, 1, passed)
+        pipeline.uploader.upload_part(event.name, event.generation, 1, passed)
     loaded = JobStore(gcs_stack.store, SETTINGS.work_prefix).load(NAME, event.generation)
     assert loaded is not None
     part = loaded[0].part(1)
@@ -133,7 +134,9 @@ def test_a_file_over_the_size_limit_is_rejected_at_once_with_the_limit(
 ) -> None:
     data = samples.basic_csv(50)
     settings = Settings(max_event_age_s=3600, max_source_bytes=len(data) - 1)
-    pipeline = Pipeline(store=gcs_stack.store, settings=settings, metrika=metrika_client)
+    pipeline = Pipeline(
+        Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client)
+    )
     event = drop(gcs_stack, data)
     pipeline.process_source(event, Deadline())
     found = result(gcs_stack)
@@ -152,12 +155,12 @@ def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
 ) -> None:
     now = [time.time()]
     settings = Settings(max_event_age_s=3600, lease_s=60, invocation_timeout_s=50)
-    taker = Pipeline(store=gcs_stack.store, settings=settings, metrika=metrika_client,
-                     clock=lambda: now[0])  # fmt: skip
+    taker = Pipeline(Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client,
+                     clock=lambda: now[0]))  # fmt: skip
     event = drop(gcs_stack, samples.basic_csv(3))
     taker.process_source(event, Deadline())
     taking_over = threading.Thread(
-        target=lambda: taker.upload_part(event.name, event.generation, 1, Deadline())
+        target=lambda: taker.uploader.upload_part(event.name, event.generation, 1, Deadline())
     )
     gates: list[Gate] = []
 
@@ -172,12 +175,14 @@ def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
         assert gates[0].wait_for(1)
 
     slow = metrika_client_for(fake_metrika, sleep=backoff_outlives_the_lease)
-    owner = Pipeline(store=gcs_stack.store, settings=settings, metrika=slow, clock=lambda: now[0])
+    owner = Pipeline(
+        Context.build(store=gcs_stack.store, settings=settings, metrika=slow, clock=lambda: now[0])
+    )
     fake_metrika.script(Fault.http(503, endpoint="upload"))
     try:
         # A 503 to an upload may stand for one: the first owner looks its marker up before it
         # would send again, finds the new owner's upload and adopts it instead of sending.
-        job = owner.upload_part(event.name, event.generation, 1, Deadline())
+        job = owner.uploader.upload_part(event.name, event.generation, 1, Deadline())
     finally:
         for gate in gates:
             gate.release()

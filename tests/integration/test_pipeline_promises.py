@@ -25,13 +25,15 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.followup.pending import list_pending
-from metrika_offline.flow.pipeline import MAX_SPLIT_ATTEMPTS, Deadline, Pipeline
+from metrika_offline.flow.pipeline import Deadline, Pipeline
+from metrika_offline.flow.queue import HeldTasks
 from metrika_offline.flow.record.job import Job, PartState, Status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.flow.source.events import ObjectEvent
-from metrika_offline.flow.source.queue import HeldTasks
+from metrika_offline.flow.source.refusals import MAX_SPLIT_ATTEMPTS
 from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.store.local import LocalStore
 from tests import samples
@@ -67,7 +69,7 @@ def store(tmp_path: Path) -> GatedStore:
 @pytest.fixture
 def pipeline(store: GatedStore, metrika_client: MetrikaClient) -> Pipeline:
     store.go.set()  # ungated unless a test clears it
-    return Pipeline(store=store, settings=SETTINGS, metrika=metrika_client)
+    return Pipeline(Context.build(store=store, settings=SETTINGS, metrika=metrika_client))
 
 
 def drop(store: LocalStore, data: bytes, *, age_s: float = 0.0) -> ObjectEvent:
@@ -110,7 +112,7 @@ def test_a_part_event_too_old_gives_up_without_sending(
     event = drop(store, samples.basic_csv(3))
     pipeline.process_source(event, Deadline())  # split and dispatched; nothing sent yet
     late = time.time() - 2 * SETTINGS.max_event_age_s
-    pipeline.upload_part(event.name, event.generation, 1, Deadline(), event_time=late)
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline(), event_time=late)
     found = result(store)
     assert found["status"] == "failed"
     assert found["parts"][0]["state"] == "failed"
@@ -141,7 +143,7 @@ def test_the_check_before_the_limit_still_runs(
         with pytest.raises(DeadlineReached):
             pipeline.process_source(event, Deadline(at=0.0))
     pipeline.process_source(event, Deadline())
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     assert result(store)["status"] == "uploaded"
     assert len(fake_metrika.uploads) == 1
 
@@ -153,7 +155,7 @@ def test_an_uploaded_part_leaves_the_work_prefix_and_is_indexed(
     pipeline.process_source(event, Deadline())
     parts = names_under(store, f"{SETTINGS.work_prefix}parts/")
     assert len(parts) == 1  # written by the split, waiting for its upload
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     assert names_under(store, f"{SETTINGS.work_prefix}parts/") == []
     uploaded = result(store)["parts"][0]["uploading"]["id"]
     pending = [e.upload for e in list_pending(store, WorkLayout(SETTINGS.work_prefix))]
@@ -226,7 +228,7 @@ def test_one_row_left_out_makes_the_file_partially_uploaded(
     one_bad = samples.basic_csv(3) + b"not-a-client-id,lead_form_sent,1795000000,1.00,RUB\n"
     event = drop(store, one_bad)
     pipeline.process_source(event, Deadline())
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     found = result(store)
     assert (found["rows"]["valid"], found["rows"]["invalid"]) == (3, 1)
     assert found["status"] == "partially_uploaded"
@@ -242,7 +244,7 @@ def test_a_part_left_sending_is_looked_up_by_its_marker_not_sent_again(
     part = job.part(1)
     found = store.read_bytes(part.name)
     assert found is not None
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     assert len(fake_metrika.uploads) == 1
     # Put back what the dead worker left: the part's bytes, and the part still `sending`.
     store.write_bytes(part.name, found[0], content_type="text/csv")
@@ -255,7 +257,7 @@ def test_a_part_left_sending_is_looked_up_by_its_marker_not_sent_again(
         return dataclasses.replace(current.with_part(left), status=Status.PROCESSING)
 
     jobs.update(event.name, event.generation, died_sending)
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     assert len(fake_metrika.uploads) == 1  # adopted, not sent twice
     settled = result(store)
     assert settled["status"] == "uploaded"
@@ -270,7 +272,7 @@ def test_a_refused_part_records_metricas_own_words(
     fake_metrika.script(
         Fault.http(400, "invalid_uploading", message="bad column", endpoint="upload")
     )
-    pipeline.upload_part(event.name, event.generation, 1, Deadline())
+    pipeline.uploader.upload_part(event.name, event.generation, 1, Deadline())
     found = result(store)
     assert found["status"] == "rejected"
     part = found["parts"][0]

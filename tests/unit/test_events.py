@@ -6,7 +6,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.flow.record.layout import ROLE_KEY
-from metrika_offline.flow.source.events import Kind, ObjectEvent, classify
+from metrika_offline.flow.source.events import EventKind, ObjectEvent, classify
 
 SETTINGS = Settings()
 
@@ -34,7 +34,7 @@ def test_decodes_the_gcs_object_resource() -> None:
 
 @pytest.mark.parametrize("name", ["incoming/a.csv", "incoming/x/B.CSV", "incoming/1/calls/c.Csv"])
 def test_user_csvs_are_sources(name: str) -> None:
-    assert classify(event(name), SETTINGS).kind is Kind.SOURCE
+    assert classify(event(name), SETTINGS).kind is EventKind.SOURCE
 
 
 @pytest.mark.parametrize(
@@ -53,12 +53,12 @@ def test_everything_else_is_skipped_with_a_reason(
     name: str, metadata: dict[str, str], reason: str
 ) -> None:
     decision = classify(event(name, **metadata), SETTINGS)
-    assert decision.kind is Kind.SKIP
+    assert decision.kind is EventKind.SKIP
     assert reason in decision.reason
 
 
 def test_no_object_of_ours_is_work_to_do() -> None:
     """Uploads are tasks now: an old dispatch object left in a bucket is skipped."""
     name = "metrika-offline/dispatch/incoming/a.csv/1/part-00001.json"
-    assert classify(event(name, **{ROLE_KEY: "dispatch"}), SETTINGS).kind is Kind.SKIP
-    assert classify(event(name), SETTINGS).kind is Kind.SKIP
+    assert classify(event(name, **{ROLE_KEY: "dispatch"}), SETTINGS).kind is EventKind.SKIP
+    assert classify(event(name), SETTINGS).kind is EventKind.SKIP

@@ -11,7 +11,7 @@ import pytest
 from metrika_offline import cli
 from metrika_offline.config import Settings
 from metrika_offline.flow.record.route import RoutingProblem
-from metrika_offline.flow.source.events import Kind, ObjectEvent, classify
+from metrika_offline.flow.source.events import EventKind, ObjectEvent, classify
 from metrika_offline.flow.source.folder_settings import (
     SETTINGS_FILE,
     FolderSettings,
@@ -134,7 +134,7 @@ def test_a_bad_settings_file_or_value_is_a_bad_settings_problem() -> None:
 def test_the_settings_file_is_never_taken_for_a_csv() -> None:
     event = ObjectEvent("b", "incoming/acme/" + SETTINGS_FILE, 1, 10, {})
     decision = classify(event, SETTINGS)
-    assert decision.kind is Kind.SKIP
+    assert decision.kind is EventKind.SKIP
     assert "folder settings" in decision.reason
 
 

@@ -121,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
 def _pipeline(
     target: Target, settings: Settings, display: Display, args: argparse.Namespace
 ) -> Pipeline:
+    from metrika_offline.flow.context import Context
     from metrika_offline.flow.pipeline import Pipeline
+    from metrika_offline.flow.source.routing import NO_COUNTER_HINT
+    from metrika_offline.flow.source.run import SourceChoices
     from metrika_offline.metrika.accounts import MetrikaAccounts
 
     metrika = None
@@ -131,21 +134,20 @@ def _pipeline(
         if not settings.metrika_token and not settings.metrika_account_tokens:
             raise ConfigError("set METRIKA_TOKEN (or METRIKA_ACCOUNTS and its accounts' tokens)")
         metrika = MetrikaAccounts.from_settings(settings)
-    return Pipeline(
-        store=target.store,
-        settings=settings,
-        metrika=metrika,
-        dispatch="inline",
-        observer=display,
+    ctx = Context.build(
+        store=target.store, settings=settings, metrika=metrika, inline=True, observer=display
+    )
+    choices = SourceChoices(
         restart="on_change",
         folder_settings=options.settings_file(args),
         counter_hint=(
             "give --counter (or counter_id in --settings or in a metrika-offline.json beside "
             "the file, or set DEFAULT_COUNTER_ID)"
             if target.is_local
-            else None
+            else NO_COUNTER_HINT
         ),
     )
+    return Pipeline(ctx, choices=choices)
 
 
 def _event(target: Target, flags: Mapping[str, str], *, dry_run: bool, resend: bool) -> ObjectEvent:

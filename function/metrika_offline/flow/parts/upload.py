@@ -20,12 +20,9 @@ looked up by its marker before it is sent again.
 from __future__ import annotations
 
 import posixpath
-import time
-from collections.abc import Callable
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, cast
 
 from metrika_offline.check.codes import Code, message
-from metrika_offline.config import Settings
 from metrika_offline.errors import (
     DeadlineReached,
     MetrikaAuthError,
@@ -35,10 +32,12 @@ from metrika_offline.errors import (
     MetrikaWait,
     ObjectNotFound,
 )
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.deadline import Deadline
+from metrika_offline.flow.followup.news import file_final, tell_once
 from metrika_offline.flow.followup.pending import PendingUpload, add_pending
 from metrika_offline.flow.ledger.book import record_uploaded
-from metrika_offline.flow.observe import Meter, Observer
+from metrika_offline.flow.observe import Meter
 from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import (
@@ -49,7 +48,6 @@ from metrika_offline.flow.record.job import (
     Status,
     Wait,
 )
-from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.problems import (
     event_too_old,
     metrika_problem,
@@ -57,9 +55,8 @@ from metrika_offline.flow.record.problems import (
 )
 from metrika_offline.flow.record.refusals import refusal_code
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.accounts import MetrikaAccounts
 from metrika_offline.metrika.models import Uploading
-from metrika_offline.store.base import ObjectStore
+from metrika_offline.notify.message import NewsKind
 from metrika_offline.store.streams import CountingReader
 
 log = get_logger("pipeline")
@@ -68,31 +65,8 @@ log = get_logger("pipeline")
 class PartUploader:
     """Uploads the parts of the jobs in one store: the pipeline's part half."""
 
-    def __init__(
-        self,
-        *,
-        store: ObjectStore,
-        settings: Settings,
-        metrika: MetrikaAccounts,
-        jobs: JobStore,
-        observer: Observer,
-        new_owner: Callable[[], str],
-        dispatch_mode: Literal["tasks", "inline"],
-        file_final: Callable[[Job], None],
-        tell: Callable[[Job, str], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.metrika = metrika
-        self.jobs = jobs
-        self.layout = jobs.layout
-        self.observer = observer
-        self.new_owner = new_owner
-        self.dispatch_mode = dispatch_mode
-        self.file_final = file_final  # the log line and the notification of a final status
-        self.tell = tell  # a notification told once per job (`notifications.tell_once`)
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         # (counter, type) -> the wait Metrica asked for: the parts after it wait without a call.
         self._held: dict[tuple[int, str], Wait] = {}
 
@@ -107,12 +81,12 @@ class PartUploader:
     ) -> Job | None:
         """Upload one part exactly once, resuming whatever an earlier attempt left."""
         with log_context(object=name, generation=str(generation), part=index):
-            now = self.clock()
-            owner = self.new_owner()  # this invocation's, as for the source
+            now = self.ctx.clock()
+            owner = self.ctx.owners.new()  # this invocation's, as for the source
 
-            claim = machine.claim_part(index, owner, now, now + self.settings.lease_s)
+            claim = machine.claim_part(index, owner, now, now + self.ctx.settings.lease_s)
             try:
-                claimed = self.jobs.update(name, generation, claim)
+                claimed = self.ctx.jobs.update(name, generation, claim)
             except ObjectNotFound:
                 log.warning("no job state for this part; it was cleaned up")
                 return None
@@ -120,7 +94,7 @@ class PartUploader:
             if not claimed.written:
                 part = job.part(index)
                 if part.waits and part.wait is not None:
-                    self.observer.note(f"part {index}: waiting: {part.wait.message}")
+                    self.ctx.observer.note(f"part {index}: waiting: {part.wait.message}")
                     return job
                 counter = job.routing.counter_id
                 if part.awaits_metrika and part.uploading is not None and counter is not None:
@@ -128,11 +102,11 @@ class PartUploader:
                     # told the ledger.
                     self._after_upload(job, part, counter, part.uploading.id)
                 else:
-                    record_uploaded(self.store, self.settings, job, index, self.clock())
+                    record_uploaded(self.ctx.work, self.ctx.settings, job, index, self.ctx.clock())
                 return job  # final already
-            if event_too_old(event_time, self.clock(), self.settings.max_event_age_s):
+            if event_too_old(event_time, self.ctx.clock(), self.ctx.settings.max_event_age_s):
                 return self._finish_part(
-                    job, index, None, too_old_problem(self.settings.max_event_age_s)
+                    job, index, None, too_old_problem(self.ctx.settings.max_event_age_s)
                 )
             before = claimed.before.part(index)
             # A part that was being sent or waited may be in Metrica; so may a part of a job
@@ -141,7 +115,7 @@ class PartUploader:
                 job.restarted > 0 and before.attempts == 0
             )
             label = f"uploading part {index}/{len(job.parts)}"
-            meter = self.observer.phase(label, before.bytes, rows=before.rows)
+            meter = self.ctx.observer.phase(label, before.bytes, rows=before.rows)
             try:
                 return self._send(
                     job, job.part(index), resume=resume, deadline=deadline, owner=owner, meter=meter
@@ -177,17 +151,17 @@ class PartUploader:
         skips_threshold = (
             held is not None and held.code == MetrikaNotReady.code and ignore_threshold
         )
-        if held is not None and not held.due(self.clock()) and not skips_threshold:
+        if held is not None and not held.due(self.ctx.clock()) and not skips_threshold:
             return self._wait(job, index, owner, held, indexed=True, again=True)
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
             self._renew_lease(job, index, owner)
-            return cast(BinaryIO, CountingReader(self.store.open_read(part.name), meter.update))
+            return cast(BinaryIO, CountingReader(self.ctx.work.open_read(part.name), meter.update))
 
         searching = resume
         try:
             found = (
-                self.metrika.find_by_marker(
+                self.ctx.metrika.find_by_marker(
                     counter, part.marker, type=kind, since=since, deadline=deadline.at
                 )
                 if resume
@@ -196,13 +170,13 @@ class PartUploader:
             searching = False
             if found is not None:
                 log.info("adopting upload %d found by its marker", found.id)
-                self.observer.note(
+                self.ctx.observer.note(
                     f"part {index}: Metrica already has it (upload {found.id}, found by "
                     "its marker): not sent again"
                 )
                 uploading = found
             else:
-                uploading = self.metrika.upload(
+                uploading = self.ctx.metrika.upload(
                     counter,
                     kind,
                     part.comment,
@@ -215,11 +189,11 @@ class PartUploader:
                     ignore_visit_join_threshold=ignore_threshold,
                 )
         except MetrikaWait as exc:
-            wait = wait_for(exc, counter, kind, self.clock(), self.settings)
+            wait = wait_for(exc, counter, kind, self.ctx.clock(), self.ctx.settings)
             self._held[(counter, kind.value)] = wait
             return self._wait(job, index, owner, wait, indexed=True)
         except MetrikaAuthError as exc:
-            if self.dispatch_mode == "inline":
+            if self.ctx.inline:
                 # A person is there to fix the token: the part waits for the next run.
                 self._release_part(job, index, owner)
                 raise
@@ -228,7 +202,9 @@ class PartUploader:
             return self._finish_part(job, index, None, metrika_problem(Code.METRIKA_REJECTED, exc))
         except (MetrikaRetryableError, DeadlineReached) as exc:
             # Never a blind resend: the part waits, says why, and is looked up first next time.
-            self._wait(job, index, owner, unavailable_wait(exc, self.clock(), searching=searching))
+            self._wait(
+                job, index, owner, unavailable_wait(exc, self.ctx.clock(), searching=searching)
+            )
             raise
         job = self._finish_part(job, index, uploading, None)
         self._after_upload(job, part, counter, uploading.id)
@@ -247,7 +223,7 @@ class PartUploader:
         """The part waits (its lease handed back); `indexed`: until a time its task is put
         back for (`Pipeline.run_task`), and a person is told once when the counter is not
         ready. `again`: for a reason an earlier part already gave (said in short)."""
-        change = self.jobs.update(
+        change = self.ctx.jobs.update(
             job.source.name, job.source.generation, machine.wait_part(index, owner, wait)
         )
         job = change.after
@@ -257,21 +233,23 @@ class PartUploader:
             "part %d waits: %s", index, wait.message, extra={"code": wait.code, "part": index}
         )
         said = f"waits too ({wait.code})" if again else f"waiting: {wait.message}"
-        self.observer.note(f"part {index}: {said}")
-        if indexed and wait.code == MetrikaNotReady.code and self.tell is not None:
-            self.tell(job, "wait")
+        self.ctx.observer.note(f"part {index}: {said}")
+        if indexed and wait.code == MetrikaNotReady.code:
+            tell_once(self.ctx.jobs, self.ctx.notifier, job, NewsKind.WAIT)
         return job
 
     def _renew_lease(self, job: Job, index: int, owner: str) -> None:
         """Still ours? Hold it another LEASE_S. Taken over? Stop: the new owner sends it."""
-        until = self.clock() + self.settings.lease_s
-        self.jobs.update(
+        until = self.ctx.clock() + self.ctx.settings.lease_s
+        self.ctx.jobs.update(
             job.source.name, job.source.generation, machine.renew_part(index, owner, until)
         )
 
     def _release_part(self, job: Job, index: int, owner: str) -> None:
         """Let the next delivery take the part over at once; it stays `sending`."""
-        self.jobs.update(job.source.name, job.source.generation, machine.release_part(index, owner))
+        self.ctx.jobs.update(
+            job.source.name, job.source.generation, machine.release_part(index, owner)
+        )
 
     def _finish_part(
         self,
@@ -280,12 +258,12 @@ class PartUploader:
         uploading: Uploading | None,
         problem: Problem | None,
     ) -> Job:
-        record = machine.finish_part(index, uploading, problem, self.clock())
-        job = self.jobs.update(job.source.name, job.source.generation, record).after
+        record = machine.finish_part(index, uploading, problem, self.ctx.clock())
+        job = self.ctx.jobs.update(job.source.name, job.source.generation, record).after
         if problem is not None:
             log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
         if job.status is not Status.PROCESSING:
-            self.file_final(job)
+            file_final(self.ctx.jobs, self.ctx.notifier, job)
         return job
 
     def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
@@ -294,6 +272,6 @@ class PartUploader:
             counter, uploading_id, job.source.name, job.source.generation, part.index,
             job.updated_at, job.routing.type.value,
         )  # fmt: skip
-        add_pending(self.store, self.layout, entry)
-        record_uploaded(self.store, self.settings, job, part.index, self.clock())
-        self.store.delete(part.name)
+        add_pending(self.ctx.work, self.ctx.layout, entry)
+        record_uploaded(self.ctx.work, self.ctx.settings, job, part.index, self.ctx.clock())
+        self.ctx.work.delete(part.name)

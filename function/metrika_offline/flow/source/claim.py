@@ -21,9 +21,16 @@ import msgspec
 
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.config import Settings
-from metrika_offline.flow.record.job import Job
+from metrika_offline.errors import PreconditionFailed
+from metrika_offline.flow.context import Context
+from metrika_offline.flow.record import machine
+from metrika_offline.flow.record.job import Job, Lease, Source
 from metrika_offline.flow.record.result import routing_of
 from metrika_offline.flow.record.route import Route
+from metrika_offline.flow.source.events import ObjectEvent
+from metrika_offline.logs import get_logger
+
+log = get_logger("pipeline")
 
 Restart = Literal["never", "on_change"]
 
@@ -87,3 +94,44 @@ def started_over_note(old: Job, new: Job, *, force: bool) -> str:
         f"{why}{detail}: a new job on this file{earlier}; each part's marker is looked up in "
         "Metrica before it is sent"
     )
+
+
+def claim_source(
+    ctx: Context,
+    event: ObjectEvent,
+    routed: Route,
+    key: str,
+    owner: str,
+    *,
+    force: bool,
+    restart: Restart,
+) -> Job:
+    """Claim this generation's job for `owner`: create it (create-only), or, when it exists,
+    start it over (`force`, or `restart` on other settings) or take an abandoned check over
+    (`machine.claim_check`); ClaimHeld while a live lease elsewhere holds it. The job as it
+    stands afterwards."""
+
+    def start_over(current: Job) -> bool:
+        return force or (restart == "on_change" and current.key != key)
+
+    now = ctx.clock()
+    until = now + ctx.settings.lease_s
+    fresh = Job(
+        source=Source(event.bucket, event.name, event.generation, event.size),
+        routing=routed,
+        lease=Lease(owner, until),
+        split_attempts=1,
+        key=key,
+    )
+    try:
+        return ctx.jobs.create(fresh)
+    except PreconditionFailed:
+        pass
+    claim = machine.claim_check(fresh, owner, now, until, start_over=start_over)
+    change = ctx.jobs.update(event.name, event.generation, claim)
+    if change.written and change.after.restarted > change.before.restarted:
+        ctx.observer.note(started_over_note(change.before, change.after, force=force))
+        log.info("job started over", extra={"key": key, "old_key": change.before.key})
+    elif change.written:
+        log.info("taking over an abandoned check (attempt %d)", change.after.split_attempts)
+    return change.after

@@ -55,14 +55,14 @@ def parse_time(value: object) -> float | None:
     return None
 
 
-class Kind(enum.Enum):
+class EventKind(enum.Enum):
     SOURCE = "source"  # a user's CSV: check, split, queue the parts
     SKIP = "skip"
 
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    kind: Kind
+    kind: EventKind
     reason: str = ""
 
 
@@ -72,17 +72,17 @@ def classify(event: ObjectEvent, settings: Settings) -> Decision:
     role = event.metadata.get(ROLE_KEY)
     work = WorkLayout(settings.work_prefix)
     if work.owns(name):
-        return Decision(Kind.SKIP, f"own working object ({role or 'unmarked'})")
+        return Decision(EventKind.SKIP, f"own working object ({role or 'unmarked'})")
     if role:
-        return Decision(Kind.SKIP, f"own output ({role})")
+        return Decision(EventKind.SKIP, f"own output ({role})")
     if is_own_output_name(name):
-        return Decision(Kind.SKIP, "own output, by name")
+        return Decision(EventKind.SKIP, "own output, by name")
     if not name.startswith(settings.input_prefix):
-        return Decision(Kind.SKIP, f"outside the input prefix {settings.input_prefix!r}")
+        return Decision(EventKind.SKIP, f"outside the input prefix {settings.input_prefix!r}")
     if posixpath.basename(name) == SETTINGS_FILE:
-        return Decision(Kind.SKIP, "folder settings, read with the files beside it")
+        return Decision(EventKind.SKIP, "folder settings, read with the files beside it")
     if not name.lower().endswith(".csv"):
-        return Decision(Kind.SKIP, "not a .csv file")
+        return Decision(EventKind.SKIP, "not a .csv file")
     if name.endswith("/"):
-        return Decision(Kind.SKIP, "a folder placeholder")
-    return Decision(Kind.SOURCE)
+        return Decision(EventKind.SKIP, "a folder placeholder")
+    return Decision(EventKind.SOURCE)

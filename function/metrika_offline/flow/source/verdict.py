@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import PartInfo, Report
-from metrika_offline.flow.record.job import Part, Problem, Status
+from metrika_offline.flow.record.job import Job, Part, Problem, Status
+from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.flow.record.route import Mode
+from metrika_offline.metrika.marker import make_comment, make_marker
 
-__all__ = ["Verdict", "verdict_of"]
+__all__ = ["Verdict", "new_part", "verdict_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,3 +50,17 @@ def verdict_of(
     if mode is Mode.DRY_RUN:
         return Verdict(Status.VALIDATED, parts, None)
     return Verdict(Status.PROCESSING, parts, None)
+
+
+def new_part(layout: WorkLayout, job: Job, info: PartInfo) -> Part:
+    """The job's record of one part the checker wrote: its object, its marker and comment."""
+    source = job.source
+    marker = make_marker(source.bucket, source.name, source.generation, info.index, job.key)
+    return Part(
+        index=info.index,
+        name=layout.parts(source.name, source.generation) + info.name,
+        rows=info.rows,
+        bytes=info.bytes,
+        marker=marker,
+        comment=make_comment(job.routing.comment, marker),
+    )

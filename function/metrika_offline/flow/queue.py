@@ -5,7 +5,7 @@
 A task is named from its part's marker, so enqueueing it again (a redelivered source event
 after a crash) is refused by name; "already exists" is done. A name refuses a second task for
 a while only, and tasks come at least once: what makes a part go once is still the job state,
-its leases and the marker look-up (`uploads`). A part that must wait is put back under a
+its leases and the marker look-up (`parts/upload.py`). A part that must wait is put back under a
 name of its own (`wait_name`) with the time it may run again.
 
 Queues: `CloudTasksQueue` (Cloud Tasks, one queue per Metrica account, see
@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from metrika_offline.flow.record import codec
+from metrika_offline.flow.record.job import Job
+from metrika_offline.metrika.accounts import DEFAULT_ACCOUNT, MetrikaAccounts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,3 +94,9 @@ class HeldTasks:
             return False
         self.tasks.append(Held(account, task, name, not_before))
         return True
+
+
+def account_of(metrika: MetrikaAccounts, job: Job) -> str:
+    """The Metrica account whose queue the job's parts go on."""
+    counter = job.routing.counter_id
+    return metrika.account_of(counter) if counter is not None else DEFAULT_ACCOUNT

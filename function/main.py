@@ -159,9 +159,10 @@ def poll_uploads(request: Any) -> tuple[str, int, dict[str, str]]:
         log.error("poll_uploads needs BUCKET")
         return json.dumps({"error": "BUCKET must be set"}), 500, headers
     bucket = rt.settings.bucket
-    poller = Poller(
-        store=rt.store(bucket), work=rt.work(bucket), metrika=rt.metrika, settings=rt.settings
+    ctx = Context.build(
+        store=rt.store(bucket), work=rt.work(bucket), settings=rt.settings, metrika=rt.metrika
     )
+    poller = Poller(ctx)
     with logs.log_context(bucket=rt.settings.bucket):
         summary = poller.poll()
     return json.dumps(summary.to_json()), 200, headers

@@ -179,7 +179,7 @@ def test_the_follow_up_lists_calls_uploads_with_their_type_in_one_request(
     assert {u.type for u in fake_metrika.uploads} == {"CALLS"}
     fake_metrika.advance(3600)
     before = len(fake_metrika.journal)
-    poller = Poller(store=gcs_stack.store, metrika=metrika_client, settings=settings)
+    poller = Poller(Context.build(store=gcs_stack.store, metrika=metrika_client, settings=settings))
     summary = poller.poll()
     asked = fake_metrika.journal[before:]
     assert [(e.endpoint, e.type) for e in asked] == [("uploadings", "CALLS")]

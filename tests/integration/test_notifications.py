@@ -212,10 +212,12 @@ def test_metricas_final_word_is_told_once_with_its_counts(
     pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(4)), Deadline())
     fake_metrika.advance(24 * 3600)
     poller = Poller(
-        store=gcs_stack.store,
-        metrika=MetrikaAccounts.of(metrika_client),
-        settings=settings,
-        notifier=Notifier.from_settings(settings, sleep=waits.append),
+        Context.build(
+            store=gcs_stack.store,
+            metrika=MetrikaAccounts.of(metrika_client),
+            settings=settings,
+            notifier=Notifier.from_settings(settings, sleep=waits.append),
+        )
     )
     poller.poll()
     poller.poll()

@@ -93,6 +93,7 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 
 
 def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
+    from metrika_offline.flow.context import Context
     from metrika_offline.flow.followup.poll import Poller
     from metrika_offline.flow.record.result import result_of
     from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -104,7 +105,7 @@ def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
                 "--refresh asks Metrica: set METRIKA_TOKEN (or the token of the counter's "
                 "account, METRIKA_ACCOUNTS)"
             )
-        poller = Poller(store=target.store, metrika=accounts, settings=settings)
+        poller = Poller(Context.build(store=target.store, settings=settings, metrika=accounts))
         job = poller.refresh(target.name, int(result.source.generation))
     return result_of(job) if job is not None else result
 

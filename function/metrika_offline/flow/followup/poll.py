@@ -12,12 +12,11 @@ upload that is still not final after `POLL_GIVE_UP_S` ends as `status_unknown`, 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-from metrika_offline.config import Settings
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
+from metrika_offline.flow.context import Context
 from metrika_offline.flow.followup.news import tell_once
 from metrika_offline.flow.followup.pending import Entry, PendingUpload, list_pending
 from metrika_offline.flow.record.job import (
@@ -25,16 +24,13 @@ from metrika_offline.flow.record.job import (
     Job,
     Outcome,
 )
-from metrika_offline.flow.record.jobstore import Change, JobStore
+from metrika_offline.flow.record.jobstore import Change
 from metrika_offline.flow.record.machine import UploadNews, awaits, record_metrika_news
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.metrika.accounts import MetrikaAccounts
-from metrika_offline.metrika.client import MetrikaClient
 from metrika_offline.metrika.lookups import LIST_LIMIT
 from metrika_offline.metrika.models import Uploading
 from metrika_offline.notify.message import NewsKind
-from metrika_offline.notify.notifier import Notifier
-from metrika_offline.store.base import ObjectStore
 from metrika_offline.types import ConversionType
 
 log = get_logger("poll")
@@ -105,32 +101,17 @@ def _became_final(change: Change) -> bool:
 class Poller:
     """Brings pending uploads to their final status in the result JSON."""
 
-    def __init__(
-        self,
-        *,
-        store: ObjectStore,
-        metrika: MetrikaAccounts | MetrikaClient,
-        settings: Settings,
-        clock: Callable[[], float] = time.time,
-        notifier: Notifier | None = None,
-        work: ObjectStore | None = None,
-    ) -> None:
-        """`store`: the input bucket (the results); `work`: the work bucket (the pending
-        index and job state; the same store when not given)."""
-        self.store = store
-        self.work = work if work is not None else store
-        self.metrika = MetrikaAccounts.of(metrika)
-        self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
-        self.settings = settings
-        self.clock = clock
-        self.jobs = JobStore(self.work, settings.work_prefix, clock=clock, results=store)
+    def __init__(self, ctx: Context) -> None:
+        """`ctx.store`: the input bucket (the results); `ctx.work`: the work bucket (the
+        pending index and job state)."""
+        self.ctx = ctx
 
     def poll(self) -> PollSummary:
         """One round over the pending index: one status look-up per counter and type, one
         compare-and-swap per file. (A waiting part is not the follow-up's: its task is
         scheduled for its time.)"""
-        entries = list(list_pending(self.work, self.jobs.layout))
-        client = _CountingClient(self.metrika)
+        entries = list(list_pending(self.ctx.work, self.ctx.jobs.layout))
+        client = _CountingClient(self.ctx.metrika)
         statuses = self._ask(client, [e.upload for e in entries])
         by_job: dict[tuple[str, int], list[Entry]] = defaultdict(list)
         for entry in entries:
@@ -167,14 +148,14 @@ class Poller:
 
     def refresh(self, name: str, generation: int) -> Job | None:
         """The same for one file (the CLI's `status gs://… --refresh`)."""
-        loaded = self.jobs.load(name, generation)
+        loaded = self.ctx.jobs.load(name, generation)
         if loaded is None:
             return None
         job = loaded[0]
         counter = job.routing.counter_id
         if counter is None:
             return job
-        client = _CountingClient(self.metrika)
+        client = _CountingClient(self.ctx.metrika)
         entries = [
             Entry(
                 PendingUpload(counter, p.uploading.id, name, generation, p.index, job.updated_at),
@@ -198,12 +179,12 @@ class Poller:
 
         Returns how many statuses changed, how many are final, and the job as written.
         """
-        now = self.clock()
+        now = self.ctx.clock()
         news = {
             e.upload.part: UploadNews(
                 e.upload.uploading_id,
                 answers.get(e.upload.part),
-                gave_up=now - e.upload.since > self.settings.poll_give_up_s,
+                gave_up=now - e.upload.since > self.ctx.settings.poll_give_up_s,
             )
             for e in entries
         }
@@ -212,7 +193,7 @@ class Poller:
             return 0, 0, None
         with log_context(object=source, generation=str(generation)):
             try:
-                change = self.jobs.update(source, generation, record_metrika_news(news, now))
+                change = self.ctx.jobs.update(source, generation, record_metrika_news(news, now))
             except ObjectNotFound:
                 log.warning("job state is gone; dropping its pending entries")
                 self._drop(entries)
@@ -226,13 +207,13 @@ class Poller:
             self._drop(done)
             if _became_final(change):
                 _log_outcome(change.after)
-                tell_once(self.jobs, self.notifier, change.after, NewsKind.METRIKA)
+                tell_once(self.ctx.jobs, self.ctx.notifier, change.after, NewsKind.METRIKA)
             return len(news), len(done), change.after if change.written else None
 
     def _drop(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
             if entry.object_name:
-                self.work.delete(entry.object_name)
+                self.ctx.work.delete(entry.object_name)
 
 
 def _log_outcome(job: Job) -> None:

@@ -34,10 +34,9 @@ from metrika_offline.errors import (
 )
 from metrika_offline.flow.context import Context
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.followup.news import file_final, tell_once
-from metrika_offline.flow.followup.pending import PendingUpload, add_pending
 from metrika_offline.flow.ledger.book import record_uploaded
 from metrika_offline.flow.observe import Meter
+from metrika_offline.flow.parts.settle import after_upload, finish_part, wait_part
 from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import (
@@ -45,7 +44,6 @@ from metrika_offline.flow.record.job import (
     Part,
     PartState,
     Problem,
-    Status,
     Wait,
 )
 from metrika_offline.flow.record.problems import (
@@ -55,8 +53,6 @@ from metrika_offline.flow.record.problems import (
 )
 from metrika_offline.flow.record.refusals import refusal_code
 from metrika_offline.logs import get_logger, log_context
-from metrika_offline.metrika.models import Uploading
-from metrika_offline.notify.message import NewsKind
 from metrika_offline.store.streams import CountingReader
 
 log = get_logger("pipeline")
@@ -100,13 +96,13 @@ class PartUploader:
                 if part.awaits_metrika and part.uploading is not None and counter is not None:
                     # A worker killed after recording the upload may not have indexed it, nor
                     # told the ledger.
-                    self._after_upload(job, part, counter, part.uploading.id)
+                    after_upload(self.ctx, job, part, counter, part.uploading.id)
                 else:
                     record_uploaded(self.ctx.work, self.ctx.settings, job, index, self.ctx.clock())
                 return job  # final already
             if event_too_old(event_time, self.ctx.clock(), self.ctx.settings.max_event_age_s):
-                return self._finish_part(
-                    job, index, None, too_old_problem(self.ctx.settings.max_event_age_s)
+                return finish_part(
+                    self.ctx, job, index, None, too_old_problem(self.ctx.settings.max_event_age_s)
                 )
             before = claimed.before.part(index)
             # A part that was being sent or waited may be in Metrica; so may a part of a job
@@ -135,7 +131,8 @@ class PartUploader:
     ) -> Job:
         counter = job.routing.counter_id
         if counter is None:
-            return self._finish_part(
+            return finish_part(
+                self.ctx,
                 job,
                 part.index,
                 None,
@@ -152,7 +149,7 @@ class PartUploader:
             held is not None and held.code == MetrikaNotReady.code and ignore_threshold
         )
         if held is not None and not held.due(self.ctx.clock()) and not skips_threshold:
-            return self._wait(job, index, owner, held, indexed=True, again=True)
+            return wait_part(self.ctx, job, index, owner, held, indexed=True, again=True)
 
         def open_part() -> BinaryIO:  # called before every attempt to send, retries included
             self._renew_lease(job, index, owner)
@@ -191,51 +188,29 @@ class PartUploader:
         except MetrikaWait as exc:
             wait = wait_for(exc, counter, kind, self.ctx.clock(), self.ctx.settings)
             self._held[(counter, kind.value)] = wait
-            return self._wait(job, index, owner, wait, indexed=True)
+            return wait_part(self.ctx, job, index, owner, wait, indexed=True)
         except MetrikaAuthError as exc:
             if self.ctx.inline:
                 # A person is there to fix the token: the part waits for the next run.
                 self._release_part(job, index, owner)
                 raise
-            return self._finish_part(job, index, None, metrika_problem(refusal_code(exc), exc))
+            return finish_part(self.ctx, job, index, None, metrika_problem(refusal_code(exc), exc))
         except MetrikaRejectedError as exc:
-            return self._finish_part(job, index, None, metrika_problem(Code.METRIKA_REJECTED, exc))
+            return finish_part(
+                self.ctx, job, index, None, metrika_problem(Code.METRIKA_REJECTED, exc)
+            )
         except (MetrikaRetryableError, DeadlineReached) as exc:
             # Never a blind resend: the part waits, says why, and is looked up first next time.
-            self._wait(
-                job, index, owner, unavailable_wait(exc, self.ctx.clock(), searching=searching)
+            wait_part(
+                self.ctx,
+                job,
+                index,
+                owner,
+                unavailable_wait(exc, self.ctx.clock(), searching=searching),
             )
             raise
-        job = self._finish_part(job, index, uploading, None)
-        self._after_upload(job, part, counter, uploading.id)
-        return job
-
-    def _wait(
-        self,
-        job: Job,
-        index: int,
-        owner: str,
-        wait: Wait,
-        *,
-        indexed: bool = False,
-        again: bool = False,
-    ) -> Job:
-        """The part waits (its lease handed back); `indexed`: until a time its task is put
-        back for (`Pipeline.run_task`), and a person is told once when the counter is not
-        ready. `again`: for a reason an earlier part already gave (said in short)."""
-        change = self.ctx.jobs.update(
-            job.source.name, job.source.generation, machine.wait_part(index, owner, wait)
-        )
-        job = change.after
-        if not change.written:
-            return job
-        log.warning(
-            "part %d waits: %s", index, wait.message, extra={"code": wait.code, "part": index}
-        )
-        said = f"waits too ({wait.code})" if again else f"waiting: {wait.message}"
-        self.ctx.observer.note(f"part {index}: {said}")
-        if indexed and wait.code == MetrikaNotReady.code:
-            tell_once(self.ctx.jobs, self.ctx.notifier, job, NewsKind.WAIT)
+        job = finish_part(self.ctx, job, index, uploading, None)
+        after_upload(self.ctx, job, part, counter, uploading.id)
         return job
 
     def _renew_lease(self, job: Job, index: int, owner: str) -> None:
@@ -250,28 +225,3 @@ class PartUploader:
         self.ctx.jobs.update(
             job.source.name, job.source.generation, machine.release_part(index, owner)
         )
-
-    def _finish_part(
-        self,
-        job: Job,
-        index: int,
-        uploading: Uploading | None,
-        problem: Problem | None,
-    ) -> Job:
-        record = machine.finish_part(index, uploading, problem, self.ctx.clock())
-        job = self.ctx.jobs.update(job.source.name, job.source.generation, record).after
-        if problem is not None:
-            log.warning("part %d refused: %s", index, problem.message, extra={"code": problem.code})
-        if job.status is not Status.PROCESSING:
-            file_final(self.ctx.jobs, self.ctx.notifier, job)
-        return job
-
-    def _after_upload(self, job: Job, part: Part, counter: int, uploading_id: int) -> None:
-        """Index the upload for the status follow-up; drop the part's bytes."""
-        entry = PendingUpload(
-            counter, uploading_id, job.source.name, job.source.generation, part.index,
-            job.updated_at, job.routing.type.value,
-        )  # fmt: skip
-        add_pending(self.ctx.work, self.ctx.layout, entry)
-        record_uploaded(self.ctx.work, self.ctx.settings, job, part.index, self.ctx.clock())
-        self.ctx.work.delete(part.name)

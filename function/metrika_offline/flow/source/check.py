@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import BinaryIO, cast
 
-from metrika_offline.check.checker import check_file
 from metrika_offline.check.codes import Code, message
-from metrika_offline.check.report import Report
-from metrika_offline.errors import DeadlineReached, ObjectNotFound
 from metrika_offline.flow.context import Context
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.followup.news import file_final
@@ -19,14 +15,13 @@ from metrika_offline.flow.ledger.book import Turn
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job, Problem, Status
 from metrika_offline.flow.record.layout import rejects_name
-from metrika_offline.flow.record.route import Mode
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.flow.source.goal_check import GoalCheck
+from metrika_offline.flow.source.read import run_check
 from metrika_offline.flow.source.refusals import refusal
-from metrika_offline.flow.source.sinks import LazyRejects, StorePartSink
+from metrika_offline.flow.source.sinks import LazyRejects
 from metrika_offline.flow.source.verdict import new_part, verdict_of
 from metrika_offline.logs import get_logger
-from metrika_offline.store.streams import ReadAhead
 
 log = get_logger("pipeline")
 
@@ -46,7 +41,7 @@ def check_and_split(
     if refused is not None:
         return finish(ctx, job, *refused)
     rejects = LazyRejects(ctx.store, rejects_name(event.name))
-    report = _run_check(ctx, job, deadline, rejects, ledger)
+    report = run_check(ctx, job, deadline, rejects, ledger)
     if report is None:
         problem = Problem(Code.SOURCE_MISSING, message(Code.SOURCE_MISSING))
         return finish(ctx, job, Status.FAILED, problem)
@@ -86,53 +81,3 @@ def finish(ctx: Context, job: Job, status: Status, problem: Problem) -> Job:
     job = ctx.jobs.update(job.source.name, job.source.generation, change).after
     file_final(ctx.jobs, ctx.notifier, job)
     return job
-
-
-def _run_check(
-    ctx: Context, job: Job, deadline: Deadline, rejects: LazyRejects, ledger: Turn
-) -> Report | None:
-    """Stream the source through the checker once; None when the source is gone.
-
-    Running out of time releases the claim (so the next delivery starts at once) and
-    raises DeadlineReached.
-    """
-    source, routed = job.source, job.routing
-    options = routed.check_options(ctx.settings, now=ctx.clock())
-    sink = (
-        None
-        if routed.mode is Mode.DRY_RUN
-        else StorePartSink(
-            ctx.work, ctx.layout.parts(source.name, source.generation), ledger.staged
-        )
-    )
-
-    def reopen() -> BinaryIO:  # CHATS may need a second pass (see check/chats.py)
-        return cast(BinaryIO, ReadAhead(ctx.store.open_read(source.name, source.generation)))
-
-    try:
-        # The next blocks download while this one is checked.
-        reader = ReadAhead(ctx.store.open_read(source.name, source.generation))
-    except ObjectNotFound:
-        return None
-    meter = ctx.observer.phase(
-        "checking" if sink is None else "checking and splitting", source.size
-    )
-    try:
-        return check_file(
-            cast(BinaryIO, reader),
-            options,
-            sink=sink,
-            rejects=rejects,
-            should_stop=deadline.reached,
-            progress=meter.update,
-            on_rows=lambda rows: meter.update(rows=rows),
-            sent=ledger.view,
-            part_keys=ledger.staged,
-            reopen=reopen,
-        )
-    except DeadlineReached:
-        ctx.jobs.update(source.name, source.generation, machine.check_ran_out())
-        raise
-    finally:
-        meter.close()
-        reader.close()

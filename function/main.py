@@ -23,7 +23,7 @@ from google.cloud import storage
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError, RetryLater
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Pipeline
@@ -70,7 +70,7 @@ class _Runtime:
 
     def pipeline(self, bucket: str) -> Pipeline:
         if bucket not in self._pipelines:
-            ctx = Context.build(
+            ctx = FlowContext.build(
                 store=self.store(bucket),
                 work=self.work(bucket),
                 settings=self.settings,
@@ -159,7 +159,7 @@ def poll_uploads(request: Any) -> tuple[str, int, dict[str, str]]:
         log.error("poll_uploads needs BUCKET")
         return json.dumps({"error": "BUCKET must be set"}), 500, headers
     bucket = rt.settings.bucket
-    ctx = Context.build(
+    ctx = FlowContext.build(
         store=rt.store(bucket), work=rt.work(bucket), settings=rt.settings, metrika=rt.metrika
     )
     poller = Poller(ctx)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -70,7 +70,7 @@ def pipeline_for(
         clock=manual_time.clock,
     )
     return Pipeline(
-        Context.build(
+        FlowContext.build(
             store=stack.store, settings=settings, metrika=accounts, inline=dispatch == "inline"
         )
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.pipeline import Pipeline
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.metrika.client import MetrikaClient
@@ -26,7 +26,9 @@ FOLDER = "incoming/crm/bitrix24/"
 def pipeline(gcs_stack: GcsStack, metrika_client: MetrikaClient) -> Pipeline:
     settings = Settings(max_event_age_s=3600, default_counter_id=1)
     return Pipeline(
-        Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client, inline=True)
+        FlowContext.build(
+            store=gcs_stack.store, settings=settings, metrika=metrika_client, inline=True
+        )
     )
 
 

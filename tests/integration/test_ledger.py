@@ -14,7 +14,7 @@ import pytest
 from metrika_offline.check.sent import stable_hashes
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.ledger.book import LedgerLock
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.jobstore import JobStore
@@ -56,7 +56,7 @@ def clock() -> Clock:
 
 def _pipeline(stack: GcsStack, client: MetrikaClient, clock: Clock, **settings: Any) -> Pipeline:
     return Pipeline(
-        Context.build(
+        FlowContext.build(
             store=stack.store,
             settings=Settings(max_event_age_s=3600, **settings),
             metrika=client,
@@ -266,7 +266,7 @@ def test_a_rerun_with_other_settings_is_another_job_in_the_ledger(
     assert before is not None
     # The same generation again, as the CLI reruns it with other settings: a new job.
     rerun = Pipeline(
-        Context.build(
+        FlowContext.build(
             store=gcs_stack.store,
             settings=Settings(max_event_age_s=3600, timezone="Europe/Moscow"),
             metrika=metrika_client,

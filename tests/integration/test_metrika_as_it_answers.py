@@ -22,7 +22,7 @@ import pytest
 from metrika_offline import cli, errors
 from metrika_offline.config import Settings
 from metrika_offline.errors import RetryLater
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.queue import HeldTasks
@@ -122,7 +122,9 @@ def test_the_search_stops_early_only_where_the_order_seen_proves_nothing_newer_f
 
 def _pipeline(stack: GcsStack, client: MetrikaClient, **kwargs: Any) -> Pipeline:
     settings = kwargs.pop("settings", Settings(max_event_age_s=3600))
-    return Pipeline(Context.build(store=stack.store, settings=settings, metrika=client, **kwargs))
+    return Pipeline(
+        FlowContext.build(store=stack.store, settings=settings, metrika=client, **kwargs)
+    )
 
 
 def _drop(stack: GcsStack, name: str, data: bytes) -> ObjectEvent:
@@ -179,7 +181,9 @@ def test_the_follow_up_lists_calls_uploads_with_their_type_in_one_request(
     assert {u.type for u in fake_metrika.uploads} == {"CALLS"}
     fake_metrika.advance(3600)
     before = len(fake_metrika.journal)
-    poller = Poller(Context.build(store=gcs_stack.store, metrika=metrika_client, settings=settings))
+    poller = Poller(
+        FlowContext.build(store=gcs_stack.store, metrika=metrika_client, settings=settings)
+    )
     summary = poller.poll()
     asked = fake_metrika.journal[before:]
     assert [(e.endpoint, e.type) for e in asked] == [("uploadings", "CALLS")]
@@ -318,7 +322,7 @@ def test_the_function_waits_for_a_new_counter_tells_once_and_its_task_comes_back
     fake_metrika.set_not_ready(COUNTER, opens, date_format="%Y-%m-%d %H:%M")
     notifier = Notifier.from_settings(webhooks_settings, sleep=lambda _s: None)
     pipeline = Pipeline(
-        Context.build(
+        FlowContext.build(
             store=gcs_stack.store,
             settings=webhooks_settings,
             metrika=metrika_client,

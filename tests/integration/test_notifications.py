@@ -16,7 +16,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import StoreError
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.news import tell_once
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.pipeline import Deadline, Pipeline
@@ -65,7 +65,7 @@ def pipeline(
 ) -> Pipeline:
     notifier = Notifier.from_settings(settings, sleep=waits.append)
     return Pipeline(
-        Context.build(
+        FlowContext.build(
             store=gcs_stack.store,
             settings=settings,
             metrika=metrika_client,
@@ -212,7 +212,7 @@ def test_metricas_final_word_is_told_once_with_its_counts(
     pipeline.process_source(drop(gcs_stack, name, samples.basic_csv(4)), Deadline())
     fake_metrika.advance(24 * 3600)
     poller = Poller(
-        Context.build(
+        FlowContext.build(
             store=gcs_stack.store,
             metrika=MetrikaAccounts.of(metrika_client),
             settings=settings,

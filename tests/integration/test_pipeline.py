@@ -12,7 +12,7 @@ import pytest
 
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.pending import list_pending
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.job import PartState
@@ -31,7 +31,9 @@ SETTINGS = Settings(max_event_age_s=3600)
 
 @pytest.fixture
 def pipeline(gcs_stack: GcsStack, metrika_client: MetrikaClient) -> Pipeline:
-    return Pipeline(Context.build(store=gcs_stack.store, settings=SETTINGS, metrika=metrika_client))
+    return Pipeline(
+        FlowContext.build(store=gcs_stack.store, settings=SETTINGS, metrika=metrika_client)
+    )
 
 
 def drop(stack: GcsStack, data: bytes, name: str = NAME) -> ObjectEvent:
@@ -135,7 +137,7 @@ def test_a_file_over_the_size_limit_is_rejected_at_once_with_the_limit(
     data = samples.basic_csv(50)
     settings = Settings(max_event_age_s=3600, max_source_bytes=len(data) - 1)
     pipeline = Pipeline(
-        Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client)
+        FlowContext.build(store=gcs_stack.store, settings=settings, metrika=metrika_client)
     )
     event = drop(gcs_stack, data)
     pipeline.process_source(event, Deadline())
@@ -155,8 +157,8 @@ def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
 ) -> None:
     now = [time.time()]
     settings = Settings(max_event_age_s=3600, lease_s=60, invocation_timeout_s=50)
-    taker = Pipeline(Context.build(store=gcs_stack.store, settings=settings, metrika=metrika_client,
-                     clock=lambda: now[0]))  # fmt: skip
+    taker = Pipeline(FlowContext.build(store=gcs_stack.store, settings=settings,
+                                       metrika=metrika_client, clock=lambda: now[0]))  # fmt: skip
     event = drop(gcs_stack, samples.basic_csv(3))
     taker.process_source(event, Deadline())
     taking_over = threading.Thread(
@@ -176,7 +178,9 @@ def test_an_owner_whose_lease_was_taken_over_stops_before_its_next_attempt(
 
     slow = metrika_client_for(fake_metrika, sleep=backoff_outlives_the_lease)
     owner = Pipeline(
-        Context.build(store=gcs_stack.store, settings=settings, metrika=slow, clock=lambda: now[0])
+        FlowContext.build(
+            store=gcs_stack.store, settings=settings, metrika=slow, clock=lambda: now[0]
+        )
     )
     fake_metrika.script(Fault.http(503, endpoint="upload"))
     try:

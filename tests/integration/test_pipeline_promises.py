@@ -25,7 +25,7 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld, DeadlineReached
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.pending import list_pending
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.queue import HeldTasks
@@ -69,7 +69,7 @@ def store(tmp_path: Path) -> GatedStore:
 @pytest.fixture
 def pipeline(store: GatedStore, metrika_client: MetrikaClient) -> Pipeline:
     store.go.set()  # ungated unless a test clears it
-    return Pipeline(Context.build(store=store, settings=SETTINGS, metrika=metrika_client))
+    return Pipeline(FlowContext.build(store=store, settings=SETTINGS, metrika=metrika_client))
 
 
 def drop(store: LocalStore, data: bytes, *, age_s: float = 0.0) -> ObjectEvent:

@@ -14,7 +14,7 @@ import pytest
 from metrika_offline import logs
 from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.config import Settings
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.pending import PendingUpload, add_pending, list_pending
 from metrika_offline.flow.followup.poll import Poller
 from metrika_offline.flow.record.job import Job, Part, PartState, Source, Status
@@ -78,7 +78,7 @@ def result_of(stack: GcsStack, name: str) -> dict[str, Any]:
 @pytest.fixture
 def poller(gcs_stack: GcsStack, metrika_client: MetrikaClient) -> Callable[..., Poller]:
     def build(now: float = NOW) -> Poller:
-        return Poller(Context.build(store=gcs_stack.store, metrika=metrika_client,
+        return Poller(FlowContext.build(store=gcs_stack.store, metrika=metrika_client,
                       settings=SETTINGS, clock=lambda: now))  # fmt: skip
 
     return build

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from metrika_offline.config import Settings
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.queue import HeldTasks, task_name
 from metrika_offline.flow.source.events import ObjectEvent
@@ -39,7 +39,9 @@ def work(local_gcs: LocalGcs, gcs_stack: GcsStack) -> Iterator[GcsStore]:
 
 
 def pipeline_for(stack: GcsStack, work: GcsStore, client: MetrikaClient) -> Pipeline:
-    return Pipeline(Context.build(store=stack.store, work=work, settings=SETTINGS, metrika=client))
+    return Pipeline(
+        FlowContext.build(store=stack.store, work=work, settings=SETTINGS, metrika=client)
+    )
 
 
 def drop(stack: GcsStack, data: bytes) -> ObjectEvent:

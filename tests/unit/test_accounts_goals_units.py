@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metrika_offline.check.goal_review import MAX_LISTED_VALUES, review_targets
-from metrika_offline.check.goals import GoalMatcher
+from metrika_offline.check.target_review import MAX_LISTED_VALUES, review_targets
+from metrika_offline.check.targets import GoalMatcher
 from metrika_offline.config import Settings, account_token_var
 from metrika_offline.errors import ConfigError, NoTokenForCounter
 from metrika_offline.metrika.accounts import MetrikaAccounts

@@ -6,7 +6,8 @@ import pytest
 
 from metrika_offline.check.records import Batch, Records
 from metrika_offline.check.render import Rendered, render
-from metrika_offline.check.splitter import FolderSink, PartSplitter, RowTooLarge, part_name
+from metrika_offline.check.report import part_name
+from metrika_offline.check.splitter import FolderSink, PartSplitter, RowTooLarge
 from tests.unit.core_helpers import MemorySink
 
 HEADER = b"a,b\n"

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from metrika_offline.flow.record.job import GAVE_UP, Job, Outcome, Part, PartState, Source
+from metrika_offline.flow.record.job import GAVE_UP, Job, MetrikaOutcome, Part, PartState, Source
 from metrika_offline.flow.record.metrika_report import outcome_of
 from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.metrika.models import Uploading
@@ -37,15 +37,15 @@ def job_of(*parts: Part) -> Job:
 @pytest.mark.parametrize(
     ("statuses", "expected"),
     [
-        (("PROCESSED", "PROCESSED"), Outcome.PROCESSED),
-        (("PROCESSED", "MATCHED"), Outcome.PENDING),
-        (("LINKAGE_FAILURE", "LINKAGE_FAILURE"), Outcome.LINKAGE_FAILURE),
-        (("PROCESSED", "LINKAGE_FAILURE"), Outcome.PARTIALLY_PROCESSED),
-        (("PROCESSED", GAVE_UP), Outcome.STATUS_UNKNOWN),
-        ((), Outcome.STATUS_UNKNOWN),
+        (("PROCESSED", "PROCESSED"), MetrikaOutcome.PROCESSED),
+        (("PROCESSED", "MATCHED"), MetrikaOutcome.PENDING),
+        (("LINKAGE_FAILURE", "LINKAGE_FAILURE"), MetrikaOutcome.LINKAGE_FAILURE),
+        (("PROCESSED", "LINKAGE_FAILURE"), MetrikaOutcome.PARTIALLY_PROCESSED),
+        (("PROCESSED", GAVE_UP), MetrikaOutcome.STATUS_UNKNOWN),
+        ((), MetrikaOutcome.STATUS_UNKNOWN),
     ],
 )
-def test_the_outcome_follows_the_parts(statuses: tuple[str, ...], expected: Outcome) -> None:
+def test_the_outcome_follows_the_parts(statuses: tuple[str, ...], expected: MetrikaOutcome) -> None:
     parts = tuple(uploaded(i, s) for i, s in enumerate(statuses, 1))
     assert outcome_of(job_of(*parts), NOW).outcome is expected
 
@@ -65,7 +65,7 @@ def test_counters_are_summed_over_uploaded_parts_only() -> None:
 
 def test_no_warnings_while_metrica_works() -> None:
     outcome = outcome_of(job_of(uploaded(1, "MATCHED", accepted=1, linked=0)), NOW)
-    assert outcome.outcome is Outcome.PENDING
+    assert outcome.outcome is MetrikaOutcome.PENDING
     assert outcome.warnings == ()
 
 

@@ -20,7 +20,7 @@ from metrika_offline.flow.record.job import (
     Job,
     Lease,
     MetrikaOutcome,
-    Outcome,
+    MetrikaReport,
     Part,
     PartState,
     Problem,
@@ -83,7 +83,7 @@ FULL_JOB = Job(
     ),
     rejects="incoming/a.csv.rejected.csv",
     error=Problem("metrika-rejected", "a part was refused"),
-    metrika=MetrikaOutcome(Outcome.PROCESSED, "2026-11-30T10:00:00+00:00", 3, 3, 3, 2, 0, 1),
+    metrika=MetrikaReport(MetrikaOutcome.PROCESSED, "2026-11-30T10:00:00+00:00", 3, 3, 3, 2, 0, 1),
 )
 
 
@@ -101,7 +101,7 @@ def test_every_enum_is_the_models() -> None:
     assert enum_of(props["routing"]["properties"]["type"]) == {t.value for t in ConversionType}
     assert enum_of(props["routing"]["properties"]["mode"]) == {m.value for m in Mode}
     assert enum_of(DEFS["part"]["properties"]["state"]) == {s.value for s in PartState}
-    assert enum_of(DEFS["outcome"]["properties"]["outcome"]) == {o.value for o in Outcome}
+    assert enum_of(DEFS["outcome"]["properties"]["outcome"]) == {o.value for o in MetrikaOutcome}
     assert enum_of(DEFS["uploading"]["properties"]["status"]) == {*STATUSES, GAVE_UP}
 
 
@@ -202,7 +202,7 @@ def test_a_state_of_the_previous_format_is_read() -> None:
         metrika_message="bad",
     )
     assert job.metrika is not None
-    assert job.metrika.outcome is Outcome.PENDING
+    assert job.metrika.outcome is MetrikaOutcome.PENDING
     # Written again, it is in the current format, and reads back the same.
     assert codec.decode_state(codec.encode_state(job)) == job
     check_result(json.loads(codec.encode_result(job)))

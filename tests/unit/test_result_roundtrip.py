@@ -22,7 +22,7 @@ from metrika_offline.flow.record.job import (
     GAVE_UP,
     Job,
     MetrikaOutcome,
-    Outcome,
+    MetrikaReport,
     Part,
     PartState,
     Problem,
@@ -120,8 +120,8 @@ reports = st.builds(
     ledger=st.none() | st.builds(LedgerSummary, st.sampled_from(["on", "off"]), st.just(28.0)),
 )
 outcomes = st.builds(
-    MetrikaOutcome,
-    outcome=st.sampled_from(Outcome),
+    MetrikaReport,
+    outcome=st.sampled_from(MetrikaOutcome),
     checked_at=st.just("2026-12-06T12:26:40+00:00"),
     rows_sent=COUNTS,
     linked_quantity=COUNTS,

@@ -49,7 +49,6 @@ from metrika_offline.check.codes import ERROR_CODES, POLICY_HINTS, WARNING_CODES
 from metrika_offline.check.columns import KNOWN_COLUMNS, HeaderIssue, Layout, resolve_header
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.dedupe import KeySet
-from metrika_offline.check.goals import TargetTally
 from metrika_offline.check.records import Batch, LineMap, Malformed, RecordProblem, Records
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.check.render import render
@@ -57,6 +56,7 @@ from metrika_offline.check.report import Issue, PartInfo, Report, ReportBuilder,
 from metrika_offline.check.skipped import MESSAGES as SKIPPED_MESSAGES
 from metrika_offline.check.skipped import SkippedRows
 from metrika_offline.check.splitter import PartSink, PartSplitter, PartWriter, RowTooLarge
+from metrika_offline.check.targets import TargetTally
 from metrika_offline.check.unnamed import UnnamedColumns
 from metrika_offline.check.validation import BatchValidator, Outcome
 from metrika_offline.check.values import Context

@@ -48,7 +48,7 @@ from types import MappingProxyType
 
 import msgspec
 
-from metrika_offline.check.goals import TargetTally
+from metrika_offline.check.targets import TargetTally
 from metrika_offline.types import ConversionType
 
 
@@ -89,8 +89,18 @@ class RowCounts(msgspec.Struct, frozen=True):
     already_sent: int = 0
 
 
+#: How every file of a part is named, wherever it is kept (the one place that spells it): its
+#: CSV, and beside the ledger its row keys (`.keys`) and what was sent (`.json`).
+PART_GLOB = "part-*.csv"
+
+
+def part_name(index: int, suffix: str = ".csv") -> str:
+    """`part-00001.csv` for part 1: the index, from 1, in five digits."""
+    return f"part-{index:05d}{suffix}"
+
+
 class PartInfo(msgspec.Struct, frozen=True):
-    """One written part: `index` from 1, `name` like part-00001.csv, rows without header."""
+    """One written part: `index` from 1, `name` from `part_name`, rows without header."""
 
     index: int
     name: str

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from metrika_offline.check.render import Rendered
-from metrika_offline.check.report import PartInfo
+from metrika_offline.check.report import PartInfo, part_name
 
 
 class PartWriter(Protocol):
@@ -29,10 +29,6 @@ class PartSink(Protocol):
     def open_part(self, index: int, name: str) -> PartWriter: ...
 
     def discard(self) -> None: ...
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.csv"
 
 
 class RowTooLarge(Exception):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from metrika_offline.check.checker import Report, check_file
+from metrika_offline.check.report import PART_GLOB
 from metrika_offline.check.splitter import FolderSink, PartWriter
 from metrika_offline.cli import options
 from metrika_offline.cli.display import Display
@@ -81,7 +82,7 @@ def run_split(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {args.out} is not a folder")
-    if out.is_dir() and any(out.glob("part-*.csv")):
+    if out.is_dir() and any(out.glob(PART_GLOB)):
         raise ConfigError(f"--out {args.out} already holds parts: choose an empty folder")
     return _run(args, out)
 

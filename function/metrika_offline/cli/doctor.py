@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class Check:
+class DoctorCheck:
     name: str
     ok: bool
     text: str
@@ -87,7 +87,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def diagnose(
     accounts: MetrikaAccounts, counter: int | None, *, now: Callable[[], float]
-) -> list[Check]:
+) -> list[DoctorCheck]:
     """Every check, in order; a check that cannot run after a failed one is left out."""
     tokens = {name: _token(name, client) for name, client in sorted(accounts.accounts.items())}
     checks = list(tokens.values())
@@ -99,7 +99,7 @@ def diagnose(
     if not accounts.has_token(counter):
         account = accounts.account_of(counter)
         checks.append(
-            Check(
+            DoctorCheck(
                 "counter",
                 False,
                 f"no token for counter {counter}'s account {account!r}",
@@ -138,44 +138,46 @@ def _fix_for(exc: Exception) -> str:
     return "try again in a few minutes; if it stays, see the message Metrica gave"
 
 
-def _token(account: str, client: MetrikaClient) -> Check:
+def _token(account: str, client: MetrikaClient) -> DoctorCheck:
     from metrika_offline.errors import MetrikaError
 
     name = "token" if account == "default" else f"token ({account})"
     try:
         reached = client.counters()
     except MetrikaError as exc:
-        return Check(name, False, f"Metrica refuses it: {_why(exc)}", _fix_for(exc))
+        return DoctorCheck(name, False, f"Metrica refuses it: {_why(exc)}", _fix_for(exc))
     owners = sorted({c.owner_login for c in reached if c.permission == "own" and c.owner_login})
     whose = f" (account {', '.join(owners)})" if owners else ""
-    return Check(name, True, f"works{whose}: it reaches {len(reached)} counter(s)")
+    return DoctorCheck(name, True, f"works{whose}: it reaches {len(reached)} counter(s)")
 
 
-def _counter(client: MetrikaClient, counter: int) -> Check:
+def _counter(client: MetrikaClient, counter: int) -> DoctorCheck:
     from metrika_offline.errors import MetrikaError
 
     try:
         info = client.counter(counter)
     except MetrikaError as exc:
         if exc.error_type == "access_denied" or exc.status == 403:
-            return Check(
+            return DoctorCheck(
                 "counter", False, f"counter {counter} is not reachable with this token: "
                 f"{_why(exc)}", "use a token of the counter's owner, or ask the owner for edit "
                 "access (Settings → Access) for the token's account",
             )  # fmt: skip
         if exc.status == 404:
-            return Check("counter", False, f"counter {counter} does not exist: {_why(exc)}",
+            return DoctorCheck("counter", False, f"counter {counter} does not exist: {_why(exc)}",
                          "check the counter id (the number in Metrica's address bar)")  # fmt: skip
-        return Check("counter", False, f"counter {counter}: {_why(exc)}", _fix_for(exc))
+        return DoctorCheck("counter", False, f"counter {counter}: {_why(exc)}", _fix_for(exc))
     named = f"{counter} ({info.name}{', ' + info.site if info.site else ''})"
     if info.permission not in ("own", "edit"):
-        return Check(
+        return DoctorCheck(
             "counter", False, f"{named} is reachable with {info.permission or 'no'} rights only",
             f"uploading needs edit rights: ask the owner ({info.owner_login or 'see Metrica'}) "
             "for edit access for the token's account",
         )  # fmt: skip
     owner = f", owned by {info.owner_login}" if info.owner_login else ""
-    return Check("counter", True, f"{named} is reachable with {info.permission} rights{owner}")
+    return DoctorCheck(
+        "counter", True, f"{named} is reachable with {info.permission} rights{owner}"
+    )
 
 
 def _parse_date(text: str) -> float | None:
@@ -191,24 +193,24 @@ def _parse_date(text: str) -> float | None:
     return None
 
 
-def _uploads(client: MetrikaClient, counter: int, now: float) -> Check:
+def _uploads(client: MetrikaClient, counter: int, now: float) -> DoctorCheck:
     from metrika_offline.errors import MetrikaError
 
     try:
         threshold = client.visit_join_threshold(counter)
     except MetrikaError as exc:
-        return Check("uploads", False, f"could not ask Metrica: {_why(exc)}", _fix_for(exc))
+        return DoctorCheck("uploads", False, f"could not ask Metrica: {_why(exc)}", _fix_for(exc))
     when = _parse_date(threshold)
     if when is not None and when > now:
         shown = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
-        return Check(
+        return DoctorCheck(
             "uploads", False, f"Metrica takes offline conversions for counter {counter} from "
             f"{shown} (a new counter): files sent before then wait and go by themselves",
             "to send now, set ignore_visit_join_threshold (IGNORE_VISIT_JOIN_THRESHOLD=true, "
             "metadata ignore-visit-join-threshold, the folder settings key, or "
             "--ignore-visit-join-threshold): conversions before that date do not link",
         )  # fmt: skip
-    return Check(
+    return DoctorCheck(
         "uploads", True, f"accepted now; conversions link to visits from {threshold.strip()}"
     )
 
@@ -225,16 +227,16 @@ def _goal_lines(goals: Sequence[Goal]) -> list[str]:
     return lines
 
 
-def _goals(client: MetrikaClient, counter: int) -> Check:
+def _goals(client: MetrikaClient, counter: int) -> DoctorCheck:
     from metrika_offline.errors import MetrikaError
 
     try:
         goals = client.goals(counter)
     except MetrikaError as exc:
-        return Check("goals", False, f"could not read them: {_why(exc)}", _fix_for(exc))
+        return DoctorCheck("goals", False, f"could not read them: {_why(exc)}", _fix_for(exc))
     found = _goal_lines(goals)
     if not found:
-        return Check(
+        return DoctorCheck(
             "goals", False, f"counter {counter} has no JavaScript-event goal",
             "BASIC conversions name a goal by its identifier: create a goal of type "
             "JavaScript event with an exact identifier (Goals → Add goal) and put that "
@@ -243,9 +245,9 @@ def _goals(client: MetrikaClient, counter: int) -> Check:
     loose = [line for line in found if not line.endswith(", exact)")]
     text = "JavaScript-event goals, Target names one of: " + "; ".join(found)
     if loose:  # sent with a warning, not refused: a note, not a failure
-        return Check(
+        return DoctorCheck(
             "goals", True, text,
             "a goal matched by contain, start or regexp may count rows as goal not found: "
             "give it an exact condition",
         )  # fmt: skip
-    return Check("goals", True, text)
+    return DoctorCheck("goals", True, text)

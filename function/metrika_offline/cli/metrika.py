@@ -63,7 +63,7 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
 
     from metrika_offline.cli.process import exit_code
     from metrika_offline.cli.summary import summarize
-    from metrika_offline.flow.record.job import Outcome
+    from metrika_offline.flow.record.job import MetrikaOutcome
     from metrika_offline.flow.record.result import decode_result, result_builtins
 
     target = open_target(source)
@@ -88,12 +88,16 @@ def _status_of_file(source: str, *, refresh: bool, as_json: bool) -> int:
         if as_json
         else summarize(result, target.show)
     )
-    outcome = result.metrika.outcome if result.metrika is not None else Outcome.PENDING
-    return exit_code(result) if outcome in {Outcome.PENDING, Outcome.PROCESSED} else EXIT_FAILED
+    outcome = result.metrika.outcome if result.metrika is not None else MetrikaOutcome.PENDING
+    return (
+        exit_code(result)
+        if outcome in {MetrikaOutcome.PENDING, MetrikaOutcome.PROCESSED}
+        else EXIT_FAILED
+    )
 
 
 def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
-    from metrika_offline.flow.context import Context
+    from metrika_offline.flow.context import FlowContext
     from metrika_offline.flow.followup.poll import Poller
     from metrika_offline.flow.record.result import result_of
     from metrika_offline.metrika.accounts import MetrikaAccounts
@@ -105,7 +109,7 @@ def _refreshed(target: Target, settings: Settings, result: Result) -> Result:
                 "--refresh asks Metrica: set METRIKA_TOKEN (or the token of the counter's "
                 "account, METRIKA_ACCOUNTS)"
             )
-        poller = Poller(Context.build(store=target.store, settings=settings, metrika=accounts))
+        poller = Poller(FlowContext.build(store=target.store, settings=settings, metrika=accounts))
         job = poller.refresh(target.name, int(result.source.generation))
     return result_of(job) if job is not None else result
 

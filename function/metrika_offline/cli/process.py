@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 def _pipeline(
     target: Target, settings: Settings, display: Display, args: argparse.Namespace
 ) -> Pipeline:
-    from metrika_offline.flow.context import Context
+    from metrika_offline.flow.context import FlowContext
     from metrika_offline.flow.pipeline import Pipeline
     from metrika_offline.flow.source.routing import NO_COUNTER_HINT
     from metrika_offline.flow.source.run import SourceChoices
@@ -134,7 +134,7 @@ def _pipeline(
         if not settings.metrika_token and not settings.metrika_account_tokens:
             raise ConfigError("set METRIKA_TOKEN (or METRIKA_ACCOUNTS and its accounts' tokens)")
         metrika = MetrikaAccounts.from_settings(settings)
-    ctx = Context.build(
+    ctx = FlowContext.build(
         store=target.store, settings=settings, metrika=metrika, inline=True, observer=display
     )
     choices = SourceChoices(

@@ -1,6 +1,6 @@
 """What every stage of one bucket's flow works with, in one object: the buckets, the settings,
 Metrica's accounts, the notifier, the job store, the clock, who watches, and the lease owners
-this process made. Built once per bucket and process (`Context.build`); the stages take it
+this process made. Built once per bucket and process (`FlowContext.build`); the stages take it
 instead of each copying the same long list of arguments."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Owners:
 
 
 @dataclasses.dataclass(frozen=True)
-class Context:
+class FlowContext:
     store: ObjectStore  # the input bucket: the sources, and the results and rejects beside them
     work: ObjectStore  # the work bucket (WORK_BUCKET): job state, parts, ledger, pending index
     settings: Settings
@@ -69,7 +69,7 @@ class Context:
         clock: Callable[[], float] | None = None,
         observer: Observer = QUIET,
         notifier: Notifier | None = None,
-    ) -> Context:
+    ) -> FlowContext:
         work = work if work is not None else store
         clock = clock if clock is not None else _now
         # The CLI's person watches the result: every change is written there. The function

@@ -13,7 +13,7 @@ invocation returns; transient faults, a held claim and a near deadline raise (`R
 so the platform delivers the event (or the task) again and the job state says where to
 resume. The names of everything written are in `record/layout.py`; docs/architecture.md draws
 the path. This module is the router only: each stage is a package of its own (`source/`,
-`parts/`, `followup/`, `ledger/`, `record/`), and every stage works with one `Context`.
+`parts/`, `followup/`, `ledger/`, `record/`), and every stage works with one `FlowContext`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 
 from metrika_offline.errors import ObjectNotFound
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.parts.task import run_task
-from metrika_offline.flow.parts.upload import PartUploader
+from metrika_offline.flow.parts.uploader import PartUploader
 from metrika_offline.flow.queue import HeldTasks, InProcessQueue, PartTask, UploadQueue
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job, Status
@@ -45,7 +45,7 @@ class Pipeline:
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: FlowContext,
         *,
         queue: UploadQueue | None = None,
         choices: SourceChoices | None = None,

@@ -34,7 +34,7 @@ class PendingUpload:
 
 
 @dataclasses.dataclass(frozen=True)
-class Entry:
+class PendingEntry:
     """One index entry as listed: the upload, and the object that records it."""
 
     upload: PendingUpload
@@ -55,7 +55,7 @@ def add_pending(store: ObjectStore, layout: WorkLayout, entry: PendingUpload) ->
         )
 
 
-def list_pending(store: ObjectStore, layout: WorkLayout) -> Iterator[Entry]:
+def list_pending(store: ObjectStore, layout: WorkLayout) -> Iterator[PendingEntry]:
     """Every upload waiting for Metrica's final word, from one listing."""
     for info in store.list(layout.pending_prefix):
         fields = {k: v for k, v in info.metadata.items() if k != ROLE_KEY}
@@ -64,4 +64,4 @@ def list_pending(store: ObjectStore, layout: WorkLayout) -> Iterator[Entry]:
         except msgspec.ValidationError as exc:
             log.warning("unreadable pending entry %s: %s", info.name, exc)
             continue
-        yield Entry(upload, info.name)
+        yield PendingEntry(upload, info.name)

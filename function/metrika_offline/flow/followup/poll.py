@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.news import tell_once
-from metrika_offline.flow.followup.pending import Entry, PendingUpload, list_pending
+from metrika_offline.flow.followup.pending import PendingEntry, PendingUpload, list_pending
 from metrika_offline.flow.record.job import (
     FINAL_OUTCOMES,
     Job,
-    Outcome,
+    MetrikaOutcome,
 )
 from metrika_offline.flow.record.jobstore import Change
 from metrika_offline.flow.record.machine import UploadNews, awaits, record_metrika_news
@@ -101,7 +101,7 @@ def _became_final(change: Change) -> bool:
 class Poller:
     """Brings pending uploads to their final status in the result JSON."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: FlowContext) -> None:
         """`ctx.store`: the input bucket (the results); `ctx.work`: the work bucket (the
         pending index and job state)."""
         self.ctx = ctx
@@ -113,7 +113,7 @@ class Poller:
         entries = list(list_pending(self.ctx.work, self.ctx.jobs.layout))
         client = _CountingClient(self.ctx.metrika)
         statuses = self._ask(client, [e.upload for e in entries])
-        by_job: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+        by_job: dict[tuple[str, int], list[PendingEntry]] = defaultdict(list)
         for entry in entries:
             by_job[(entry.upload.source, entry.upload.generation)].append(entry)
         updated = final = 0
@@ -157,7 +157,7 @@ class Poller:
             return job
         client = _CountingClient(self.ctx.metrika)
         entries = [
-            Entry(
+            PendingEntry(
                 PendingUpload(counter, p.uploading.id, name, generation, p.index, job.updated_at),
                 object_name="",
             )
@@ -172,7 +172,7 @@ class Poller:
         self,
         source: str,
         generation: int,
-        entries: list[Entry],
+        entries: list[PendingEntry],
         answers: Mapping[int, Uploading | None],
     ) -> tuple[int, int, Job | None]:
         """Write a file's upload statuses in one CAS; drop index entries that are final.
@@ -210,15 +210,15 @@ class Poller:
                 tell_once(self.ctx.jobs, self.ctx.notifier, change.after, NewsKind.METRIKA)
             return len(news), len(done), change.after if change.written else None
 
-    def _drop(self, entries: Iterable[Entry]) -> None:
+    def _drop(self, entries: Iterable[PendingEntry]) -> None:
         for entry in entries:
             if entry.object_name:
                 self.ctx.work.delete(entry.object_name)
 
 
 def _log_outcome(job: Job) -> None:
-    outcome = job.metrika.outcome if job.metrika else Outcome.STATUS_UNKNOWN
-    severity = 20 if outcome is Outcome.PROCESSED else 30
+    outcome = job.metrika.outcome if job.metrika else MetrikaOutcome.STATUS_UNKNOWN
+    severity = 20 if outcome is MetrikaOutcome.PROCESSED else 30
     log.log(
         severity,
         "Metrica outcome %s: %s",

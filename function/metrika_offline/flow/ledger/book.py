@@ -172,7 +172,7 @@ class LedgerLock:
 
 
 @dataclasses.dataclass(frozen=True)
-class Entry:
+class LedgerEntry:
     """One part's keys in the ledger."""
 
     name: str  # the keys object
@@ -191,7 +191,7 @@ class Entry:
         return f"{self.source} ({upload}, part {self.part}, {utc_iso(self.sent_at)})"
 
 
-def _read_into(store: ObjectStore, entry: Entry, out: Keys) -> int:
+def _read_into(store: ObjectStore, entry: LedgerEntry, out: Keys) -> int:
     """Read `entry`'s keys into `out` (at most len(out)); how many were read."""
     view = out.view(np.uint8)
     filled = 0
@@ -208,7 +208,7 @@ def _read_into(store: ObjectStore, entry: Entry, out: Keys) -> int:
     return filled // 8
 
 
-def _load(store: ObjectStore, entries: list[Entry]) -> Keys:
+def _load(store: ObjectStore, entries: list[LedgerEntry]) -> Keys:
     total = sum(e.keys for e in entries)
     keys: Keys = np.empty(total, dtype=np.uint64)
     at = 0
@@ -230,8 +230,8 @@ class LedgerView:
     def __init__(
         self,
         store: ObjectStore,
-        sent: list[Entry],
-        reserved: list[Entry],
+        sent: list[LedgerEntry],
+        reserved: list[LedgerEntry],
         limited_since: float | None,
     ) -> None:
         self.store = store
@@ -261,7 +261,7 @@ class LedgerView:
         entry = self._find(key, self.entries)
         return entry.describe() if entry is not None else "an earlier file"
 
-    def _find(self, key: int, entries: list[Entry]) -> Entry | None:
+    def _find(self, key: int, entries: list[LedgerEntry]) -> LedgerEntry | None:
         wanted = np.array([key], dtype=np.uint64)
         for entry in entries:
             try:
@@ -296,8 +296,8 @@ class Ledger:
             found = self.names.part_of(info.name)
             if found is not None:
                 (keys if found[0] == "keys" else sent)[found[1]] = info
-        committed: list[Entry] = []
-        reserved: list[Entry] = []
+        committed: list[LedgerEntry] = []
+        reserved: list[LedgerEntry] = []
         states = _JobCache(self.jobs)
         for path, info in keys.items():
             entry = _entry(info)
@@ -323,7 +323,7 @@ class Ledger:
                 reserved.append(entry)
         in_window = [e for e in committed if (e.sent_at or 0.0) >= now - window_s]
         in_window.sort(key=lambda e: (e.sent_at or 0.0, e.name), reverse=True)
-        chosen: list[Entry] = []
+        chosen: list[LedgerEntry] = []
         held = 0
         limited_since: float | None = None
         for entry in in_window:
@@ -335,10 +335,10 @@ class Ledger:
         return LedgerView(self.store, chosen, reserved, limited_since)
 
 
-def _entry(info: ObjectInfo) -> Entry | None:
+def _entry(info: ObjectInfo) -> LedgerEntry | None:
     meta = info.metadata
     try:
-        return Entry(
+        return LedgerEntry(
             name=info.name,
             source=meta["source"],
             generation=int(meta["generation"]),
@@ -351,7 +351,7 @@ def _entry(info: ObjectInfo) -> Entry | None:
         return None
 
 
-def _part_state(job: Job | None, entry: Entry) -> PartState | None:
+def _part_state(job: Job | None, entry: LedgerEntry) -> PartState | None:
     """The part's state when it counts: None for a job gone or replaced by a rerun with other
     settings, never split (a check that died: its keys are leftovers), or finished without
     that part being uploaded."""

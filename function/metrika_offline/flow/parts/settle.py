@@ -4,7 +4,7 @@ its bytes dropped), refused, or waiting; and the file's end once every part is f
 from __future__ import annotations
 
 from metrika_offline.errors import MetrikaNotReady
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.news import file_final, tell_once
 from metrika_offline.flow.followup.pending import PendingUpload, add_pending
 from metrika_offline.flow.ledger.book import record_uploaded
@@ -18,7 +18,7 @@ log = get_logger("pipeline")
 
 
 def finish_part(
-    ctx: Context, job: Job, index: int, uploading: Uploading | None, problem: Problem | None
+    ctx: FlowContext, job: Job, index: int, uploading: Uploading | None, problem: Problem | None
 ) -> Job:
     """The part is uploaded, or refused with `problem` (`machine.finish_part`); a file whose
     every part is final says so."""
@@ -31,7 +31,7 @@ def finish_part(
     return job
 
 
-def after_upload(ctx: Context, job: Job, part: Part, counter: int, uploading_id: int) -> None:
+def after_upload(ctx: FlowContext, job: Job, part: Part, counter: int, uploading_id: int) -> None:
     """Index the upload for the status follow-up, tell the ledger; drop the part's bytes."""
     entry = PendingUpload(
         counter, uploading_id, job.source.name, job.source.generation, part.index,
@@ -43,7 +43,7 @@ def after_upload(ctx: Context, job: Job, part: Part, counter: int, uploading_id:
 
 
 def wait_part(
-    ctx: Context,
+    ctx: FlowContext,
     job: Job,
     index: int,
     owner: str,

@@ -4,9 +4,9 @@ it may run again."""
 from __future__ import annotations
 
 from metrika_offline.errors import MetrikaRetryableError, RetryLater
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.parts.upload import PartUploader
+from metrika_offline.flow.parts.uploader import PartUploader
 from metrika_offline.flow.queue import PartTask, UploadQueue, account_of, wait_name
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.result import utc_iso
@@ -25,7 +25,7 @@ class WaitAlmostOver(RetryLater):
 
 
 def run_task(
-    ctx: Context, uploader: PartUploader, queue: UploadQueue, task: PartTask, deadline: Deadline
+    ctx: FlowContext, uploader: PartUploader, queue: UploadQueue, task: PartTask, deadline: Deadline
 ) -> Job | None:
     """One upload task: the part sent once, or put back with the time it may run again.
 
@@ -46,7 +46,7 @@ def run_task(
         return job
 
 
-def _wait_for(ctx: Context, queue: UploadQueue, task: PartTask, not_before: float) -> None:
+def _wait_for(ctx: FlowContext, queue: UploadQueue, task: PartTask, not_before: float) -> None:
     """A part that waits for a time (a new counter, a daily quota) goes back on its queue
     for then; a wait that is (nearly) over is left to the queue's own retry."""
     if not_before - ctx.clock() <= PUT_BACK_MIN_S:
@@ -54,7 +54,7 @@ def _wait_for(ctx: Context, queue: UploadQueue, task: PartTask, not_before: floa
     put_back(ctx, queue, task, not_before)
 
 
-def put_back(ctx: Context, queue: UploadQueue, task: PartTask, not_before: float) -> None:
+def put_back(ctx: FlowContext, queue: UploadQueue, task: PartTask, not_before: float) -> None:
     """Queue the part again for `not_before` (Unix seconds), under a name of its own."""
     loaded = ctx.jobs.load(task.source, task.generation)
     if loaded is None:

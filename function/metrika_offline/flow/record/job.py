@@ -2,7 +2,7 @@
 
 Typed all the way down: the routing decision (`Route`), the checker's report without its parts
 (`Report`), each part's state and Metrica's `Uploading`, and Metrica's final word as a
-`MetrikaOutcome`. JSON appears only at the edge (`record/codec.py`); `record/jobstore.py`
+`MetrikaReport`. JSON appears only at the edge (`record/codec.py`); `record/jobstore.py`
 keeps the record in the object store with compare-and-swap writes. See docs/contract.md for
 the states and how they move.
 """
@@ -45,7 +45,7 @@ class PartState(enum.StrEnum):
 FINAL_PART_STATES = frozenset({PartState.UPLOADED, PartState.FAILED})
 
 
-class Outcome(enum.StrEnum):
+class MetrikaOutcome(enum.StrEnum):
     """Metrica's final word on a whole file, from its parts' upload statuses."""
 
     PENDING = "pending"
@@ -55,7 +55,7 @@ class Outcome(enum.StrEnum):
     STATUS_UNKNOWN = "status_unknown"
 
 
-FINAL_OUTCOMES = frozenset(Outcome) - {Outcome.PENDING}
+FINAL_OUTCOMES = frozenset(MetrikaOutcome) - {MetrikaOutcome.PENDING}
 
 #: Our own upload status, beside Metrica's: we stopped asking (POLL_GIVE_UP_S).
 GAVE_UP = "STATUS_UNKNOWN"
@@ -138,10 +138,10 @@ class Source:
 
 
 @dataclasses.dataclass(frozen=True)
-class MetrikaOutcome:
+class MetrikaReport:
     """What Metrica made of the file's uploads, summed over its parts."""
 
-    outcome: Outcome
+    outcome: MetrikaOutcome
     checked_at: str  # ISO 8601, UTC
     rows_sent: int = 0
     source_quantity: int = 0
@@ -167,7 +167,7 @@ class Job:
     parts: tuple[Part, ...] = ()
     rejects: str | None = None
     error: Problem | None = None
-    metrika: MetrikaOutcome | None = None  # Metrica's final word, filled by the follow-up
+    metrika: MetrikaReport | None = None  # Metrica's final word, filled by the follow-up
     key: str = ""  # the routing and check settings' fingerprint (`rerun.job_key`)
     restarted: int = 0  # times this generation's job was started over (parts look up first)
     notified: tuple[str, ...] = ()  # the notifications claimed (`flow/followup/news.py`)

@@ -23,13 +23,17 @@ input bucket itself when it is not set, as for the CLI), under the work prefix (
         lock.json                               who checks against it (role `ledger-lock`)
 
 Every object we write carries the custom metadata `ROLE_KEY: <role>`, so that the events our
-own writes trigger are recognised and skipped, whatever their names.
+own writes trigger are recognised and skipped, whatever their names. A part's own file name
+(`part-00001.csv`, `.keys`, `.json`) is spelt once, by `check.report.part_name`, since the
+checker that writes the parts knows nothing of the flow.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+
+from metrika_offline.check.report import part_name
 
 #: Custom metadata key set on every object the function writes; its value is the `Role`.
 ROLE_KEY = "metrika-offline-output"
@@ -131,10 +135,10 @@ class LedgerLayout:
     def keys(self, source: str, generation: int, index: int, job: str = "") -> str:
         """A part's keys; `job` is the job's key (a rerun with other settings is another job,
         whose parts are other parts)."""
-        return f"{self.prefix}keys/{source}/{generation}/{job or '-'}/part-{index:05d}.keys"
+        return f"{self.prefix}keys/{source}/{generation}/{job or '-'}/{part_name(index, '.keys')}"
 
     def sent(self, source: str, generation: int, index: int, job: str = "") -> str:
-        return f"{self.prefix}sent/{source}/{generation}/{job or '-'}/part-{index:05d}.json"
+        return f"{self.prefix}sent/{source}/{generation}/{job or '-'}/{part_name(index, '.json')}"
 
     def part_of(self, name: str) -> tuple[str, str] | None:
         """("keys" or "sent", the part's path) for a name under this ledger; else None."""

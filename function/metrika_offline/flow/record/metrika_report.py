@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable
 
 from metrika_offline.check.codes import Code, message
 from metrika_offline.check.report import WarningSummary
-from metrika_offline.flow.record.job import GAVE_UP, Job, MetrikaOutcome, Outcome, Part, PartState
+from metrika_offline.flow.record.job import (
+    GAVE_UP,
+    Job,
+    MetrikaOutcome,
+    MetrikaReport,
+    Part,
+    PartState,
+)
 from metrika_offline.flow.record.result import utc_iso
 from metrika_offline.metrika.models import FINAL_STATUSES, Uploading
 
@@ -24,23 +31,23 @@ FEW_LINKED_RATIO = 0.5
 @dataclasses.dataclass(frozen=True)
 class _Rule:
     code: Code  # its message is the registry's template, filled from the outcome's counts
-    count: Callable[[MetrikaOutcome], int]  # rows concerned; 0 = the rule does not apply
+    count: Callable[[MetrikaReport], int]  # rows concerned; 0 = the rule does not apply
 
 
-def _unknown(o: MetrikaOutcome) -> int:
-    return 1 if o.outcome is Outcome.STATUS_UNKNOWN else 0
+def _unknown(o: MetrikaReport) -> int:
+    return 1 if o.outcome is MetrikaOutcome.STATUS_UNKNOWN else 0
 
 
-def _dropped(o: MetrikaOutcome) -> int:
+def _dropped(o: MetrikaReport) -> int:
     accepted, sent = o.line_quantity, o.rows_sent
-    if 0 < accepted < sent or (o.outcome is not Outcome.STATUS_UNKNOWN and not accepted):
+    if 0 < accepted < sent or (o.outcome is not MetrikaOutcome.STATUS_UNKNOWN and not accepted):
         return sent - accepted
     return 0
 
 
-def _few_linked(o: MetrikaOutcome) -> int:
+def _few_linked(o: MetrikaReport) -> int:
     accepted, linked = o.line_quantity, o.linked_quantity
-    if o.outcome is Outcome.STATUS_UNKNOWN or not accepted:
+    if o.outcome is MetrikaOutcome.STATUS_UNKNOWN or not accepted:
         return 0
     return accepted - linked if linked / accepted < FEW_LINKED_RATIO else 0
 
@@ -54,13 +61,13 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
-def _counts(outcome: MetrikaOutcome) -> dict[str, object]:
+def _counts(outcome: MetrikaReport) -> dict[str, object]:
     return {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
 
 
-def outcome_warnings(outcome: MetrikaOutcome) -> tuple[WarningSummary, ...]:
+def outcome_warnings(outcome: MetrikaReport) -> tuple[WarningSummary, ...]:
     """The warnings that apply to a file's outcome; none while Metrica is still working."""
-    if outcome.outcome is Outcome.PENDING:
+    if outcome.outcome is MetrikaOutcome.PENDING:
         return ()
     return tuple(
         WarningSummary(rule.code, count, None, None, message(rule.code, **_counts(outcome)))
@@ -80,26 +87,26 @@ def _sent(job: Job) -> list[tuple[Part, Uploading]]:
     ]
 
 
-def _classify(statuses: Iterable[str]) -> Outcome:
+def _classify(statuses: Iterable[str]) -> MetrikaOutcome:
     """One outcome for the file from its uploads' statuses (none sent: unknown)."""
     seen = list(statuses)
     if not seen:
-        return Outcome.STATUS_UNKNOWN
+        return MetrikaOutcome.STATUS_UNKNOWN
     if any(s != GAVE_UP and s not in FINAL_STATUSES for s in seen):
-        return Outcome.PENDING
+        return MetrikaOutcome.PENDING
     if GAVE_UP in seen:
-        return Outcome.STATUS_UNKNOWN
+        return MetrikaOutcome.STATUS_UNKNOWN
     if all(s == "PROCESSED" for s in seen):
-        return Outcome.PROCESSED
+        return MetrikaOutcome.PROCESSED
     if all(s == "LINKAGE_FAILURE" for s in seen):
-        return Outcome.LINKAGE_FAILURE
-    return Outcome.PARTIALLY_PROCESSED
+        return MetrikaOutcome.LINKAGE_FAILURE
+    return MetrikaOutcome.PARTIALLY_PROCESSED
 
 
-def outcome_of(job: Job, now: float) -> MetrikaOutcome:
+def outcome_of(job: Job, now: float) -> MetrikaReport:
     """The file-level outcome from its uploaded parts' Metrica statuses."""
     sent = _sent(job)
-    totals = MetrikaOutcome(
+    totals = MetrikaReport(
         outcome=_classify(u.status for _, u in sent),
         checked_at=utc_iso(now),
         rows_sent=sum(p.rows for p, _ in sent),

@@ -4,7 +4,7 @@
 back, checking every field's type on the way in. The function writes results, the CLI reads
 them (`metrika status`, the summary, the exit code): both see the same records. The records
 that the result shows as they are (`Issue`, `WarningSummary`, `RowCounts`, `LedgerSummary`,
-`Problem`, `Uploading`, `MetrikaOutcome`) are used as they are; the ones that differ from the
+`Problem`, `Uploading`, `MetrikaReport`) are used as they are; the ones that differ from the
 job record (the source's generation as a string, the routing without its problem, a part
 without its lease, times as ISO 8601) have a record of their own here.
 """
@@ -27,7 +27,7 @@ from metrika_offline.check.choices import (
 from metrika_offline.check.report import Issue, LedgerSummary, Report, RowCounts, WarningSummary
 from metrika_offline.flow.record.job import (
     Job,
-    MetrikaOutcome,
+    MetrikaReport,
     Part,
     PartState,
     Problem,
@@ -126,7 +126,7 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     parts: tuple[ResultPart, ...]
     rejects: str | None = None
     error: Problem | None
-    metrika: MetrikaOutcome | None = None
+    metrika: MetrikaReport | None = None
     created_at: str
     updated_at: str
     finished_at: str | None = None

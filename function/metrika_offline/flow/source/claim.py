@@ -22,7 +22,7 @@ import msgspec
 from metrika_offline.check.checker import CheckOptions
 from metrika_offline.config import Settings
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job, Lease, Source
 from metrika_offline.flow.record.result import routing_of
@@ -97,7 +97,7 @@ def started_over_note(old: Job, new: Job, *, force: bool) -> str:
 
 
 def claim_source(
-    ctx: Context,
+    ctx: FlowContext,
     event: ObjectEvent,
     routed: Route,
     key: str,

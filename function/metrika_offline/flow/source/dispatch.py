@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.queue import PartTask, UploadQueue, account_of, task_name
 from metrika_offline.flow.record.job import FINAL_PART_STATES, Job
 from metrika_offline.logs import get_logger
@@ -10,7 +10,7 @@ from metrika_offline.logs import get_logger
 log = get_logger("pipeline")
 
 
-def queue_parts(ctx: Context, queue: UploadQueue, job: Job) -> Job:
+def queue_parts(ctx: FlowContext, queue: UploadQueue, job: Job) -> Job:
     """Queue every unfinished part; the job as it stands afterwards.
 
     A task queued before (this is a redelivered event) is refused by its name: done."""

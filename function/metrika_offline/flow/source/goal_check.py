@@ -21,12 +21,12 @@ from collections.abc import Callable
 import msgspec
 
 from metrika_offline.check.codes import Code, message
-from metrika_offline.check.goal_review import (
+from metrika_offline.check.report import Report, WarningSummary
+from metrika_offline.check.target_review import (
     review_conditions,
     review_targets,
     unreadable_goals,
 )
-from metrika_offline.check.report import Report, WarningSummary
 from metrika_offline.errors import MetrikaError, ObjectNotFound, PreconditionFailed, StoreError
 from metrika_offline.flow.record import codec
 from metrika_offline.flow.record.job import Problem

@@ -8,7 +8,7 @@ from typing import BinaryIO, cast
 from metrika_offline.check.checker import check_file
 from metrika_offline.check.report import Report
 from metrika_offline.errors import DeadlineReached, ObjectNotFound
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.ledger.book import Turn
 from metrika_offline.flow.record import machine
@@ -19,7 +19,7 @@ from metrika_offline.store.streams import ReadAhead
 
 
 def run_check(
-    ctx: Context, job: Job, deadline: Deadline, rejects: LazyRejects, ledger: Turn
+    ctx: FlowContext, job: Job, deadline: Deadline, rejects: LazyRejects, ledger: Turn
 ) -> Report | None:
     """Stream the source through the checker once; None when the source is gone.
 

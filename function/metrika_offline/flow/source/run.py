@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 from metrika_offline.errors import ClaimHeld
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.ledger.book import ledger_turn
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.route import RoutingProblem
-from metrika_offline.flow.source.check import check_and_split
+from metrika_offline.flow.source.check_and_split import check_and_split
 from metrika_offline.flow.source.claim import Restart, claim_source, job_key
 from metrika_offline.flow.source.events import ObjectEvent
 from metrika_offline.flow.source.folder_settings import (
@@ -35,7 +35,7 @@ class SourceChoices:
 
 
 def run_source(
-    ctx: Context,
+    ctx: FlowContext,
     choices: SourceChoices,
     goals: GoalCheck,
     event: ObjectEvent,
@@ -71,7 +71,7 @@ def run_source(
 
 
 def _folder_settings(
-    ctx: Context, choices: SourceChoices, event: ObjectEvent
+    ctx: FlowContext, choices: SourceChoices, event: ObjectEvent
 ) -> FolderSettings | RoutingProblem | None:
     """The nearest folder settings file above the object (or the one the caller chose),
     or why it cannot be used."""

@@ -12,11 +12,11 @@ from metrika_offline.flow.record.layout import WorkLayout
 from metrika_offline.flow.record.route import Mode
 from metrika_offline.metrika.marker import make_comment, make_marker
 
-__all__ = ["Verdict", "new_part", "verdict_of"]
+__all__ = ["FileVerdict", "new_part", "verdict_of"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Verdict:
+class FileVerdict:
     status: Status
     parts: tuple[Part, ...]
     problem: Problem | None
@@ -27,17 +27,17 @@ def verdict_of(
     mode: Mode,
     new_part: Callable[[PartInfo], Part],
     goal_problem: Problem | None = None,
-) -> Verdict:
+) -> FileVerdict:
     """Rejected (the check's reason, or the goal check's in error mode), validated (a dry
     run) or processing (parts to send)."""
     if goal_problem is not None:
-        return Verdict(Status.REJECTED, (), goal_problem)
+        return FileVerdict(Status.REJECTED, (), goal_problem)
     if report.rejected_reason is None and not report.parts and report.rows.already_sent:
         # Every valid row was sent before: nothing to send, and nothing wrong.
         if mode is Mode.DRY_RUN:
-            return Verdict(Status.VALIDATED, (), None)
+            return FileVerdict(Status.VALIDATED, (), None)
         done = Status.PARTIALLY_UPLOADED if report.rows.invalid else Status.UPLOADED
-        return Verdict(done, (), None)
+        return FileVerdict(done, (), None)
     if not report.valid:
         reason = report.rejected_reason
         problem = (
@@ -45,11 +45,11 @@ def verdict_of(
             if reason is not None
             else Problem(Code.NOTHING_TO_UPLOAD, message(Code.NOTHING_TO_UPLOAD))
         )
-        return Verdict(Status.REJECTED, (), problem)
+        return FileVerdict(Status.REJECTED, (), problem)
     parts = tuple(new_part(info) for info in report.parts)
     if mode is Mode.DRY_RUN:
-        return Verdict(Status.VALIDATED, parts, None)
-    return Verdict(Status.PROCESSING, parts, None)
+        return FileVerdict(Status.VALIDATED, parts, None)
+    return FileVerdict(Status.PROCESSING, parts, None)
 
 
 def new_part(layout: WorkLayout, job: Job, info: PartInfo) -> Part:

@@ -8,7 +8,7 @@ import dataclasses
 import functools
 
 from metrika_offline.check.codes import Code, message
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.followup.news import file_final
 from metrika_offline.flow.ledger.book import Turn
@@ -27,7 +27,7 @@ log = get_logger("pipeline")
 
 
 def check_and_split(
-    ctx: Context,
+    ctx: FlowContext,
     goals: GoalCheck,
     job: Job,
     event: ObjectEvent,
@@ -75,7 +75,7 @@ def check_and_split(
     return job
 
 
-def finish(ctx: Context, job: Job, status: Status, problem: Problem) -> Job:
+def finish(ctx: FlowContext, job: Job, status: Status, problem: Problem) -> Job:
     """The file ends before any part (`machine.finish_file`), and says so."""
     change = machine.finish_file(status, problem, ctx.clock())
     job = ctx.jobs.update(job.source.name, job.source.generation, change).after

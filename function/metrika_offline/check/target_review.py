@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from metrika_offline.check.goals import GoalMatcher
 from metrika_offline.check.report import UnknownTarget, WarningSummary
+from metrika_offline.check.targets import GoalMatcher
 from metrika_offline.types import Goal
 
 __all__ = ["MAX_LISTED_VALUES", "review_conditions", "review_targets", "unreadable_goals"]

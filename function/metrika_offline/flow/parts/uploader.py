@@ -26,13 +26,15 @@ from metrika_offline.check.codes import Code, message
 from metrika_offline.errors import (
     DeadlineReached,
     MetrikaAuthError,
+    MetrikaError,
     MetrikaNotReady,
     MetrikaRejectedError,
     MetrikaRetryableError,
     MetrikaWait,
+    NoTokenForCounter,
     ObjectNotFound,
 )
-from metrika_offline.flow.context import Context
+from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.ledger.book import record_uploaded
 from metrika_offline.flow.observe import Meter
@@ -51,7 +53,6 @@ from metrika_offline.flow.record.problems import (
     metrika_problem,
     too_old_problem,
 )
-from metrika_offline.flow.record.refusals import refusal_code
 from metrika_offline.logs import get_logger, log_context
 from metrika_offline.store.streams import CountingReader
 
@@ -61,7 +62,7 @@ log = get_logger("pipeline")
 class PartUploader:
     """Uploads the parts of the jobs in one store: the pipeline's part half."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
         # (counter, type) -> the wait Metrica asked for: the parts after it wait without a call.
         self._held: dict[tuple[int, str], Wait] = {}
@@ -225,3 +226,10 @@ class PartUploader:
         self.ctx.jobs.update(
             job.source.name, job.source.generation, machine.release_part(index, owner)
         )
+
+
+def refusal_code(exc: MetrikaError) -> Code:
+    """The part's error code for a refusal: no token, bad token or access, or Metrica's no."""
+    if isinstance(exc, NoTokenForCounter):
+        return Code.NO_TOKEN_FOR_COUNTER
+    return Code.METRIKA_AUTH if isinstance(exc, MetrikaAuthError) else Code.METRIKA_REJECTED

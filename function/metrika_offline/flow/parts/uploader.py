@@ -10,7 +10,7 @@
 
 Metrica's refusals are recorded on the part. "Not now" waits: a counter not ready yet (the date
 Metrica names) or a spent daily quota (QUOTA_RETRY_S) makes the part `waiting` with a
-not-before time, and its task is put back on the queue for then (`Pipeline.run_task`, a
+not-before time, and its task is put back on the queue for then (`parts/task.py`, a
 `schedule_time`); nothing is retried within the invocation. A retryable error, an unfinished
 marker search or the deadline makes the part `waiting` from now, with the reason, and raises
 (`RetryLater`), so the next delivery of its task takes over at once. A waiting part is always

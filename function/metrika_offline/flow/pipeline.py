@@ -58,7 +58,7 @@ class Pipeline:
         # The CLI runs each task at once, here; the function queues it (Cloud Tasks); without
         # a queue the tasks are held for whoever runs them (`run_task`).
         self.queue: UploadQueue = (
-            InProcessQueue(lambda task: self.run_task(task, Deadline()))
+            InProcessQueue(self._run_at_once)
             if ctx.inline
             else queue
             if queue is not None
@@ -89,6 +89,10 @@ class Pipeline:
     def run_task(self, task: PartTask, deadline: Deadline) -> Job | None:
         """One upload task (`parts.task.run_task`) on this bucket's queue."""
         return run_task(self.ctx, self.uploader, self.queue, task, deadline)
+
+    def _run_at_once(self, task: PartTask) -> None:
+        """The CLI's queue: a task runs as it is queued, in this process, with no deadline."""
+        self.run_task(task, Deadline())
 
     def find_job(self, event: ObjectEvent) -> Job | None:
         """The job state of this event's generation, as it stands."""

@@ -7,7 +7,7 @@ import pytest
 from metrika_offline.check.records import Batch, Records
 from metrika_offline.check.render import Rendered, render
 from metrika_offline.check.splitter import FolderSink, PartSplitter, RowTooLarge, part_name
-from tests.unit.core_helpers import MemorySink
+from tests.unit.check.helpers import MemorySink
 
 HEADER = b"a,b\n"
 

@@ -5,7 +5,7 @@
                  ─► record parts, with their markers, in the job state
                  ─► queue: one upload task per part (`flow/queue.py`), named from its marker,
                     on its Metrica account's queue; the checker never uploads
-    part task    ─► upload that part exactly once (`parts.upload.PartUploader`); a part that
+    part task    ─► upload that part exactly once (`parts.uploader.PartUploader`); a part that
                     must wait is put back with the time it may run again (`parts.task`)
 
 Return or raise: data problems and Metrica's refusals are written into the result and the

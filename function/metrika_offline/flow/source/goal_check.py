@@ -179,7 +179,11 @@ class GoalCache:
                 return stored.goals, None  # old goals beat none; not kept, asked again soon
             return self._ask(counter_id, now, None)  # the asker is stuck: ask ourselves
         try:
-            return self._ask(counter_id, now, stored)
+            # Another instance may have asked and released between our read and our claim.
+            again = self._shared.read(counter_id)
+            if again is not None and again.read_at > fresh_since:
+                return self._keep(counter_id, now, again.goals)
+            return self._ask(counter_id, now, again or stored)
         finally:
             self._shared.release(counter_id)
 

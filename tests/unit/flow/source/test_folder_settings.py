@@ -25,7 +25,7 @@ from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType
 from tests import samples
 
-DOCS = Path(__file__).resolve().parents[2] / "docs/folder-settings"
+DOCS = Path(__file__).resolve().parents[4] / "docs/folder-settings"
 SETTINGS = Settings(default_counter_id=111)
 
 

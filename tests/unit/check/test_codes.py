@@ -12,7 +12,7 @@ import pytest
 from metrika_offline.check.codes import CODES, FLOW_CODES, Code, Level, message
 from metrika_offline.errors import MetrikaDailyQuota, MetrikaNotReady, MetrikaWait
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
 LEVELS = {
     "error": Level.ERROR,
     "warning": Level.WARNING,

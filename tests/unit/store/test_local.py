@@ -1,6 +1,6 @@
 """The local folder store: what only a folder has (files dropped by hand, edits behind the
 store's back, names a filesystem cannot hold). The shared contract is in
-tests/integration/test_storage_contract.py, run against this store and Cloud Storage."""
+tests/integration/store/test_contract.py, run against this store and Cloud Storage."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 the tap, on fake-gcs-server) and the local folder.
 
 Preconditions on streamed writes and on deletes are checked on the local folder only:
-fake-gcs-server ignores them (test_storage_gcs.py shows it), and the flow never relies on
+fake-gcs-server ignores them (test_gcs.py beside it shows it), and the flow never relies on
 them. Its claims stand on one-request writes, whose preconditions the emulator enforces."""
 
 from __future__ import annotations

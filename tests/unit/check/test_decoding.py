@@ -7,7 +7,7 @@ import io
 import pytest
 
 from metrika_offline.check.decoding import DecodeProblem, TextBlocks, looks_like_windows_1251
-from tests.unit.core_helpers import TrickleStream
+from tests.unit.check.helpers import TrickleStream
 
 
 def _decode(data: bytes, *, step: int | None = None, block: int = 1 << 18) -> TextBlocks:

@@ -20,7 +20,7 @@ from tests.fakes.metrika import FakeMetrika, Fault
 from tests.schema import result_beside
 
 COUNTER = "51234567"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

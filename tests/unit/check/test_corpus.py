@@ -13,9 +13,9 @@ import pytest
 
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter, SingleLineStream
+from tests.unit.check.helpers import MemorySink, MemoryWriter, SingleLineStream
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
 ENTRIES: list[dict[str, Any]] = MANIFEST["files"]
 ROOT = DATA.parent.parent

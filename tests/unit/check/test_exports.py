@@ -20,7 +20,7 @@ from metrika_offline.check.decoding import DecodeProblem, TextBlocks
 from metrika_offline.check.values import CHECKS, Context
 from metrika_offline.errors import ConfigError
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter
+from tests.unit.check.helpers import MemorySink, MemoryWriter
 
 NOW = 1_795_900_000  # 2026-11-28
 R = NOW - 3_600

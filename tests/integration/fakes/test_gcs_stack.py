@@ -15,7 +15,7 @@ from metrika_offline.store.gcs import GcsStore
 from tests.fakes.gcs_fixtures import GcsStack, make_client
 from tests.integration.conftest import EventSink
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_from_env_uses_the_emulator_host(gcs_stack: GcsStack) -> None:

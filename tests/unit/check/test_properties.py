@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.rejects import RejectsWriter
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter, TrickleStream
+from tests.unit.check.helpers import MemorySink, MemoryWriter, TrickleStream
 
 NOW = 1_700_000_000
 HEADER = ["ClientId", "Target", "DateTime", "UserId", "PurchaseId", "Price"]

@@ -16,7 +16,7 @@ import pytest
 from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import Report
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter
+from tests.unit.check.helpers import MemorySink, MemoryWriter
 
 NOW = 1_796_515_200  # 2026-12-06
 DAY1 = NOW - 86_400

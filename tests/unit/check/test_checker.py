@@ -17,13 +17,13 @@ from metrika_offline.check.codes import ERROR_CODES, WARNING_CODES
 from metrika_offline.check.report import Report
 from metrika_offline.errors import ConfigError, DeadlineReached
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter
+from tests.unit.check.helpers import MemorySink, MemoryWriter
 
 NOW = 1_700_000_000
 R = NOW - 86_400
 SCHEMA = json.loads(
     (
-        Path(__file__).resolve().parents[2] / "function/metrika_offline/result.schema.json"
+        Path(__file__).resolve().parents[3] / "function/metrika_offline/result.schema.json"
     ).read_text()
 )
 

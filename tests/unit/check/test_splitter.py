@@ -8,7 +8,7 @@ from metrika_offline.check.records import Batch, Records
 from metrika_offline.check.render import Rendered, render
 from metrika_offline.check.report import part_name
 from metrika_offline.check.splitter import FolderSink, PartSplitter, RowTooLarge
-from tests.unit.core_helpers import MemorySink
+from tests.unit.check.helpers import MemorySink
 
 HEADER = b"a,b\n"
 

@@ -24,7 +24,7 @@ CHATS_SEED = (
     b"https://example.com/product/123,\n"
     b'133591247640966458,1687092000,telegram,"john_doe",123456789,,0,"TG Chat",,,,\n'
 )
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def api(fake: FakeMetrika, endpoint: str, counter: int = COUNTER) -> str:

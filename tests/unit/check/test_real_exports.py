@@ -29,11 +29,11 @@ from metrika_offline.flow.source.claim import job_key
 from metrika_offline.flow.source.folder_settings import parse_settings
 from metrika_offline.flow.source.routing import PARSERS, route
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter
+from tests.unit.check.helpers import MemorySink, MemoryWriter
 
 NOW = 1_796_560_000  # 2026-12-06 12:26:40 UTC
 R = NOW - 3_600
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _check(data: bytes | str, kind: str = "CALLS", **options: Any) -> tuple[Report, MemorySink]:

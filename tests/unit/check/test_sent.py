@@ -19,7 +19,7 @@ from metrika_offline.check.checker import CheckOptions, check_file
 from metrika_offline.check.report import Report
 from metrika_offline.check.sent import KEY_VERSION, Keys, held, stable_hashes
 from metrika_offline.types import ConversionType
-from tests.unit.core_helpers import MemorySink, MemoryWriter
+from tests.unit.check.helpers import MemorySink, MemoryWriter
 
 NOW = 1_795_996_800  # 2026-11-30
 DAY = 86_400

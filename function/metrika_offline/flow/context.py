@@ -48,14 +48,11 @@ class FlowContext:
     metrika: MetrikaAccounts
     notifier: Notifier
     jobs: JobStore
+    layout: WorkLayout  # the work bucket's names (the job store's)
     clock: Callable[[], float] = _now
     observer: Observer = QUIET
     inline: bool = False  # a person runs it (the CLI): parts are uploaded here, at once
     owners: Owners = dataclasses.field(default_factory=Owners)
-
-    @property
-    def layout(self) -> WorkLayout:
-        return self.jobs.layout
 
     @classmethod
     def build(
@@ -82,6 +79,7 @@ class FlowContext:
             metrika=MetrikaAccounts.of(metrika),
             notifier=notifier if notifier is not None else Notifier.from_settings(settings),
             jobs=jobs,
+            layout=jobs.layout,
             clock=clock,
             observer=observer,
             inline=inline,

@@ -170,7 +170,7 @@ from metrika_offline.config import Settings
 from metrika_offline.flow.record.job import Job, Source
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout
-from metrika_offline.flow.ledger.book import Ledger
+from metrika_offline.flow.ledger.view import Ledger
 from metrika_offline.flow.record.route import Mode, Route
 from metrika_offline.store.local import LocalStore
 from metrika_offline.types import ConversionType

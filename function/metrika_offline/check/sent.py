@@ -1,6 +1,6 @@
 """Rows sent before: stable row keys, the checker's view of the ledger, and per-part key sets.
 
-The ledger (see `flow/ledger/book.py` and `docs/ledger.md`) remembers the key of every row Metrica
+The ledger (see `flow/ledger/` and `docs/ledger.md`) remembers the key of every row Metrica
 accepted, so that a rolling export (the last 7 days, every night) does not send a conversion
 again. The key is the duplicate key of the type (`columns.TypeRules.dedupe_key`), taken after
 repairs, over *every* key column of the type in a fixed order, an absent column counting as

@@ -15,7 +15,7 @@ from metrika_offline.check.sent import stable_hashes
 from metrika_offline.config import Settings
 from metrika_offline.errors import ClaimHeld
 from metrika_offline.flow.context import FlowContext
-from metrika_offline.flow.ledger.book import LedgerLock
+from metrika_offline.flow.ledger.lock import LedgerLock
 from metrika_offline.flow.pipeline import Deadline, Pipeline
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.layout import WorkLayout

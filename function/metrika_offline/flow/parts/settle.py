@@ -7,7 +7,7 @@ from metrika_offline.errors import MetrikaNotReady
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.news import file_final, tell_once
 from metrika_offline.flow.followup.pending import PendingUpload, add_pending
-from metrika_offline.flow.ledger.book import record_uploaded
+from metrika_offline.flow.ledger.turn import record_uploaded
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job, Part, Problem, Status, Wait
 from metrika_offline.logs import get_logger

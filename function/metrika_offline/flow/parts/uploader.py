@@ -36,7 +36,7 @@ from metrika_offline.errors import (
 )
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.ledger.book import record_uploaded
+from metrika_offline.flow.ledger.turn import record_uploaded
 from metrika_offline.flow.observe import Meter
 from metrika_offline.flow.parts.settle import after_upload, finish_part, wait_part
 from metrika_offline.flow.parts.wait_words import unavailable_wait, wait_for

@@ -16,7 +16,7 @@ input bucket itself when it is not set, as for the CLI), under the work prefix (
     goals/<counter>.json                        the counter's goals as last read, shared by
                                                 every instance (role `goals`)
     goals/<counter>.lock                        who reads them from Metrica now (`goals-lock`)
-    ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger/book.py`):
+    ledger/<counter>/<TYPE>/                    the rows sent (see `flow/ledger/`):
         keys/<name>/<generation>/<job key>/part-00001.keys  a part's row keys (`ledger-keys`)
         sent/<name>/<generation>/<job key>/part-00001.json  its upload was recorded
                                                 (role `ledger-sent`)

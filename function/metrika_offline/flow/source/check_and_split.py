@@ -11,7 +11,7 @@ from metrika_offline.check.codes import Code, message
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
 from metrika_offline.flow.followup.news import file_final
-from metrika_offline.flow.ledger.book import Turn
+from metrika_offline.flow.ledger.turn import Turn
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job, Problem, Status
 from metrika_offline.flow.record.layout import rejects_name

@@ -10,7 +10,7 @@ from metrika_offline.check.report import Report
 from metrika_offline.errors import DeadlineReached, ObjectNotFound
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.ledger.book import Turn
+from metrika_offline.flow.ledger.turn import Turn
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.route import Mode

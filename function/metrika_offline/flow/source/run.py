@@ -8,7 +8,7 @@ import dataclasses
 from metrika_offline.errors import ClaimHeld
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.deadline import Deadline
-from metrika_offline.flow.ledger.book import ledger_turn
+from metrika_offline.flow.ledger.turn import ledger_turn
 from metrika_offline.flow.record import machine
 from metrika_offline.flow.record.job import Job
 from metrika_offline.flow.record.route import RoutingProblem

@@ -4,7 +4,7 @@ rows beside the source. Both marked with their role, so their own events are ski
 from __future__ import annotations
 
 from metrika_offline.check.checker import PartWriter
-from metrika_offline.flow.ledger.book import StagedKeys
+from metrika_offline.flow.ledger.keys import StagedKeys
 from metrika_offline.flow.record.layout import Role, marked
 from metrika_offline.store.base import ObjectStore, Writer
 from metrika_offline.store.streams import WriteBehind

@@ -35,19 +35,21 @@ SETTINGS = Settings(poll_give_up_s=48 * 3600)
 LAYOUT = WorkLayout(SETTINGS.work_prefix)
 
 
-def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: int = 1) -> Job:
+def upload_job(
+    store_stack: GcsStack, client: MetrikaClient, name: str, parts: int = 1, counter: int = COUNTER
+) -> Job:
     """A job whose parts went to the fake, with their pending index entries."""
     generation = 7
     made = []
     for index in range(1, parts + 1):
         marker = make_marker(store_stack.bucket, name, generation, index)
         comment = make_comment("poll test", marker)
-        uploaded = client.upload(COUNTER, ConversionType.BASIC, comment, io.BytesIO(CSV), len(CSV))
+        uploaded = client.upload(counter, ConversionType.BASIC, comment, io.BytesIO(CSV), len(CSV))
         made.append(Part(index, f"w/{index}", 3, len(CSV), marker, comment,
                          PartState.UPLOADED, 1, None, uploaded))  # fmt: skip
     job = Job(
         source=Source(store_stack.bucket, name, generation, 100),
-        routing=Route(COUNTER, ConversionType.BASIC, "poll test", Mode.UPLOAD, {}),
+        routing=Route(counter, ConversionType.BASIC, "poll test", Mode.UPLOAD, {}),
         status=Status.UPLOADED,
         check=checked(RowCounts(total=3 * parts, valid=3 * parts, invalid=0, duplicates=0)),
         parts=tuple(made),
@@ -57,7 +59,7 @@ def upload_job(store_stack: GcsStack, client: MetrikaClient, name: str, parts: i
     jobs.publish(job)  # the result as the check left it
     for part in made:
         assert part.uploading is not None
-        entry = PendingUpload(COUNTER, part.uploading.id, name, generation, part.index,
+        entry = PendingUpload(counter, part.uploading.id, name, generation, part.index,
                               job.updated_at, "BASIC")  # fmt: skip
         add_pending(store_stack.store, LAYOUT, entry)
     return job
@@ -219,3 +221,23 @@ def test_a_hundred_pending_uploads_cost_a_page_not_a_hundred_requests(
     assert summary.final == 100
     assert summary.requests == len(asked)
     assert len(asked) <= 2
+
+
+def test_a_spent_daily_quota_is_asked_once_a_round_not_once_a_counter(
+    gcs_stack: GcsStack, metrika_client_for: Callable[..., MetrikaClient]
+) -> None:
+    counters = [COUNTER + i for i in range(4)]
+    with FakeMetrika(daily_requests_per_token=len(counters)) as fake:
+        client = metrika_client_for(fake)
+        for counter in counters:  # the day's quota goes on the uploads
+            upload_job(gcs_stack, client, f"incoming/{counter}.csv", counter=counter)
+        fake.advance(3600)
+        before = len(fake.journal)
+        ctx = FlowContext.build(store=gcs_stack.store, metrika=client, settings=SETTINGS,
+                                clock=lambda: NOW)  # fmt: skip
+        summary = Poller(ctx).poll()
+        asked = fake.journal[before:]
+        # One refusal says the token's day is spent: the other counters are not asked.
+        assert [(e.status, e.method) for e in asked] == [(429, "GET")]
+        assert (summary.pending, summary.final, summary.requests) == (4, 0, 1)
+        assert len(list(list_pending(gcs_stack.store, LAYOUT))) == 4

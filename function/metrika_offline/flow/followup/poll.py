@@ -15,7 +15,12 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from metrika_offline.errors import MetrikaError, MetrikaRejectedError, ObjectNotFound
+from metrika_offline.errors import (
+    MetrikaDailyQuota,
+    MetrikaError,
+    MetrikaRejectedError,
+    ObjectNotFound,
+)
 from metrika_offline.flow.context import FlowContext
 from metrika_offline.flow.followup.news import tell_once
 from metrika_offline.flow.followup.pending import PendingEntry, PendingUpload, list_pending
@@ -132,14 +137,27 @@ class Poller:
     def _ask(
         self, client: _CountingClient, uploads: list[PendingUpload]
     ) -> dict[tuple[int, int], Uploading]:
-        """Metrica's answers, by (counter, uploading id); a counter that fails is skipped."""
+        """Metrica's answers, by (counter, uploading id); a counter that fails is skipped.
+
+        A daily quota is not asked again in the round: a spent user quota skips every other
+        counter of that account (its token), a spent counter quota the counter's other types.
+        """
         by_counter: dict[tuple[int, str], set[int]] = defaultdict(set)
         for upload in uploads:
             by_counter[(upload.counter_id, upload.type)].add(upload.uploading_id)
         statuses: dict[tuple[int, int], Uploading] = {}
+        spent: set[str] = set()  # accounts, and counters as "#<id>", whose daily quota is spent
         for (counter_id, kind), wanted in sorted(by_counter.items()):
+            account = self.ctx.metrika.account_of(counter_id)
+            if account in spent or f"#{counter_id}" in spent:
+                continue
             try:
                 found = fetch_statuses(client, counter_id, kind, wanted)
+            except MetrikaDailyQuota as exc:
+                by_user = exc.error_type == "quota_requests_by_uid"
+                spent.add(account if by_user else f"#{counter_id}")
+                log.warning("Metrica's daily quota is spent; not asked again this round: %s", exc)
+                continue
             except MetrikaError as exc:
                 log.warning("could not ask Metrica about counter %d: %s", counter_id, exc)
                 continue

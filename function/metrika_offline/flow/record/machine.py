@@ -124,10 +124,13 @@ def record_check(
     return record
 
 
-def finish_file(status: Status, problem: Problem, now: float) -> Transition:
-    """The file ends before any part is made: its status and why, and no lease."""
+def finish_file(owner: str, status: Status, problem: Problem, now: float) -> Transition:
+    """The file ends before any part is made: its status and why, and no lease, if `owner`
+    still holds the claim; else ClaimHeld (the worker that took it over decides)."""
 
     def finish(current: Job) -> Job:
+        if current.lease is None or current.lease.owner != owner:
+            raise ClaimHeld("another worker took this check over; it will finish it")
         return dataclasses.replace(
             current, status=status, error=problem, lease=None, finished_at=now
         )

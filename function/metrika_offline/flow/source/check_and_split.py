@@ -39,12 +39,12 @@ def check_and_split(
     """Turn down what must not be checked; else check, split, and record the verdict."""
     refused = refusal(ctx, job, event)
     if refused is not None:
-        return finish(ctx, job, *refused)
+        return finish(ctx, job, owner, *refused)
     rejects = LazyRejects(ctx.store, rejects_name(event.name))
     report = run_check(ctx, job, deadline, rejects, ledger, owner=owner)
     if report is None:
         problem = Problem(Code.SOURCE_MISSING, message(Code.SOURCE_MISSING))
-        return finish(ctx, job, Status.FAILED, problem)
+        return finish(ctx, job, owner, Status.FAILED, problem)
     report = dataclasses.replace(report, ledger=ledger.summary())
     report, goal_problem = goals.review(job.routing, report)
     if goal_problem is not None:  # the parts were written before the goals said no
@@ -75,9 +75,9 @@ def check_and_split(
     return job
 
 
-def finish(ctx: FlowContext, job: Job, status: Status, problem: Problem) -> Job:
+def finish(ctx: FlowContext, job: Job, owner: str, status: Status, problem: Problem) -> Job:
     """The file ends before any part (`machine.finish_file`), and says so."""
-    change = machine.finish_file(status, problem, ctx.clock())
+    change = machine.finish_file(owner, status, problem, ctx.clock())
     job = ctx.jobs.update(job.source.name, job.source.generation, change).after
     file_final(ctx.jobs, ctx.notifier, job)
     return job

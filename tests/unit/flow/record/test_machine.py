@@ -199,8 +199,14 @@ def test_record_check_refuses_when_the_claim_is_no_longer_ours(held: Lease | Non
 
 
 def test_finish_file_ends_it_before_any_part() -> None:
-    finished = machine.finish_file(Status.FAILED, PROBLEM, NOW)(job(lease=lease(ME)))
+    finished = machine.finish_file(ME, Status.FAILED, PROBLEM, NOW)(job(lease=lease(ME)))
     assert finished == job(status=Status.FAILED, error=PROBLEM, lease=None, finished_at=NOW)
+
+
+@pytest.mark.parametrize("held", [None, lease(OTHER)], ids=["no lease", "another owner"])
+def test_finish_file_leaves_a_check_another_worker_took_over(held: Lease | None) -> None:
+    with pytest.raises(ClaimHeld):
+        machine.finish_file(ME, Status.FAILED, PROBLEM, NOW)(job(lease=held))
 
 
 def test_release_all_hands_back_only_our_leases_and_keeps_every_state() -> None:

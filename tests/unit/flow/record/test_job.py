@@ -1,15 +1,17 @@
-"""The job record itself: a file's status settled from its parts, and the record reading back
-as it was written."""
+"""The job record itself: a file's status settled from its parts, the record reading back as it
+was written, and a lease held at its boundary."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from metrika_offline.flow.record.job import PartState, Problem, Status, settle_status
+from metrika_offline.flow.record.job import Lease, PartState, Problem, Status, settle_status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.metrika.models import Uploading
 from tests.unit.flow.record.helpers import ROWS, job, part, report
+
+NOW = 1_795_000_000.0
 
 
 def uploading(uploading_id: int, status: str) -> Uploading:
@@ -54,3 +56,11 @@ def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: 
 def test_auth_failures_make_a_failed_file() -> None:
     parts = (part(1, PartState.FAILED, error=Problem("metrika-auth", "bad token")),)
     assert settle_status(job(parts=parts, check=report())) is Status.FAILED
+
+
+def test_a_lease_is_held_only_by_another_owner_and_only_before_it_ends() -> None:
+    lease = Lease("a", until=NOW + 10)
+    assert lease.held_by_other("b", NOW)
+    assert not lease.held_by_other("a", NOW)  # one's own live lease never blocks
+    assert not lease.held_by_other("b", NOW + 10)  # at its end it may be taken over
+    assert not lease.held_by_other("b", NOW + 11)

@@ -82,10 +82,13 @@ def step_back(owner: str) -> Transition:
     return release
 
 
-def check_ran_out() -> Transition:
-    """The deadline came mid-check: drop the job's lease, so the next delivery starts at once."""
+def check_ran_out(owner: str) -> Transition:
+    """The deadline came mid-check: drop `owner`'s lease, so the next delivery starts at once.
+    A lease another worker took over meanwhile is theirs: left as it is."""
 
-    def drop(current: Job) -> Job:
+    def drop(current: Job) -> Job | None:
+        if current.lease is None or current.lease.owner != owner:
+            return None
         return dataclasses.replace(current, lease=None)
 
     return drop

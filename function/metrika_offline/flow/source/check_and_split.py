@@ -41,7 +41,7 @@ def check_and_split(
     if refused is not None:
         return finish(ctx, job, *refused)
     rejects = LazyRejects(ctx.store, rejects_name(event.name))
-    report = run_check(ctx, job, deadline, rejects, ledger)
+    report = run_check(ctx, job, deadline, rejects, ledger, owner=owner)
     if report is None:
         problem = Problem(Code.SOURCE_MISSING, message(Code.SOURCE_MISSING))
         return finish(ctx, job, Status.FAILED, problem)

@@ -19,11 +19,17 @@ from metrika_offline.store.streams import ReadAhead
 
 
 def run_check(
-    ctx: FlowContext, job: Job, deadline: Deadline, rejects: LazyRejects, ledger: Turn
+    ctx: FlowContext,
+    job: Job,
+    deadline: Deadline,
+    rejects: LazyRejects,
+    ledger: Turn,
+    *,
+    owner: str,
 ) -> Report | None:
     """Stream the source through the checker once; None when the source is gone.
 
-    Running out of time releases the claim (so the next delivery starts at once) and
+    Running out of time releases `owner`'s claim (so the next delivery starts at once) and
     raises DeadlineReached.
     """
     source, routed = job.source, job.routing
@@ -61,7 +67,7 @@ def run_check(
             reopen=reopen,
         )
     except DeadlineReached:
-        ctx.jobs.update(source.name, source.generation, machine.check_ran_out())
+        ctx.jobs.update(source.name, source.generation, machine.check_ran_out(owner))
         raise
     finally:
         meter.close()

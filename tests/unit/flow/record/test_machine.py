@@ -159,7 +159,12 @@ def test_step_back_leaves_a_claim_that_is_not_ours(held: Lease | None) -> None:
 
 def test_check_ran_out_drops_the_jobs_lease_and_nothing_else() -> None:
     current = job(lease=lease(ME), split_attempts=2)
-    assert machine.check_ran_out()(current) == dataclasses.replace(current, lease=None)
+    assert machine.check_ran_out(ME)(current) == dataclasses.replace(current, lease=None)
+
+
+@pytest.mark.parametrize("held", [None, lease(OTHER)], ids=["no lease", "another owner"])
+def test_check_ran_out_leaves_a_lease_another_worker_took_over(held: Lease | None) -> None:
+    assert machine.check_ran_out(ME)(job(lease=held, split_attempts=2)) is None
 
 
 def _recorded(status: Status, problem: Problem | None = None) -> machine.Transition:

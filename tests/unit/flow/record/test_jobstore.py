@@ -6,72 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from pathlib import Path
 
 import msgspec
 import pytest
 
-from metrika_offline.check.report import Report, RowCounts
 from metrika_offline.errors import PreconditionFailed
-from metrika_offline.flow.record.job import (
-    Job,
-    Lease,
-    Part,
-    PartState,
-    Problem,
-    Source,
-    Status,
-    settle_status,
-)
+from metrika_offline.flow.record.job import Lease, PartState, Status
 from metrika_offline.flow.record.jobstore import JobStore
 from metrika_offline.flow.record.result import result_of
-from metrika_offline.flow.record.route import Mode, Route
-from metrika_offline.metrika.models import Uploading
-from metrika_offline.store.local import LocalStore
-from metrika_offline.types import ConversionType
 from tests.schema import check_result
-
-ROUTING = Route(1, ConversionType.BASIC, "c", Mode.UPLOAD, {})
-ROWS = RowCounts(total=4, valid=4, invalid=0, duplicates=0)
-
-
-def report(rows: RowCounts = ROWS) -> Report:
-    """A checker's report, without parts, as a job keeps it."""
-    return Report(
-        valid=True,
-        rejected_reason=None,
-        type=ConversionType.BASIC,
-        encoding="utf-8",
-        delimiter=",",
-        columns=("ClientId", "Target", "DateTime"),
-        rows=rows,
-        errors=(),
-        error_counts={},
-        errors_truncated=False,
-        warnings=(),
-        parts=(),
-        dedupe_tracking_stopped_at_line=None,
-        bytes_read=100,
-    )
-
-
-def uploading(uploading_id: int, status: str) -> Uploading:
-    return Uploading(uploading_id, "2026-11-30 10:00:00", 2, 2, "c", "BASIC", None, status, 0, 0, 0)
-
-
-def job(generation: int = 5, **changes: object) -> Job:
-    base = Job(source=Source("b", "incoming/a.csv", generation, 10), routing=ROUTING)
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def part(index: int, state: PartState = PartState.PENDING, **changes: object) -> Part:
-    base = Part(index, f"w/p{index}", 2, 20, f"mo{index}", f"c mo{index}", state)
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def jobs(tmp_path: Path) -> JobStore:
-    return JobStore(LocalStore(tmp_path), "work/", clock=lambda: 1_800_000_000.0)
+from tests.unit.flow.record.helpers import job, part, report
 
 
 def read_result(jobs: JobStore) -> dict[str, object]:
@@ -89,20 +33,6 @@ def test_a_generation_is_claimed_once(jobs: JobStore) -> None:
     loaded = jobs.load("incoming/a.csv", 5)
     assert loaded is not None
     assert loaded[0].lease == Lease("me", 1e12)
-
-
-def test_state_round_trips(jobs: JobStore) -> None:
-    original = job(
-        check=report(),
-        parts=(
-            part(1, PartState.UPLOADED, uploading=uploading(9, "PREPARED")),
-            part(2, PartState.FAILED, error=Problem("metrika-rejected", "no", http_status=4)),
-        ),
-    )
-    created = jobs.create(original)
-    loaded = jobs.load("incoming/a.csv", 5)
-    assert loaded is not None
-    assert loaded[0] == created
 
 
 def test_concurrent_updates_all_land(jobs: JobStore) -> None:
@@ -157,32 +87,6 @@ def test_the_result_is_written_only_when_its_news_changes(jobs: JobStore) -> Non
     last = jobs.store.stat(name + ".result.json")
     assert last is not None
     assert last.generation != written.generation
-
-
-@pytest.mark.parametrize(
-    ("states", "invalid", "expected"),
-    [
-        ((PartState.UPLOADED, PartState.UPLOADED), 0, Status.UPLOADED),
-        ((PartState.UPLOADED, PartState.UPLOADED), 3, Status.PARTIALLY_UPLOADED),
-        ((PartState.UPLOADED, PartState.FAILED), 0, Status.PARTIALLY_UPLOADED),
-        ((PartState.FAILED, PartState.FAILED), 0, Status.REJECTED),
-        ((PartState.UPLOADED, PartState.SENDING), 0, Status.PROCESSING),
-    ],
-)
-def test_settling_a_file(states: tuple[PartState, ...], invalid: int, expected: Status) -> None:
-    error = Problem("metrika-rejected", "refused")
-    parts = tuple(
-        part(i, s, error=error if s is PartState.FAILED else None) for i, s in enumerate(states, 1)
-    )
-    settled = settle_status(
-        job(parts=parts, check=report(msgspec.structs.replace(ROWS, invalid=invalid)))
-    )
-    assert settled is expected
-
-
-def test_auth_failures_make_a_failed_file() -> None:
-    parts = (part(1, PartState.FAILED, error=Problem("metrika-auth", "bad token")),)
-    assert settle_status(job(parts=parts, check=report())) is Status.FAILED
 
 
 def test_an_update_tells_what_it_changed_from(jobs: JobStore) -> None:

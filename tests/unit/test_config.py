@@ -1,13 +1,9 @@
-"""Settings from the environment, and JSON logs that never show the token."""
+"""Settings from the environment: parsed, checked, and never showing the token."""
 
 from __future__ import annotations
 
-import io
-import json
-
 import pytest
 
-from metrika_offline import logs
 from metrika_offline.config import Settings
 from metrika_offline.errors import ConfigError
 from metrika_offline.types import ConversionType
@@ -47,23 +43,6 @@ def test_environment_then_overrides() -> None:
 def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
-
-
-def test_json_lines_with_context_and_masked_secret() -> None:
-    stream = io.StringIO()
-    logger = logs.configure("DEBUG", stream)
-    logs.register_secret("y0_top_secret_token")
-    with logs.log_context(bucket="b", object="incoming/a.csv", generation="7"):
-        logger.getChild("t").warning("sent with y0_top_secret_token", extra={"part": 2})
-    line = json.loads(stream.getvalue().strip())
-    assert line["severity"] == "WARNING"
-    assert line["message"] == "sent with ***"
-    assert (line["bucket"], line["object"], line["generation"], line["part"]) == (
-        "b",
-        "incoming/a.csv",
-        "7",
-        2,
-    )
 
 
 def test_the_default_lease_outlasts_the_invocation() -> None:

@@ -141,27 +141,9 @@ def _source(source: Source) -> ResultSource:
 
 
 def routing_of(route: Route) -> ResultRouting:
-    return ResultRouting(
-        counter_id=route.counter_id,
-        type=route.type,
-        comment=route.comment,
-        mode=route.mode,
-        timezone=route.timezone,
-        phone_region=route.phone_region,
-        date_order=route.date_order,
-        duration_format=route.duration_format,
-        encoding=route.encoding,
-        on_bad_optional=route.on_bad_optional,
-        chat_same_key=route.chat_same_key,
-        column_map=dict(route.column_map),
-        settings_file=route.settings_file,
-        ledger_window_days=route.ledger_window_days,
-        unknown_goals=route.unknown_goals,
-        notify=route.notify,
-        telegram_chat_id=route.telegram_chat_id,
-        ignore_visit_join_threshold=route.ignore_visit_join_threshold,
-        sources=dict(route.sources),
-    )
+    """The route as the result shows it: its fields of the same names (a new route field shows
+    once `ResultRouting` names it)."""
+    return msgspec.convert(route, ResultRouting, from_attributes=True)
 
 
 def part_of(part: Part) -> ResultPart:
